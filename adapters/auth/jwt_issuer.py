@@ -1,0 +1,66 @@
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import UUID
+
+import jwt
+from domain.auth import IssuedToken, TokenClaims
+from domain.errors import AuthenticationFailed
+from domain.ports.runtime import Clock
+from domain.ports.security import TokenIssuer
+
+_ALGORITHM = "HS256"
+_REQUIRED = ["sub", "tenant", "iat", "nbf", "exp", "iss", "aud"]
+_TIME_CHECKS_BY_CLOCK = {"verify_exp": False, "verify_nbf": False, "verify_iat": False}
+
+
+@dataclass(frozen=True, slots=True)
+class JwtConfig:
+    secret: str = field(repr=False)
+    issuer: str
+    audience: str
+    lifetime: timedelta
+
+
+class JwtTokenIssuer(TokenIssuer):
+    """HS256 access tokens checked as RFC 8725 advises: one pinned algorithm, iss, aud, exp and nbf."""
+
+    def __init__(self, config: JwtConfig, clock: Clock, leeway: timedelta = timedelta(seconds=10)) -> None:
+        self._config = config
+        self._clock = clock
+        self._leeway = leeway
+
+    def issue(self, user_id: UUID, tenant_id: UUID) -> IssuedToken:
+        now = self._clock.now()
+        claims = {
+            "sub": str(user_id),
+            "tenant": str(tenant_id),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self._config.lifetime,
+            "iss": self._config.issuer,
+            "aud": self._config.audience,
+        }
+        token = jwt.encode(claims, self._config.secret, algorithm=_ALGORITHM)
+        return IssuedToken(access_token=token, expires_in=int(self._config.lifetime.total_seconds()))
+
+    def verify(self, token: str) -> TokenClaims:
+        try:
+            claims = jwt.decode(
+                token,
+                self._config.secret,
+                algorithms=[_ALGORITHM],
+                audience=self._config.audience,
+                issuer=self._config.issuer,
+                options={"require": _REQUIRED, **_TIME_CHECKS_BY_CLOCK},
+            )
+            self._check_time_window(float(claims["nbf"]), float(claims["exp"]))
+            return TokenClaims(user_id=UUID(claims["sub"]), tenant_id=UUID(claims["tenant"]))
+        except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError):
+            raise AuthenticationFailed("invalid or expired token") from None
+
+    def _check_time_window(self, not_before: float, expires: float) -> None:
+        """exp and nbf are checked against the injected clock (pyjwt would read the wall clock)."""
+        now = self._clock.now().timestamp()
+        leeway = self._leeway.total_seconds()
+        if now >= expires + leeway or now < not_before - leeway:
+            raise AuthenticationFailed("invalid or expired token")

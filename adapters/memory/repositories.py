@@ -1,0 +1,81 @@
+from collections.abc import Sequence
+from dataclasses import replace
+from uuid import UUID
+
+from domain.accounts import MailAccount
+from domain.pagination import Page, PageRequest
+from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
+from domain.tenants import Tenant, User
+
+from adapters.memory.store import MemoryStore
+
+
+class MemoryTenantRepository(TenantRepository):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def get(self, tenant_id: UUID) -> Tenant | None:
+        return self._store.tenants.get(tenant_id)
+
+    async def get_by_slug(self, slug: str) -> Tenant | None:
+        return next((t for t in self._store.tenants.values() if t.slug == slug), None)
+
+    async def add(self, tenant: Tenant) -> None:
+        self._store.tenants[tenant.id] = tenant
+
+
+class MemoryUserRepository(UserRepository):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def get(self, user_id: UUID) -> User | None:
+        return self._store.users.get(user_id)
+
+    async def get_by_email(self, tenant_id: UUID, email: str) -> User | None:
+        users = self._store.users.values()
+        return next((u for u in users if u.tenant_id == tenant_id and u.email == email), None)
+
+    async def add(self, user: User) -> None:
+        self._store.users[user.id] = user
+
+
+class MemoryMailAccountRepository(MailAccountRepository):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def get(self, tenant_id: UUID, account_id: UUID) -> MailAccount | None:
+        account = self._store.accounts.get(account_id)
+        return replace(account) if account and account.tenant_id == tenant_id else None
+
+    async def list(self, tenant_id: UUID, page: PageRequest) -> Page[MailAccount]:
+        owned = sorted(
+            (a for a in self._store.accounts.values() if a.tenant_id == tenant_id),
+            key=lambda a: (a.created_at, a.id),
+        )
+        return Page(items=owned[page.offset : page.offset + page.limit], total=len(owned))
+
+    async def email_taken(self, tenant_id: UUID, email: str, *, excluding: UUID | None = None) -> bool:
+        return any(
+            a.tenant_id == tenant_id and a.email.lower() == email.lower() and a.id != excluding
+            for a in self._store.accounts.values()
+        )
+
+    async def add(self, account: MailAccount) -> None:
+        self._store.accounts[account.id] = replace(account)
+
+    async def update(self, account: MailAccount) -> None:
+        self._store.accounts[account.id] = replace(account)
+
+    async def delete(self, tenant_id: UUID, account_id: UUID) -> bool:
+        if await self.get(tenant_id, account_id) is None:
+            return False
+        del self._store.accounts[account_id]
+        return True
+
+    async def encrypted_with_other_keys(self, current_key_id: str, limit: int) -> Sequence[MailAccount]:
+        stale = [
+            replace(a)
+            for a in self._store.accounts.values()
+            if current_key_id != a.imap_password.key_id or current_key_id != a.smtp_password.key_id
+        ]
+        return stale[:limit]

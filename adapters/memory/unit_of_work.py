@@ -1,0 +1,42 @@
+from types import TracebackType
+from typing import Self
+
+from domain.ports.persistence import UnitOfWork
+
+from adapters.memory.repositories import (
+    MemoryMailAccountRepository,
+    MemoryTenantRepository,
+    MemoryUserRepository,
+)
+from adapters.memory.store import MemoryStore
+
+
+class MemoryUnitOfWork(UnitOfWork):
+    """Keeps changes on commit and rolls them back otherwise; `committed` tells tests whether it committed."""
+
+    def __init__(self, store: MemoryStore | None = None) -> None:
+        self.store = store or MemoryStore()
+        self.tenants = MemoryTenantRepository(self.store)
+        self.users = MemoryUserRepository(self.store)
+        self.accounts = MemoryMailAccountRepository(self.store)
+        self.committed = False
+        self._before: MemoryStore | None = None
+
+    async def __aenter__(self) -> Self:
+        self._before = self.store.snapshot()
+        self.committed = False
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if not self.committed:
+            await self.rollback()
+
+    async def commit(self) -> None:
+        self.committed = True
+        self._before = self.store.snapshot()
+
+    async def rollback(self) -> None:
+        if self._before is not None:
+            self.store.restore(self._before)

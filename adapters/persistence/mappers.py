@@ -1,0 +1,67 @@
+"""Explicit translation between tables and domain objects."""
+
+from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings
+from domain.tenants import Role, Tenant, User
+
+from adapters.persistence.models import MailAccountModel, TenantModel, UserModel
+
+
+def tenant_from_row(row: TenantModel) -> Tenant:
+    return Tenant(id=row.id, slug=row.slug, name=row.name)
+
+
+def tenant_to_row(tenant: Tenant) -> TenantModel:
+    return TenantModel(id=tenant.id, slug=tenant.slug, name=tenant.name)
+
+
+def user_from_row(row: UserModel) -> User:
+    return User(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        email=row.email,
+        password_hash=row.password_hash,
+        role=Role(row.role),
+        created_at=row.created_at,
+    )
+
+
+def user_to_row(user: User) -> UserModel:
+    row = UserModel(
+        id=user.id, tenant_id=user.tenant_id, email=user.email, password_hash=user.password_hash, role=user.role.value
+    )
+    if user.created_at is not None:
+        row.created_at = row.updated_at = user.created_at
+    return row
+
+
+def account_from_row(row: MailAccountModel) -> MailAccount:
+    return MailAccount(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        name=row.name,
+        email=row.email,
+        imap=ServerSettings(row.imap_host, row.imap_port, Security(row.imap_security), row.imap_username, "imap"),
+        smtp=ServerSettings(row.smtp_host, row.smtp_port, Security(row.smtp_security), row.smtp_username, "smtp"),
+        imap_password=EncryptedSecret(row.imap_password_key_id, row.imap_password_ciphertext),
+        smtp_password=EncryptedSecret(row.smtp_password_key_id, row.smtp_password_ciphertext),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def copy_account_to_row(account: MailAccount, row: MailAccountModel) -> MailAccountModel:
+    row.id = account.id
+    row.tenant_id = account.tenant_id
+    row.name = account.name
+    row.email = account.email
+    row.imap_host, row.imap_port = account.imap.host, account.imap.port
+    row.imap_security, row.imap_username = account.imap.security.value, account.imap.username
+    row.smtp_host, row.smtp_port = account.smtp.host, account.smtp.port
+    row.smtp_security, row.smtp_username = account.smtp.security.value, account.smtp.username
+    row.imap_password_key_id = account.imap_password.key_id
+    row.imap_password_ciphertext = account.imap_password.ciphertext
+    row.smtp_password_key_id = account.smtp_password.key_id
+    row.smtp_password_ciphertext = account.smtp_password.ciphertext
+    row.created_at = account.created_at
+    row.updated_at = account.updated_at
+    return row

@@ -1,0 +1,18 @@
+"""Alembic environment: runs on the connection that adapters.persistence.migrations hands over."""
+
+from alembic import context
+
+from adapters.persistence.models import TenantModel
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations with `mailroom migrate`, which supplies the database connection")
+
+context.configure(
+    connection=connection,
+    target_metadata=TenantModel.metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+    compare_type=True,
+)
+with context.begin_transaction():
+    context.run_migrations()

@@ -1,0 +1,129 @@
+"""Port implementations over advanced-alchemy repositories; every account query is filtered by tenant."""
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
+from advanced_alchemy.filters import LimitOffset
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from domain.accounts import MailAccount
+from domain.errors import Conflict
+from domain.pagination import Page, PageRequest
+from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
+from domain.tenants import Tenant, User
+from sqlalchemy import func, or_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.persistence.mappers import (
+    account_from_row,
+    copy_account_to_row,
+    tenant_from_row,
+    tenant_to_row,
+    user_from_row,
+    user_to_row,
+)
+from adapters.persistence.models import MailAccountModel, TenantModel, UserModel
+
+
+class _TenantRows(SQLAlchemyAsyncRepository[TenantModel]):
+    model_type = TenantModel
+
+
+class _UserRows(SQLAlchemyAsyncRepository[UserModel]):
+    model_type = UserModel
+
+
+class _AccountRows(SQLAlchemyAsyncRepository[MailAccountModel]):
+    model_type = MailAccountModel
+
+
+class SqlTenantRepository(TenantRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._rows = _TenantRows(session=session)
+
+    async def get(self, tenant_id: UUID) -> Tenant | None:
+        row = await self._rows.get_one_or_none(id=tenant_id)
+        return tenant_from_row(row) if row else None
+
+    async def get_by_slug(self, slug: str) -> Tenant | None:
+        row = await self._rows.get_one_or_none(slug=slug)
+        return tenant_from_row(row) if row else None
+
+    async def add(self, tenant: Tenant) -> None:
+        try:
+            await self._rows.add(tenant_to_row(tenant))
+        except RepositoryIntegrityError:
+            raise Conflict(f"tenant {tenant.slug} already exists") from None
+
+
+class SqlUserRepository(UserRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._rows = _UserRows(session=session)
+
+    async def get(self, user_id: UUID) -> User | None:
+        row = await self._rows.get_one_or_none(id=user_id)
+        return user_from_row(row) if row else None
+
+    async def get_by_email(self, tenant_id: UUID, email: str) -> User | None:
+        row = await self._rows.get_one_or_none(tenant_id=tenant_id, email=email)
+        return user_from_row(row) if row else None
+
+    async def add(self, user: User) -> None:
+        try:
+            await self._rows.add(user_to_row(user))
+        except RepositoryIntegrityError:
+            raise Conflict(f"{user.email} already has a login in this tenant") from None
+
+
+class SqlMailAccountRepository(MailAccountRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._rows = _AccountRows(session=session)
+
+    async def get(self, tenant_id: UUID, account_id: UUID) -> MailAccount | None:
+        row = await self._rows.get_one_or_none(id=account_id, tenant_id=tenant_id)
+        return account_from_row(row) if row else None
+
+    async def list(self, tenant_id: UUID, page: PageRequest) -> Page[MailAccount]:
+        rows, total = await self._rows.get_many_and_count(
+            LimitOffset(limit=page.limit, offset=page.offset),
+            tenant_id=tenant_id,
+            order_by=[(MailAccountModel.created_at, False), (MailAccountModel.id, False)],
+        )
+        return Page(items=[account_from_row(r) for r in rows], total=total)
+
+    async def email_taken(self, tenant_id: UUID, email: str, *, excluding: UUID | None = None) -> bool:
+        filters = [MailAccountModel.tenant_id == tenant_id, func.lower(MailAccountModel.email) == email.lower()]
+        if excluding is not None:
+            filters.append(MailAccountModel.id != excluding)
+        return await self._rows.exists(*filters)
+
+    async def add(self, account: MailAccount) -> None:
+        try:
+            await self._rows.add(copy_account_to_row(account, MailAccountModel()))
+        except RepositoryIntegrityError:
+            raise Conflict(f"an account for {account.email} already exists") from None
+
+    async def update(self, account: MailAccount) -> None:
+        row = await self._rows.get_one_or_none(id=account.id, tenant_id=account.tenant_id)
+        if row is None:
+            return
+        copy_account_to_row(account, row)
+        try:
+            await self._rows.session.flush()
+        except IntegrityError:
+            raise Conflict(f"an account for {account.email} already exists") from None
+
+    async def delete(self, tenant_id: UUID, account_id: UUID) -> bool:
+        deleted = await self._rows.delete_where(id=account_id, tenant_id=tenant_id, sanity_check=False)
+        return len(deleted) > 0
+
+    async def encrypted_with_other_keys(self, current_key_id: str, limit: int) -> Sequence[MailAccount]:
+        rows = await self._rows.list(
+            or_(
+                MailAccountModel.imap_password_key_id != current_key_id,
+                MailAccountModel.smtp_password_key_id != current_key_id,
+            ),
+            LimitOffset(limit=limit, offset=0),
+        )
+        return [account_from_row(r) for r in rows]

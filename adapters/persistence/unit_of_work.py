@@ -1,0 +1,38 @@
+from types import TracebackType
+from typing import Self
+
+from domain.ports.persistence import UnitOfWork
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """One AsyncSession per `async with`; leaving without `commit()` rolls back."""
+
+    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+        self._session_factory = session_factory
+        self._session: AsyncSession | None = None
+
+    async def __aenter__(self) -> Self:
+        self._session = self._session_factory()
+        self.tenants = SqlTenantRepository(self._session)
+        self.users = SqlUserRepository(self._session)
+        self.accounts = SqlMailAccountRepository(self._session)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.rollback()
+            await session.close()
+
+    async def commit(self) -> None:
+        if self._session is not None:
+            await self._session.commit()
+
+    async def rollback(self) -> None:
+        if self._session is not None:
+            await self._session.rollback()

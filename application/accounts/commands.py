@@ -1,0 +1,64 @@
+"""What callers send to the account use cases. Passwords stay out of every repr."""
+
+from dataclasses import dataclass, field
+
+from domain.accounts import MailAccountDetails, Security, ServerSettings
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLogin:
+    host: str
+    port: int
+    security: Security
+    username: str
+    password: str = field(repr=False)
+
+    def settings(self, prefix: str) -> ServerSettings:
+        return ServerSettings(self.host, self.port, self.security, self.username, prefix=prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class NewMailAccount:
+    name: str
+    email: str
+    imap: ServerLogin
+    smtp: ServerLogin
+
+    def details(self) -> MailAccountDetails:
+        return MailAccountDetails(self.name, self.email, self.imap.settings("imap"), self.smtp.settings("smtp"))
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLoginChanges:
+    """Fields left as None keep their stored value; a None password keeps the stored password."""
+
+    host: str | None = None
+    port: int | None = None
+    security: Security | None = None
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    def apply_to(self, current: ServerSettings) -> ServerSettings:
+        return ServerSettings(
+            host=current.host if self.host is None else self.host,
+            port=current.port if self.port is None else self.port,
+            security=current.security if self.security is None else self.security,
+            username=current.username if self.username is None else self.username,
+            prefix=current.prefix,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MailAccountChanges:
+    name: str | None = None
+    email: str | None = None
+    imap: ServerLoginChanges = ServerLoginChanges()
+    smtp: ServerLoginChanges = ServerLoginChanges()
+
+    def apply_to(self, current: MailAccountDetails) -> MailAccountDetails:
+        return MailAccountDetails(
+            name=current.name if self.name is None else self.name,
+            email=current.email if self.email is None else self.email,
+            imap=self.imap.apply_to(current.imap),
+            smtp=self.smtp.apply_to(current.smtp),
+        )

@@ -1,0 +1,44 @@
+from domain.accounts import MailAccount
+from domain.auth import Principal
+from domain.errors import Conflict
+from domain.ids import new_id
+from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import Clock
+from domain.ports.security import CredentialCipher
+
+from application.accounts.commands import NewMailAccount
+from application.accounts.verification import LoginVerifier
+
+
+class CreateMailAccount:
+    def __init__(
+        self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier
+    ) -> None:
+        self._uow = uow
+        self._cipher = cipher
+        self._clock = clock
+        self._verifier = verifier
+
+    async def __call__(self, principal: Principal, new: NewMailAccount, *, verify: bool = False) -> MailAccount:
+        details = new.details()
+        if verify:
+            await self._verifier(details.imap, new.imap.password, details.smtp, new.smtp.password)
+        now = self._clock.now()
+        account = MailAccount(
+            id=new_id(),
+            tenant_id=principal.tenant_id,
+            name=details.name,
+            email=details.email,
+            imap=details.imap,
+            smtp=details.smtp,
+            imap_password=self._cipher.encrypt(new.imap.password),
+            smtp_password=self._cipher.encrypt(new.smtp.password),
+            created_at=now,
+            updated_at=now,
+        )
+        async with self._uow as uow:
+            if await uow.accounts.email_taken(principal.tenant_id, account.email):
+                raise Conflict(f"an account for {account.email} already exists")
+            await uow.accounts.add(account)
+            await uow.commit()
+        return account

@@ -1,0 +1,58 @@
+from dataclasses import replace
+from uuid import UUID
+
+from domain.accounts import MailAccount, MailAccountDetails
+from domain.auth import Principal
+from domain.errors import Conflict, NotFound
+from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import Clock
+from domain.ports.security import CredentialCipher
+
+from application.accounts.commands import MailAccountChanges
+from application.accounts.verification import LoginVerifier
+
+
+class UpdateMailAccount:
+    """Serves both PUT (every field given) and PATCH (some fields given); omitted passwords are kept."""
+
+    def __init__(
+        self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier
+    ) -> None:
+        self._uow = uow
+        self._cipher = cipher
+        self._clock = clock
+        self._verifier = verifier
+
+    async def __call__(
+        self, principal: Principal, account_id: UUID, changes: MailAccountChanges, *, verify: bool = False
+    ) -> MailAccount:
+        current = await self._load(principal, account_id)
+        details = changes.apply_to(MailAccountDetails.of(current))
+        if verify:
+            await self._verifier(
+                details.imap,
+                changes.imap.password or self._cipher.decrypt(current.imap_password),
+                details.smtp,
+                changes.smtp.password or self._cipher.decrypt(current.smtp_password),
+            )
+        async with self._uow as uow:
+            stored = await uow.accounts.get(principal.tenant_id, account_id)
+            if stored is None:
+                raise NotFound("mail account not found")
+            if await uow.accounts.email_taken(principal.tenant_id, details.email, excluding=account_id):
+                raise Conflict(f"an account for {details.email} already exists")
+            updated = replace(details.apply_to(stored), updated_at=self._clock.now())
+            if changes.imap.password is not None:
+                updated.imap_password = self._cipher.encrypt(changes.imap.password)
+            if changes.smtp.password is not None:
+                updated.smtp_password = self._cipher.encrypt(changes.smtp.password)
+            await uow.accounts.update(updated)
+            await uow.commit()
+        return updated
+
+    async def _load(self, principal: Principal, account_id: UUID) -> MailAccount:
+        async with self._uow as uow:
+            account = await uow.accounts.get(principal.tenant_id, account_id)
+        if account is None:
+            raise NotFound("mail account not found")
+        return account

@@ -1,0 +1,28 @@
+from domain.auth import Principal
+from domain.errors import AuthenticationFailed, PermissionDenied
+from domain.ports.persistence import UnitOfWork
+from domain.ports.security import TokenIssuer
+
+
+class Authenticate:
+    """Turns a bearer token into a Principal.
+
+    The user is looked up on every request so that a deleted user's tokens stop working at once.
+    `requested_tenant` is the optional X-Tenant-ID header: it must name the token's tenant (by id or slug).
+    """
+
+    def __init__(self, uow: UnitOfWork, tokens: TokenIssuer) -> None:
+        self._uow = uow
+        self._tokens = tokens
+
+    async def __call__(self, token: str, requested_tenant: str | None = None) -> Principal:
+        claims = self._tokens.verify(token)
+        async with self._uow as uow:
+            user = await uow.users.get(claims.user_id)
+            if user is None or user.tenant_id != claims.tenant_id:
+                raise AuthenticationFailed("the token's user no longer exists")
+            if requested_tenant is not None and requested_tenant != str(user.tenant_id):
+                tenant = await uow.tenants.get(user.tenant_id)
+                if tenant is None or requested_tenant != tenant.slug:
+                    raise PermissionDenied("X-Tenant-ID does not match the token's tenant")
+        return Principal(user_id=user.id, tenant_id=user.tenant_id, role=user.role)

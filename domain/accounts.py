@@ -1,0 +1,78 @@
+"""Mail accounts: a tenant's IMAP/SMTP login, with its passwords kept encrypted."""
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from domain.validation import require_email, require_hostname, require_port, require_text
+
+
+class Security(StrEnum):
+    """Transport security: implicit TLS, STARTTLS upgrade (RFC 3207 / RFC 2595) or none."""
+
+    SSL = "ssl"
+    STARTTLS = "starttls"
+    NONE = "none"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    """Where and as whom to log in; `prefix` names the field path in errors (`imap`, `smtp`)."""
+
+    host: str
+    port: int
+    security: Security
+    username: str
+    prefix: str = field(default="server", compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        require_hostname(f"{self.prefix}.host", self.host)
+        require_port(f"{self.prefix}.port", self.port)
+        require_text(f"{self.prefix}.username", self.username, max_length=320)
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptedSecret:
+    """A ciphertext and the id of the key that made it, so keys can rotate."""
+
+    key_id: str
+    ciphertext: bytes
+
+    def __repr__(self) -> str:
+        return f"EncryptedSecret(key_id={self.key_id!r}, ciphertext=<{len(self.ciphertext)} bytes>)"
+
+
+@dataclass(slots=True)
+class MailAccount:
+    id: UUID
+    tenant_id: UUID
+    name: str
+    email: str
+    imap: ServerSettings
+    smtp: ServerSettings
+    imap_password: EncryptedSecret
+    smtp_password: EncryptedSecret
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MailAccountDetails:
+    """The user-editable part of an account, validated as one value."""
+
+    name: str
+    email: str
+    imap: ServerSettings
+    smtp: ServerSettings
+
+    def __post_init__(self) -> None:
+        require_text("name", self.name, max_length=200)
+        require_email("email", self.email)
+
+    @classmethod
+    def of(cls, account: MailAccount) -> "MailAccountDetails":
+        return cls(name=account.name, email=account.email, imap=account.imap, smtp=account.smtp)
+
+    def apply_to(self, account: MailAccount) -> MailAccount:
+        return replace(account, name=self.name, email=self.email, imap=self.imap, smtp=self.smtp)

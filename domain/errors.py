@@ -1,0 +1,47 @@
+"""Domain errors. Adapters translate library exceptions into these; the HTTP edge maps each to one problem type."""
+
+
+class DomainError(Exception):
+    """Base of every error the domain and use cases raise on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or belongs to another tenant: callers cannot tell which."""
+
+
+class Conflict(DomainError):
+    """The change would break a uniqueness or state rule."""
+
+
+class InvalidInput(DomainError):
+    """A value breaks a domain rule; `field` names it with a dotted path such as `imap.port`."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.reason = message
+
+
+class AuthenticationFailed(DomainError):
+    """Credentials or token are missing, wrong, expired or refer to no one."""
+
+
+class PermissionDenied(DomainError):
+    """The caller is known but may not do this."""
+
+
+class MailServerRejected(DomainError):
+    """An IMAP or SMTP server refused us (login, connection, policy); `message` carries its reason."""
+
+    def __init__(self, protocol: str, message: str) -> None:
+        super().__init__(f"{protocol}: {message}")
+        self.protocol = protocol
+        self.reason = message
+
+
+class DependencyUnavailable(DomainError):
+    """A backing service (database, broker, cipher keys) cannot be used right now."""

@@ -1,0 +1,60 @@
+"""Messages as Mailroom stores them after a sync."""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    name: str
+    address: str
+
+
+@dataclass(frozen=True, slots=True)
+class Flags:
+    seen: bool = False
+    flagged: bool = False
+    answered: bool = False
+    draft: bool = False
+    deleted: bool = False
+    keywords: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    id: UUID
+    filename: str | None
+    content_type: str
+    size: int
+    content_id: str | None
+    inline: bool
+
+
+@dataclass(slots=True)
+class Message:
+    id: UUID
+    tenant_id: UUID
+    account_id: UUID
+    mailbox_id: UUID
+    uid: int
+    thread_id: UUID
+    message_id: str | None
+    subject: str
+    sender: list[Address]
+    to: list[Address]
+    date: datetime | None
+    internal_date: datetime
+    size: int
+    flags: Flags
+    preview: str = ""
+    cc: list[Address] = field(default_factory=list)
+    bcc: list[Address] = field(default_factory=list)
+    reply_to: list[Address] = field(default_factory=list)
+    in_reply_to: str | None = None
+    references: list[str] = field(default_factory=list)
+    text_body: str | None = None
+    html_body: str | None = None
+    attachments: list[Attachment] = field(default_factory=list)
+    raw_blob_key: str | None = None
+    parse_warnings: list[str] = field(default_factory=list)

@@ -1,0 +1,30 @@
+from typing import Protocol
+from uuid import UUID
+
+from domain.accounts import EncryptedSecret
+from domain.auth import IssuedToken, TokenClaims
+
+
+class PasswordHasher(Protocol):
+    """A memory-hard hash of user passwords; both calls are slow on purpose."""
+
+    async def hash(self, password: str) -> str: ...
+    async def verify(self, password: str, password_hash: str) -> bool: ...
+
+
+class CredentialCipher(Protocol):
+    """Encrypts mail-server passwords at rest; decrypts with any configured key, encrypts with the current one."""
+
+    @property
+    def current_key_id(self) -> str: ...
+
+    def encrypt(self, plaintext: str) -> EncryptedSecret: ...
+    def decrypt(self, secret: EncryptedSecret) -> str: ...
+
+
+class TokenIssuer(Protocol):
+    def issue(self, user_id: UUID, tenant_id: UUID) -> IssuedToken: ...
+
+    def verify(self, token: str) -> TokenClaims:
+        """Raises AuthenticationFailed for a token that is forged, expired, not yet valid or not ours."""
+        ...
