@@ -1,0 +1,80 @@
+import asyncio
+import ssl
+
+import aioimaplib
+from domain.accounts import Security, ServerSettings
+from domain.errors import MailServerRejected
+
+from adapters.network import OutboundPolicy
+
+
+async def open_imap(server: ServerSettings, password: str, policy: OutboundPolicy) -> aioimaplib.IMAP4:
+    """Connects with the account's transport security and logs in; every failure is a MailServerRejected."""
+    await policy.check_host("imap", server.host, server.port)
+    try:
+        client = await _connect(server, policy)
+        response = await client.login(server.username, password)
+    except MailServerRejected:
+        raise
+    except (OSError, ssl.SSLError, TimeoutError, asyncio.TimeoutError, aioimaplib.AioImapException) as error:
+        raise MailServerRejected("imap", _describe(error)) from None
+    if response.result != "OK":
+        await _quietly_logout(client)
+        raise MailServerRejected("imap", _server_text(response.lines) or "login refused")
+    return client
+
+
+async def close_imap(client: aioimaplib.IMAP4) -> None:
+    await _quietly_logout(client)
+
+
+async def _connect(server: ServerSettings, policy: OutboundPolicy) -> aioimaplib.IMAP4:
+    if server.security is Security.SSL:
+        client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
+            server.host, server.port, timeout=policy.timeout, ssl_context=policy.tls_context()
+        )
+    else:
+        client = aioimaplib.IMAP4(server.host, server.port, timeout=policy.timeout)
+    await client.wait_hello_from_server()
+    if server.security is Security.STARTTLS:
+        await _starttls(client, server.host, policy)
+    return client
+
+
+async def _starttls(client: aioimaplib.IMAP4, host: str, policy: OutboundPolicy) -> None:
+    """STARTTLS (RFC 2595 section 3.1), which aioimaplib lacks: upgrade the transport in place.
+
+    Capabilities learned before the upgrade must be discarded (RFC 3501 section 6.2.1).
+    """
+    protocol = client.protocol
+    if not client.has_capability("STARTTLS"):
+        raise MailServerRejected("imap", "server does not offer STARTTLS")
+    command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
+    response = await asyncio.wait_for(protocol.execute(command), policy.timeout)
+    if response.result != "OK":
+        raise MailServerRejected("imap", _server_text(response.lines) or "STARTTLS refused")
+    loop = asyncio.get_running_loop()
+    protocol.transport = await asyncio.wait_for(
+        loop.start_tls(protocol.transport, protocol, policy.tls_context(), server_hostname=host), policy.timeout
+    )
+    protocol.capabilities = set()
+    await asyncio.wait_for(protocol.capability(), policy.timeout)
+
+
+async def _quietly_logout(client: aioimaplib.IMAP4) -> None:
+    try:
+        await client.logout()
+    except (OSError, TimeoutError, asyncio.TimeoutError, aioimaplib.AioImapException):
+        pass
+
+
+def _server_text(lines: list[bytes]) -> str:
+    return " ".join(line.decode(errors="replace") for line in lines if line).strip()[:300]
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, TimeoutError | asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(error, ssl.SSLError):
+        return f"TLS failed: {error.reason or error}"
+    return str(error) or type(error).__name__
