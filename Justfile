@@ -1,0 +1,50 @@
+# Mailroom: daily commands. `uv run just --list` shows them all.
+
+set dotenv-load := false
+
+# run the API on http://127.0.0.1:8000 (embedded SQLite, in-process jobs; MAILROOM_* settings apply)
+serve:
+    uv run mailroom serve
+
+# run a task worker (needs MAILROOM_REDIS_URL)
+worker:
+    uv run mailroom worker
+
+# run the scheduler; exactly one per deployment (needs MAILROOM_REDIS_URL)
+scheduler:
+    uv run mailroom scheduler
+
+# bring the database schema up to date
+migrate:
+    uv run mailroom migrate
+
+# the whole test suite: import contracts, then pytest (set MAILROOM_REQUIRE_SERVICES=1 to fail on missing servers)
+test *ARGS:
+    uv run lint-imports
+    uv run pytest {{ARGS}}
+
+# ruff lint and format check
+lint:
+    uv run ruff check .
+    uv run ruff format --check .
+
+# format the code
+fmt:
+    uv run ruff format .
+    uv run ruff check --fix .
+
+# mypy, strict on domain/ and application/
+typecheck:
+    uv run mypy
+
+# start the local Dovecot and Postfix on loopback (root; Debian packages dovecot-imapd dovecot-lmtpd postfix)
+services:
+    deploy/local/mailservers.sh start
+
+# stop the local Dovecot and Postfix
+services-stop:
+    deploy/local/mailservers.sh stop
+
+# ask a running API for its health
+health:
+    curl -sS http://${MAILROOM_HOST:-127.0.0.1}:${MAILROOM_PORT:-8000}/health

@@ -1,0 +1,14 @@
+from domain.ports.runtime import JobQueue
+from taskiq import AsyncBroker
+from taskiq.kicker import AsyncKicker
+
+
+class TaskiqJobQueue(JobQueue):
+    """Sends tasks by name, so adapters never import the entrypoints that define them."""
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        self._broker = broker
+
+    async def enqueue(self, task_name: str, **arguments: str) -> str:
+        task = await AsyncKicker(task_name=task_name, broker=self._broker, labels={}).kiq(**arguments)
+        return task.task_id

@@ -1,0 +1,78 @@
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from dishka import Provider
+from dishka.integrations.litestar import LitestarProvider, setup_dishka
+from litestar import Litestar, Router
+from litestar.middleware import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from taskiq.api import run_scheduler_task
+
+from entrypoints.container import build_container
+from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProvider
+from entrypoints.http.controllers.accounts import MailAccountController
+from entrypoints.http.controllers.auth import LoginController, MeController
+from entrypoints.http.controllers.health import health
+from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.settings import Settings, load_settings
+from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
+
+
+def create_app(*override_providers: Provider, settings: Settings | None = None) -> Litestar:
+    """The API. Providers passed here override the production wiring (tests pass `MemoryProvider()`).
+
+    Without Redis the task broker and the scheduler run inside this process (the embedded default).
+    """
+    settings = settings or load_settings()
+    broker = create_broker(settings)
+    container = build_container(
+        settings, broker, LitestarProvider(), PrincipalProvider(), *worker_providers(), *override_providers
+    )
+    attach_container(broker, container)
+    embedded_jobs = settings.redis_url is None
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await broker.startup()
+        scheduler = asyncio.create_task(run_scheduler_task(create_scheduler(broker))) if embedded_jobs else None
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.cancel()
+                with suppress(asyncio.CancelledError):
+                    await scheduler
+            await broker.shutdown()
+            await container.close()
+
+    protected = Router(
+        path="/",
+        route_handlers=[MeController, MailAccountController],
+        middleware=[DefineMiddleware(BearerTokenMiddleware)],
+        security=[{"bearer": []}],
+    )
+    app = Litestar(
+        route_handlers=[health, LoginController, protected],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=_openapi(),
+        lifespan=[lifespan],
+        debug=False,
+    )
+    setup_dishka(container, app)
+    return app
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="Mailroom",
+        version="0.1.0",
+        description="Headless email: IMAP/SMTP accounts, sync, search, drafts and sending.",
+        path="/schema",
+        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        components=Components(
+            security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
+        ),
+    )

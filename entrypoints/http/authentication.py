@@ -1,0 +1,33 @@
+from typing import Any
+
+from dishka import Provider, Scope, provide
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from application.auth.authenticate import Authenticate
+from domain.auth import Principal
+from domain.errors import AuthenticationFailed
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    """Authenticates every request of the router it guards; the X-Tenant-ID rule lives in Authenticate."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise AuthenticationFailed("a bearer token is required")
+        authenticate = await connection.state.dishka_container.get(Authenticate)
+        principal = await authenticate(token.strip(), connection.headers.get("x-tenant-id"))
+        return AuthenticationResult(user=principal, auth=None)
+
+
+class PrincipalProvider(Provider):
+    """Hands the authenticated caller to handlers as `FromDishka[Principal]`."""
+
+    @provide(scope=Scope.REQUEST)
+    def principal(self, request: Request) -> Principal:  # type: ignore[type-arg]  # dishka keys on the bare class
+        user = request.scope.get("user")
+        if not isinstance(user, Principal):
+            raise AuthenticationFailed("a bearer token is required")
+        return user

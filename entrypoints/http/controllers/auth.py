@@ -1,0 +1,27 @@
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, get, post
+
+from application.auth.login import Login
+from domain.auth import Principal
+from entrypoints.http.schemas.auth import LoginRequest, MeResponse, TokenResponse
+
+
+class LoginController(Controller):
+    path = "/api/auth"
+    tags = ["auth"]
+
+    @post("/login", status_code=200, summary="Exchange email and password for a bearer token")
+    @inject
+    async def login(self, data: LoginRequest, login: FromDishka[Login]) -> TokenResponse:
+        token = await login(data.tenant, data.email, data.password)
+        return TokenResponse(access_token=token.access_token, expires_in=token.expires_in)
+
+
+class MeController(Controller):
+    path = "/api/me"
+    tags = ["auth"]
+
+    @get(summary="Who the bearer token belongs to")
+    @inject
+    async def me(self, principal: FromDishka[Principal]) -> MeResponse:
+        return MeResponse(user_id=str(principal.user_id), tenant_id=str(principal.tenant_id), role=principal.role)

@@ -1,0 +1,102 @@
+"""Mail account bodies. Request Structs reject unknown fields, so `id`, `tenant` or timestamps cannot be set."""
+
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from domain.accounts import MailAccount, Security, ServerSettings
+
+Host = Annotated[str, msgspec.Meta(min_length=1, max_length=253, examples=["imap.example.com"])]
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535, examples=[993])]
+Username = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
+Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024, description="write-only; never returned")]
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Work"])]
+Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, examples=["alice@example.com"])]
+
+
+class ServerIn(msgspec.Struct, forbid_unknown_fields=True):
+    host: Host
+    port: Port
+    security: Security
+    username: Username
+    password: Password
+
+
+class ServerReplace(msgspec.Struct, forbid_unknown_fields=True):
+    """As ServerIn, but the password may be left out to keep the stored one."""
+
+    host: Host
+    port: Port
+    security: Security
+    username: Username
+    password: Password | UnsetType = UNSET
+
+
+class ServerPatch(msgspec.Struct, forbid_unknown_fields=True):
+    host: Host | UnsetType = UNSET
+    port: Port | UnsetType = UNSET
+    security: Security | UnsetType = UNSET
+    username: Username | UnsetType = UNSET
+    password: Password | UnsetType = UNSET
+
+
+class MailAccountCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    email: Email
+    imap: ServerIn
+    smtp: ServerIn
+
+
+class MailAccountReplace(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    email: Email
+    imap: ServerReplace
+    smtp: ServerReplace
+
+
+class MailAccountPatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name | UnsetType = UNSET
+    email: Email | UnsetType = UNSET
+    imap: ServerPatch | UnsetType = UNSET
+    smtp: ServerPatch | UnsetType = UNSET
+
+
+class ServerOut(msgspec.Struct):
+    host: str
+    port: int
+    security: Security
+    username: str
+
+    @classmethod
+    def of(cls, server: ServerSettings) -> "ServerOut":
+        return cls(host=server.host, port=server.port, security=server.security, username=server.username)
+
+
+class MailAccountOut(msgspec.Struct):
+    id: UUID
+    name: str
+    email: str
+    imap: ServerOut
+    smtp: ServerOut
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, account: MailAccount) -> "MailAccountOut":
+        return cls(
+            id=account.id,
+            name=account.name,
+            email=account.email,
+            imap=ServerOut.of(account.imap),
+            smtp=ServerOut.of(account.smtp),
+            created_at=account.created_at,
+            updated_at=account.updated_at,
+        )
+
+
+class MailAccountList(msgspec.Struct):
+    items: list[MailAccountOut]
+    total: int

@@ -1,0 +1,46 @@
+"""From request Structs to the use cases' commands."""
+
+from typing import Any, TypeVar
+
+from msgspec import UnsetType
+
+from application.accounts.commands import MailAccountChanges, NewMailAccount, ServerLogin, ServerLoginChanges
+from entrypoints.http.schemas.accounts import (
+    MailAccountCreate,
+    MailAccountPatch,
+    MailAccountReplace,
+    ServerIn,
+    ServerPatch,
+    ServerReplace,
+)
+
+T = TypeVar("T")
+
+
+def _given(value: T | UnsetType) -> T | None:
+    return None if isinstance(value, UnsetType) else value
+
+
+def new_account(body: MailAccountCreate) -> NewMailAccount:
+    return NewMailAccount(name=body.name, email=body.email, imap=_login(body.imap), smtp=_login(body.smtp))
+
+
+def account_changes(body: MailAccountReplace | MailAccountPatch) -> MailAccountChanges:
+    imap, smtp = _given(body.imap), _given(body.smtp)
+    return MailAccountChanges(
+        name=_given(body.name),
+        email=_given(body.email),
+        imap=_server_changes(imap) if imap else ServerLoginChanges(),
+        smtp=_server_changes(smtp) if smtp else ServerLoginChanges(),
+    )
+
+
+def _login(server: ServerIn) -> ServerLogin:
+    return ServerLogin(server.host, server.port, server.security, server.username, server.password)
+
+
+def _server_changes(server: ServerReplace | ServerPatch) -> ServerLoginChanges:
+    fields: dict[str, Any] = {
+        name: _given(getattr(server, name)) for name in ("host", "port", "security", "username", "password")
+    }
+    return ServerLoginChanges(**fields)

@@ -1,0 +1,198 @@
+"""The composition root: which adapter serves each port, chosen from Settings.
+
+`app_providers()` gives the production wiring; `MemoryProvider` overrides persistence, mail servers and the
+password hasher with the in-memory fakes, for tests and for users' own tests.
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from dishka import Provider, Scope, from_context, provide
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from taskiq import AsyncBroker
+
+from adapters.auth.jwt_issuer import JwtConfig, JwtTokenIssuer
+from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
+from adapters.crypto.scrypt_hasher import ScryptPasswordHasher
+from adapters.imap.fetcher import ImapMailFetcher
+from adapters.jobs.health import InProcessBrokerProbe, RedisBrokerProbe
+from adapters.jobs.queue import TaskiqJobQueue
+from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
+from adapters.memory.runtime import SwitchableProbe
+from adapters.memory.security import PlainPasswordHasher
+from adapters.memory.store import MemoryStore
+from adapters.memory.unit_of_work import MemoryUnitOfWork
+from adapters.network import OutboundPolicy
+from adapters.persistence.database import create_engine, create_session_factory
+from adapters.persistence.health import DatabaseProbe
+from adapters.persistence.unit_of_work import SqlUnitOfWork
+from adapters.smtp.sender import SmtpMailSender
+from adapters.system_clock import SystemClock
+from application.accounts.create import CreateMailAccount
+from application.accounts.delete import DeleteMailAccount
+from application.accounts.read import GetMailAccount, ListMailAccounts
+from application.accounts.rotate_keys import RotateEncryptionKeys
+from application.accounts.update import UpdateMailAccount
+from application.accounts.verification import LoginVerifier
+from application.auth.authenticate import Authenticate
+from application.auth.login import Login
+from application.health import CheckHealth
+from application.users.register import RegisterUser
+from domain.ports.mail import MailFetcher, MailSender
+from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import Clock, HealthProbe, JobQueue
+from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
+from entrypoints.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class HealthProbes:
+    database: HealthProbe
+    broker: HealthProbe
+
+
+class ContextProvider(Provider):
+    settings = from_context(provides=Settings, scope=Scope.APP)
+    broker = from_context(provides=AsyncBroker, scope=Scope.APP)
+
+
+class PersistenceProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
+        engine = create_engine(settings.database_url)
+        yield engine
+        await engine.dispose()
+
+    @provide
+    def session_factory(self, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+        return create_session_factory(engine)
+
+    @provide(scope=Scope.REQUEST)
+    def unit_of_work(self, session_factory: async_sessionmaker[AsyncSession]) -> UnitOfWork:
+        return SqlUnitOfWork(session_factory)
+
+
+class SecurityProvider(Provider):
+    scope = Scope.APP
+
+    clock = provide(SystemClock, provides=Clock)
+
+    @provide
+    def hasher(self) -> PasswordHasher:
+        return ScryptPasswordHasher()
+
+    @provide
+    def cipher(self, settings: Settings) -> CredentialCipher:
+        return AesGcmCredentialCipher(settings.keyring())
+
+    @provide
+    def tokens(self, settings: Settings, clock: Clock) -> TokenIssuer:
+        config = JwtConfig(
+            secret=settings.jwt_secret,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            lifetime=timedelta(seconds=settings.jwt_lifetime_seconds),
+        )
+        return JwtTokenIssuer(config, clock)
+
+
+class MailProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def policy(self, settings: Settings) -> OutboundPolicy:
+        return OutboundPolicy(
+            allow_private=settings.private_mail_hosts_allowed,
+            timeout=settings.mail_timeout_seconds,
+            ca_file=settings.mail_ca_file,
+        )
+
+    fetcher = provide(ImapMailFetcher, provides=MailFetcher)
+    sender = provide(SmtpMailSender, provides=MailSender)
+
+
+class JobsProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def job_queue(self, broker: AsyncBroker) -> JobQueue:
+        return TaskiqJobQueue(broker)
+
+
+class HealthProvider(Provider):
+    @provide(scope=Scope.APP)
+    def probes(self, settings: Settings, engine: AsyncEngine) -> HealthProbes:
+        broker = RedisBrokerProbe(settings.redis_url) if settings.redis_url else InProcessBrokerProbe()
+        return HealthProbes(database=DatabaseProbe(engine), broker=broker)
+
+    @provide(scope=Scope.REQUEST)
+    def check_health(self, probes: HealthProbes) -> CheckHealth:
+        return CheckHealth([probes.database, probes.broker])
+
+
+class UseCaseProvider(Provider):
+    scope = Scope.REQUEST
+
+    login_verifier = provide(LoginVerifier)
+    login = provide(Login)
+    authenticate = provide(Authenticate)
+    register_user = provide(RegisterUser)
+    create_account = provide(CreateMailAccount)
+    get_account = provide(GetMailAccount)
+    list_accounts = provide(ListMailAccounts)
+    update_account = provide(UpdateMailAccount)
+    delete_account = provide(DeleteMailAccount)
+
+    @provide
+    def rotate_keys(self, uow: UnitOfWork, cipher: CredentialCipher) -> RotateEncryptionKeys:
+        return RotateEncryptionKeys(uow, cipher)
+
+
+def app_providers() -> list[Provider]:
+    return [
+        ContextProvider(),
+        PersistenceProvider(),
+        SecurityProvider(),
+        MailProvider(),
+        JobsProvider(),
+        HealthProvider(),
+        UseCaseProvider(),
+    ]
+
+
+class MemoryProvider(Provider):
+    """Swaps the database, the mail servers and the slow password hash for in-memory fakes.
+
+    Tests reach the fakes through the container: `MemoryStore`, `ScriptedMailServers`, `HealthProbes`.
+    """
+
+    scope = Scope.APP
+
+    @provide
+    def store(self) -> MemoryStore:
+        return MemoryStore()
+
+    @provide
+    def mail_servers(self) -> ScriptedMailServers:
+        return ScriptedMailServers()
+
+    hasher = provide(PlainPasswordHasher, provides=PasswordHasher, override=True)
+
+    @provide(scope=Scope.REQUEST, override=True)
+    def unit_of_work(self, store: MemoryStore) -> UnitOfWork:
+        return MemoryUnitOfWork(store)
+
+    @provide(override=True)
+    def fetcher(self, servers: ScriptedMailServers) -> MailFetcher:
+        return ScriptedMailFetcher(servers)
+
+    @provide(override=True)
+    def sender(self, servers: ScriptedMailServers) -> MailSender:
+        return ScriptedMailSender(servers)
+
+    @provide(override=True)
+    def probes(self) -> HealthProbes:
+        return HealthProbes(database=SwitchableProbe("database"), broker=SwitchableProbe("broker"))

@@ -1,0 +1,181 @@
+"""What the CLI commands do. Each builds the same container as the API and calls use cases through it."""
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import uvicorn
+from dishka import AsyncContainer
+from taskiq.api import run_receiver_task, run_scheduler_task
+
+from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
+from adapters.crypto.keyring import Keyring
+from adapters.jobs.health import RedisBrokerProbe
+from adapters.persistence.database import create_engine
+from adapters.persistence.migrations import current_revision, head_revision, make_revision, upgrade
+from application.accounts.rotate_keys import RotateEncryptionKeys
+from application.users.register import NewUser, RegisterUser
+from domain.errors import DependencyUnavailable, DomainError
+from domain.tenants import Role
+from entrypoints.container import build_container
+from entrypoints.http.app import create_app
+from entrypoints.settings import Settings
+from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
+
+
+def serve(settings: Settings) -> None:
+    uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port, log_level="info")
+
+
+async def migrate(settings: Settings) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        print(f"database schema at revision {await current_revision(engine)}")
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def make_migration(settings: Settings, message: str) -> int:
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        await make_revision(engine, message)
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def check(settings: Settings) -> int:
+    """Prints one line a check and stops at the first failure (the container start-up check)."""
+    checks: list[tuple[str, Callable[[], Awaitable[str]]]] = [
+        ("settings", lambda: _ok(f"env={settings.env}")),
+        ("encryption keys", lambda: _check_keys(settings.keyring())),
+        ("database", lambda: _check_database(settings)),
+        ("broker", lambda: _check_broker(settings)),
+    ]
+    for name, run in checks:
+        try:
+            detail = await asyncio.wait_for(run(), timeout=10)
+        except Exception as error:  # noqa: BLE001 - any failure is reported, never raised
+            print(f"{name}: failed ({_describe(error)})")
+            return 1
+        print(f"{name}: ok ({detail})")
+    return 0
+
+
+async def create_user(settings: Settings, tenant: str, email: str, password: str, role: str | None) -> int:
+    async with _request_container(settings) as container:
+        register = await container.get(RegisterUser)
+        try:
+            created_tenant, user = await register(NewUser(tenant, email, password, Role(role) if role else None))
+        except DomainError as error:
+            print(f"mailroom: {error.message}", file=sys.stderr)
+            return 1
+    print(f"created {user.email} ({user.role}) in tenant {created_tenant.slug} [{created_tenant.id}]")
+    return 0
+
+
+async def rotate_keys(settings: Settings) -> int:
+    async with _request_container(settings) as container:
+        rotated = await (await container.get(RotateEncryptionKeys))()
+    print(f"re-encrypted the passwords of {rotated} account(s) with key {settings.keyring().current_key_id!r}")
+    return 0
+
+
+def generate_key(args: argparse.Namespace) -> int:
+    print(Keyring.generate_entry(args.id))
+    return 0
+
+
+async def run_worker(settings: Settings) -> int:
+    if settings.redis_url is None:
+        print("mailroom: without MAILROOM_REDIS_URL tasks run inside `mailroom serve`", file=sys.stderr)
+        return 2
+    broker = create_broker(settings)
+    container = build_container(settings, broker, *worker_providers())
+    attach_container(broker, container)
+    broker.is_worker_process = True
+    await broker.startup()
+    try:
+        await _until_signalled(run_receiver_task(broker))
+    finally:
+        await broker.shutdown()
+        await container.close()
+    return 0
+
+
+async def run_scheduler(settings: Settings) -> int:
+    if settings.redis_url is None:
+        print("mailroom: without MAILROOM_REDIS_URL the scheduler runs inside `mailroom serve`", file=sys.stderr)
+        return 2
+    broker = create_broker(settings)
+    await broker.startup()
+    try:
+        await _until_signalled(run_scheduler_task(create_scheduler(broker)))
+    finally:
+        await broker.shutdown()
+    return 0
+
+
+@asynccontextmanager
+async def _request_container(settings: Settings) -> AsyncIterator[AsyncContainer]:
+    container = build_container(settings, create_broker(settings))
+    try:
+        async with container() as request_container:
+            yield request_container
+    finally:
+        await container.close()
+
+
+async def _until_signalled(work: Awaitable[None]) -> None:
+    """Runs `work` until SIGTERM or SIGINT, then cancels it so in-flight tasks are released."""
+    task = asyncio.ensure_future(work)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, task.cancel)
+    try:
+        await task
+    except asyncio.CancelledError:
+        pass
+
+
+async def _ok(detail: str) -> str:
+    return detail
+
+
+async def _check_keys(keyring: Keyring) -> str:
+    cipher = AesGcmCredentialCipher(keyring)
+    if cipher.decrypt(cipher.encrypt("probe")) != "probe":
+        raise DependencyUnavailable("encryption round trip failed")
+    return f"{len(keyring.keys)} key(s), current {keyring.current_key_id!r}"
+
+
+async def _check_database(settings: Settings) -> str:
+    engine = create_engine(settings.database_url)
+    try:
+        revision, head = await current_revision(engine), head_revision()
+    finally:
+        await engine.dispose()
+    if revision != head:
+        raise DependencyUnavailable(f"schema at {revision or 'nothing'}, expected {head}: run `mailroom migrate`")
+    return f"{engine.url.get_backend_name()}, schema at {revision}"
+
+
+async def _check_broker(settings: Settings) -> str:
+    if settings.redis_url is None:
+        return "in-process"
+    await RedisBrokerProbe(settings.redis_url).check()
+    return "redis"
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, DomainError):
+        return error.message
+    if isinstance(error, TimeoutError):
+        return "timed out"
+    return type(error).__name__

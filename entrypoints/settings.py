@@ -1,0 +1,121 @@
+"""Settings from MAILROOM_* environment variables; every one is documented in deploy/.env.example."""
+
+import json
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from adapters.crypto.keyring import Keyring, KeyringError
+
+log = logging.getLogger("mailroom.settings")
+
+PREFIX = "MAILROOM_"
+_SECRET_FIELDS = ("jwt_secret", "encryption_keys", "database_url", "redis_url")
+
+
+class SettingsError(Exception):
+    """Settings are missing or invalid; the message names the variable and never shows a secret."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: str = "./var"
+    database_url: str = ""
+    redis_url: str | None = None
+    jwt_secret: str = ""
+    jwt_issuer: str = "mailroom"
+    jwt_audience: str = "mailroom-api"
+    jwt_lifetime_seconds: int = 3600
+    encryption_keys: str = ""
+    allow_private_mail_hosts: bool | None = None
+    mail_timeout_seconds: float = 30.0
+    mail_ca_file: str | None = None
+    log_level: str = "INFO"
+
+    def __repr__(self) -> str:
+        shown = {f: getattr(self, f) for f in self.__struct_fields__ if f not in _SECRET_FIELDS}
+        return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())}, <secrets hidden>)"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def private_mail_hosts_allowed(self) -> bool:
+        """Loopback and private mail hosts are fine on a developer's machine, refused in production by default."""
+        return not self.is_production if self.allow_private_mail_hosts is None else self.allow_private_mail_hosts
+
+    def keyring(self) -> Keyring:
+        try:
+            return Keyring.parse(self.encryption_keys)
+        except KeyringError as error:
+            raise SettingsError(f"{PREFIX}ENCRYPTION_KEYS: {error}") from None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    environ = os.environ if environ is None else environ
+    raw = {k[len(PREFIX) :].lower(): v for k, v in environ.items() if k.startswith(PREFIX) and v != ""}
+    raw = {k: v for k, v in raw.items() if k in Settings.__struct_fields__}
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as error:
+        raise SettingsError(f"invalid setting: {_variable_name(str(error))}") from None
+    settings = msgspec.structs.replace(settings, database_url=_database_url(settings))
+    settings = _with_secrets(settings)
+    settings.keyring()
+    return settings
+
+
+def _database_url(settings: Settings) -> str:
+    url = settings.database_url
+    if not url:
+        return f"sqlite+aiosqlite:///{Path(settings.data_dir).resolve() / 'mailroom.db'}"
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+def _with_secrets(settings: Settings) -> Settings:
+    missing = [name for name in ("jwt_secret", "encryption_keys") if not getattr(settings, name)]
+    if not missing:
+        return settings
+    if settings.is_production:
+        names = ", ".join(PREFIX + name.upper() for name in missing)
+        raise SettingsError(f"{names} must be set when {PREFIX}ENV=production")
+    generated = _development_secrets(Path(settings.data_dir))
+    return msgspec.structs.replace(settings, **{name: generated[name] for name in missing})
+
+
+def _development_secrets(data_dir: Path) -> dict[str, str]:
+    """Made once into the data folder so tokens and stored passwords survive a restart of `serve`."""
+    path = data_dir / "dev-secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    data_dir.mkdir(parents=True, exist_ok=True)
+    generated = {"jwt_secret": secrets.token_urlsafe(48), "encryption_keys": Keyring.generate_entry("dev1")}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        json.dump(generated, file)
+    log.warning("generated development secrets into %s; set %sENV=production with real secrets to deploy", path, PREFIX)
+    return generated
+
+
+def _variable_name(message: str) -> str:
+    """msgspec says `... - at `$.port``; name the environment variable instead."""
+    head, _, path = message.partition(" - at `$.")
+    return f"{PREFIX}{path.rstrip('`').upper()}: {head}" if path else message
