@@ -15,6 +15,7 @@ from adapters.crypto.keyring import Keyring, KeyringError
 log = logging.getLogger("mailroom.settings")
 
 PREFIX = "MAILROOM_"
+MIN_JWT_SECRET_LENGTH = 32
 _SECRET_FIELDS = ("jwt_secret", "encryption_keys", "database_url", "redis_url")
 
 
@@ -74,6 +75,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = msgspec.structs.replace(settings, database_url=_database_url(settings))
     settings = _with_secrets(settings)
     settings.keyring()
+    if settings.is_production and len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:
+        raise SettingsError(f"{PREFIX}JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters (RFC 7518 3.2)")
     return settings
 
 

@@ -1,0 +1,40 @@
+"""A ready set of fakes for use-case tests, and helpers to make tenants and principals."""
+
+from dataclasses import dataclass, field
+
+from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
+from adapters.memory.runtime import ManualClock
+from adapters.memory.security import PlainPasswordHasher, ReversibleCipher
+from adapters.memory.unit_of_work import MemoryUnitOfWork
+from application.accounts.commands import NewMailAccount, ServerLogin
+from application.accounts.verification import LoginVerifier
+from domain.accounts import Security
+from domain.auth import Principal
+from domain.ids import new_id
+from domain.tenants import Role
+
+
+@dataclass
+class Fakes:
+    uow: MemoryUnitOfWork = field(default_factory=MemoryUnitOfWork)
+    cipher: ReversibleCipher = field(default_factory=ReversibleCipher)
+    clock: ManualClock = field(default_factory=ManualClock)
+    hasher: PlainPasswordHasher = field(default_factory=PlainPasswordHasher)
+    servers: ScriptedMailServers = field(default_factory=ScriptedMailServers)
+
+    @property
+    def verifier(self) -> LoginVerifier:
+        return LoginVerifier(ScriptedMailFetcher(self.servers), ScriptedMailSender(self.servers))
+
+
+def principal(role: Role = Role.MEMBER) -> Principal:
+    return Principal(user_id=new_id(), tenant_id=new_id(), role=role)
+
+
+def new_account(email: str = "alice@example.com", password: str = "imap-secret") -> NewMailAccount:
+    return NewMailAccount(
+        name="Work",
+        email=email,
+        imap=ServerLogin("imap.example.com", 993, Security.SSL, "alice", password),
+        smtp=ServerLogin("smtp.example.com", 465, Security.SSL, "alice", "smtp-secret"),
+    )

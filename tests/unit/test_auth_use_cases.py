@@ -1,0 +1,112 @@
+import pytest
+
+from adapters.memory.security import OpaqueTokenIssuer
+from application.auth.authenticate import Authenticate
+from application.auth.login import Login
+from application.users.register import NewUser, RegisterUser
+from domain.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
+from domain.tenants import Role, Tenant, User
+from tests.unit.fakes import Fakes
+
+
+class CountingHasher:
+    def __init__(self, fakes: Fakes) -> None:
+        self.inner, self.hashes = fakes.hasher, 0
+
+    async def hash(self, password: str) -> str:
+        self.hashes += 1
+        return await self.inner.hash(password)
+
+    async def verify(self, password: str, password_hash: str) -> bool:
+        self.hashes += 1
+        return await self.inner.verify(password, password_hash)
+
+
+async def register(
+    fakes: Fakes, tenant: str = "acme", email: str = "alice@acme.test", role: Role | None = None
+) -> tuple[Tenant, User]:
+    return await RegisterUser(fakes.uow, fakes.hasher, fakes.clock)(NewUser(tenant, email, "long-password-1", role))
+
+
+async def test_the_first_user_of_a_new_tenant_is_its_admin_and_later_ones_members() -> None:
+    fakes = Fakes()
+    tenant, first = await register(fakes)
+    same_tenant, second = await register(fakes, email="bob@acme.test")
+    assert (first.role, second.role) == (Role.ADMIN, Role.MEMBER)
+    assert same_tenant.id == tenant.id
+    assert first.password_hash != "long-password-1"
+
+
+async def test_a_login_email_is_unique_within_its_tenant_only() -> None:
+    fakes = Fakes()
+    await register(fakes)
+    with pytest.raises(Conflict):
+        await register(fakes, email="ALICE@acme.test")
+    await register(fakes, tenant="globex")
+    assert len(fakes.uow.store.users) == 2
+
+
+async def test_short_passwords_are_refused() -> None:
+    fakes = Fakes()
+    with pytest.raises(InvalidInput, match="password"):
+        await RegisterUser(fakes.uow, fakes.hasher, fakes.clock)(NewUser("acme", "a@acme.test", "short"))
+    assert fakes.uow.store.tenants == {}
+
+
+async def test_login_issues_a_token_for_the_user_and_tenant() -> None:
+    fakes, tokens = Fakes(), OpaqueTokenIssuer()
+    tenant, user = await register(fakes)
+    issued = await Login(fakes.uow, fakes.hasher, tokens)("acme", "Alice@Acme.test", "long-password-1")
+    claims = tokens.verify(issued.access_token)
+    assert (claims.user_id, claims.tenant_id) == (user.id, tenant.id)
+
+
+@pytest.mark.parametrize(
+    ("tenant", "email", "password"),
+    [
+        ("acme", "alice@acme.test", "wrong-password"),
+        ("acme", "nobody@acme.test", "long-password-1"),
+        ("globex", "alice@acme.test", "long-password-1"),
+        ("Not A Slug", "alice@acme.test", "long-password-1"),
+        ("acme", "not-an-email", "long-password-1"),
+    ],
+)
+async def test_every_failed_login_looks_the_same_and_costs_one_hash(tenant: str, email: str, password: str) -> None:
+    fakes = Fakes()
+    await register(fakes)
+    hasher = CountingHasher(fakes)
+    with pytest.raises(AuthenticationFailed) as error:
+        await Login(fakes.uow, hasher, OpaqueTokenIssuer())(tenant, email, password)
+    assert error.value.message == "invalid tenant, email or password"
+    assert hasher.hashes == 1
+
+
+async def test_a_deleted_users_token_stops_working() -> None:
+    fakes, tokens = Fakes(), OpaqueTokenIssuer()
+    _, user = await register(fakes)
+    token = tokens.issue(user.id, user.tenant_id).access_token
+    assert (await Authenticate(fakes.uow, tokens)(token)).user_id == user.id
+    del fakes.uow.store.users[user.id]
+    with pytest.raises(AuthenticationFailed):
+        await Authenticate(fakes.uow, tokens)(token)
+
+
+async def test_x_tenant_id_must_name_the_tokens_tenant_by_id_or_slug() -> None:
+    fakes, tokens = Fakes(), OpaqueTokenIssuer()
+    tenant, user = await register(fakes)
+    other, _ = await register(fakes, tenant="globex", email="eve@globex.test")
+    token = tokens.issue(user.id, user.tenant_id).access_token
+    authenticate = Authenticate(fakes.uow, tokens)
+    assert (await authenticate(token, str(tenant.id))).tenant_id == tenant.id
+    assert (await authenticate(token, "acme")).tenant_id == tenant.id
+    for wrong in (str(other.id), "globex", "nonsense"):
+        with pytest.raises(PermissionDenied):
+            await authenticate(token, wrong)
+
+
+async def test_a_token_whose_tenant_claim_disagrees_with_the_user_is_refused() -> None:
+    fakes, tokens = Fakes(), OpaqueTokenIssuer()
+    _, user = await register(fakes)
+    other, _ = await register(fakes, tenant="globex", email="eve@globex.test")
+    with pytest.raises(AuthenticationFailed):
+        await Authenticate(fakes.uow, tokens)(tokens.issue(user.id, other.id).access_token)

@@ -1,0 +1,53 @@
+from pathlib import Path
+
+import pytest
+
+from entrypoints.settings import SettingsError, load_settings
+
+
+def test_development_secrets_are_generated_once_and_kept(tmp_path: Path) -> None:
+    first = load_settings({"MAILROOM_DATA_DIR": str(tmp_path)})
+    second = load_settings({"MAILROOM_DATA_DIR": str(tmp_path)})
+    assert first.jwt_secret and first.jwt_secret == second.jwt_secret
+    assert first.encryption_keys == second.encryption_keys
+    assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="MAILROOM_JWT_SECRET, MAILROOM_ENCRYPTION_KEYS"):
+        load_settings({"MAILROOM_ENV": "production", "MAILROOM_DATA_DIR": str(tmp_path)})
+    assert not (tmp_path / "dev-secrets.json").exists()
+
+
+def test_a_bad_value_names_its_variable() -> None:
+    with pytest.raises(SettingsError, match="MAILROOM_PORT"):
+        load_settings({"MAILROOM_PORT": "eighty", "MAILROOM_JWT_SECRET": "x", "MAILROOM_ENCRYPTION_KEYS": "bad"})
+
+
+def test_plain_postgres_urls_select_asyncpg(tmp_path: Path) -> None:
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_DATABASE_URL": "postgres://u:p@db/mail"})
+    assert settings.database_url == "postgresql+asyncpg://u:p@db/mail"
+    assert not settings.uses_embedded_database
+
+
+def test_settings_repr_hides_secrets(tmp_path: Path) -> None:
+    settings = load_settings(
+        {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_DATABASE_URL": "postgres://u:db-password@db/mail"}
+    )
+    shown = repr(settings)
+    for secret in (settings.jwt_secret, settings.encryption_keys, "db-password"):
+        assert secret not in shown
+
+
+def test_private_mail_hosts_are_allowed_only_in_development_by_default(tmp_path: Path) -> None:
+    secrets = {"MAILROOM_JWT_SECRET": "j" * 40, "MAILROOM_ENCRYPTION_KEYS": "k1:" + "A" * 43}
+    assert load_settings({"MAILROOM_DATA_DIR": str(tmp_path)}).private_mail_hosts_allowed
+    assert not load_settings({"MAILROOM_ENV": "production", **secrets}).private_mail_hosts_allowed
+    production_allowing = {"MAILROOM_ENV": "production", "MAILROOM_ALLOW_PRIVATE_MAIL_HOSTS": "true", **secrets}
+    assert load_settings(production_allowing).private_mail_hosts_allowed
+
+
+def test_production_needs_a_long_jwt_secret() -> None:
+    short = {"MAILROOM_ENV": "production", "MAILROOM_JWT_SECRET": "short", "MAILROOM_ENCRYPTION_KEYS": "k1:" + "A" * 43}
+    with pytest.raises(SettingsError, match="at least 32"):
+        load_settings(short)
