@@ -3,7 +3,7 @@ from uuid import UUID
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, delete, get, patch, post, put
-from litestar.params import Parameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 
 from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
@@ -20,7 +20,7 @@ from entrypoints.http.schemas.accounts import (
 )
 from entrypoints.http.schemas.mapping import account_changes, new_account
 
-Verify = Annotated[bool, Parameter(description="log in to the IMAP and SMTP servers before saving")]
+Verify = Annotated[bool, QueryParameter(description="log in to the IMAP and SMTP servers before saving")]
 
 
 class MailAccountController(Controller):
@@ -33,8 +33,8 @@ class MailAccountController(Controller):
         self,
         principal: FromDishka[Principal],
         list_accounts: FromDishka[ListMailAccounts],
-        limit: Annotated[int, Parameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+        offset: Annotated[int, QueryParameter(ge=0)] = 0,
     ) -> MailAccountList:
         page = await list_accounts(principal, PageRequest(limit=limit, offset=offset))
         return MailAccountList(items=[MailAccountOut.of(a) for a in page.items], total=page.total)
@@ -43,7 +43,7 @@ class MailAccountController(Controller):
     @inject
     async def create_account(
         self,
-        data: MailAccountCreate,
+        data: JSONBody[MailAccountCreate],
         principal: FromDishka[Principal],
         create: FromDishka[CreateMailAccount],
         verify: Verify = False,
@@ -53,7 +53,7 @@ class MailAccountController(Controller):
     @get("/{account_id:uuid}", summary="Read a mail account")
     @inject
     async def get_account(
-        self, account_id: UUID, principal: FromDishka[Principal], get_account: FromDishka[GetMailAccount]
+        self, account_id: FromPath[UUID], principal: FromDishka[Principal], get_account: FromDishka[GetMailAccount]
     ) -> MailAccountOut:
         return MailAccountOut.of(await get_account(principal, account_id))
 
@@ -61,8 +61,8 @@ class MailAccountController(Controller):
     @inject
     async def replace_account(
         self,
-        account_id: UUID,
-        data: MailAccountReplace,
+        account_id: FromPath[UUID],
+        data: JSONBody[MailAccountReplace],
         principal: FromDishka[Principal],
         update: FromDishka[UpdateMailAccount],
         verify: Verify = False,
@@ -73,8 +73,8 @@ class MailAccountController(Controller):
     @inject
     async def patch_account(
         self,
-        account_id: UUID,
-        data: MailAccountPatch,
+        account_id: FromPath[UUID],
+        data: JSONBody[MailAccountPatch],
         principal: FromDishka[Principal],
         update: FromDishka[UpdateMailAccount],
         verify: Verify = False,
@@ -84,6 +84,6 @@ class MailAccountController(Controller):
     @delete("/{account_id:uuid}", summary="Remove a mail account")
     @inject
     async def delete_account(
-        self, account_id: UUID, principal: FromDishka[Principal], delete_account: FromDishka[DeleteMailAccount]
+        self, account_id: FromPath[UUID], principal: FromDishka[Principal], delete_account: FromDishka[DeleteMailAccount]
     ) -> None:
         await delete_account(principal, account_id)

@@ -1,5 +1,6 @@
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, get, post
+from litestar.params import JSONBody
 
 from application.auth.login import Login
 from domain.auth import Principal
@@ -12,7 +13,7 @@ class LoginController(Controller):
 
     @post("/login", status_code=200, summary="Exchange email and password for a bearer token")
     @inject
-    async def login(self, data: LoginRequest, login: FromDishka[Login]) -> TokenResponse:
+    async def login(self, data: JSONBody[LoginRequest], login: FromDishka[Login]) -> TokenResponse:
         token = await login(data.tenant, data.email, data.password)
         return TokenResponse(access_token=token.access_token, expires_in=token.expires_in)
 

@@ -1,0 +1,177 @@
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from adapters.memory.mail import ScriptedMailServers
+from adapters.memory.store import MemoryStore
+from tests.e2e.conftest import Login, account_body
+
+PROBLEM = "application/problem+json"
+
+
+async def stored_accounts(app: Litestar) -> int:
+    return len((await app.state.dishka_container.get(MemoryStore)).accounts)
+
+
+async def test_create_read_list_and_delete(client: AsyncTestClient[Litestar], login: Login) -> None:
+    auth = await login()
+    created = await client.post("/api/accounts", json=account_body(), headers=auth)
+    assert created.status_code == 201
+    account = created.json()
+    assert set(account) == {"id", "name", "email", "imap", "smtp", "created_at", "updated_at"}
+    assert account["imap"] == {"host": "imap.example.com", "port": 993, "security": "ssl", "username": "alice"}
+
+    assert (await client.get(f"/api/accounts/{account['id']}", headers=auth)).json() == account
+    listing = (await client.get("/api/accounts", headers=auth)).json()
+    assert listing == {"items": [account], "total": 1}
+
+    assert (await client.delete(f"/api/accounts/{account['id']}", headers=auth)).status_code == 204
+    gone = await client.get(f"/api/accounts/{account['id']}", headers=auth)
+    assert (gone.status_code, gone.headers["content-type"]) == (404, PROBLEM)
+
+
+async def test_passwords_are_never_returned(client: AsyncTestClient[Litestar], login: Login) -> None:
+    auth = await login()
+    created = await client.post("/api/accounts", json=account_body(), headers=auth)
+    listing = await client.get("/api/accounts", headers=auth)
+    for text in (created.text, listing.text):
+        assert "imap-pw" not in text
+        assert "smtp-pw" not in text
+        assert "password" not in text
+
+
+async def test_pages_with_limit_and_offset(client: AsyncTestClient[Litestar], login: Login) -> None:
+    auth = await login()
+    for n in range(3):
+        await client.post("/api/accounts", json=account_body(f"u{n}@example.com"), headers=auth)
+    page = (await client.get("/api/accounts", params={"limit": 2, "offset": 1}, headers=auth)).json()
+    assert page["total"] == 3
+    assert [a["email"] for a in page["items"]] == ["u1@example.com", "u2@example.com"]
+    for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}, {"limit": "ten"}):
+        answer = await client.get("/api/accounts", params=bad, headers=auth)
+        assert (answer.status_code, answer.headers["content-type"]) == (422, PROBLEM), bad
+
+
+async def test_put_replaces_and_keeps_omitted_passwords(app: Litestar, client: AsyncTestClient[Litestar], login: Login) -> None:
+    auth = await login()
+    account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
+    replacement = account_body("alice@new.example.com", name="Renamed")
+    del replacement["imap"]["password"], replacement["smtp"]["password"]
+    replacement["smtp"]["port"] = 587
+    replacement["smtp"]["security"] = "starttls"
+    answer = await client.put(f"/api/accounts/{account['id']}", json=replacement, headers=auth)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert (body["name"], body["email"], body["smtp"]["port"], body["smtp"]["security"]) == (
+        "Renamed",
+        "alice@new.example.com",
+        587,
+        "starttls",
+    )
+    assert body["created_at"] == account["created_at"]
+    store = await app.state.dishka_container.get(MemoryStore)
+    assert store.accounts[store_id(account)].imap_password.ciphertext  # still there
+    incomplete = {k: v for k, v in replacement.items() if k != "imap"}
+    assert (await client.put(f"/api/accounts/{account['id']}", json=incomplete, headers=auth)).status_code == 422
+
+
+def store_id(account: dict[str, Any]) -> Any:
+    from uuid import UUID
+
+    return UUID(account["id"])
+
+
+async def test_patch_changes_only_what_it_names(client: AsyncTestClient[Litestar], login: Login) -> None:
+    auth = await login()
+    account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
+    answer = await client.patch(f"/api/accounts/{account['id']}", json={"imap": {"port": 143}}, headers=auth)
+    body = answer.json()
+    assert answer.status_code == 200
+    assert body["imap"] == {**account["imap"], "port": 143}
+    assert (body["name"], body["smtp"]) == (account["name"], account["smtp"])
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"imap": {"port": 0}}, "imap.port"),
+        ({"imap": {"port": 65536}}, "imap.port"),
+        ({"smtp": {"host": "smtp.example.com\r\nBcc: x"}}, "smtp.host"),
+        ({"imap": {"username": "al\x00ice"}}, "imap.username"),
+        ({"imap": {"security": "tls13"}}, "imap.security"),
+        ({"email": "not-an-address"}, "email"),
+        ({"name": ""}, "name"),
+        ({"name": None}, "name"),
+        ({"id": "00000000-0000-0000-0000-000000000000"}, "id"),
+        ({"created_at": "2020-01-01T00:00:00Z"}, "created_at"),
+        ({"tenant": "globex"}, "tenant"),
+    ],
+)
+async def test_bad_input_is_a_422_naming_the_field_and_changes_nothing(
+    app: Litestar, client: AsyncTestClient[Litestar], login: Login, change: dict[str, Any], field: str
+) -> None:
+    auth = await login()
+    account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
+    patched = await client.patch(f"/api/accounts/{account['id']}", json=change, headers=auth)
+    body = account_body()
+    for key, value in change.items():
+        body[key] = {**body[key], **value} if isinstance(value, dict) else value
+    created = await client.post("/api/accounts", json=body | {"email": "other@example.com"} if "email" not in change else body, headers=auth)
+    for answer in (patched, created):
+        assert (answer.status_code, answer.headers["content-type"]) == (422, PROBLEM), answer.text
+        assert field in [e["field"] for e in answer.json()["errors"]]
+    assert (await client.get(f"/api/accounts/{account['id']}", headers=auth)).json() == account
+    assert await stored_accounts(app) == 1
+
+
+async def test_malformed_json_is_a_problem_not_a_crash(client: AsyncTestClient[Litestar], login: Login) -> None:
+    auth = await login()
+    answer = await client.post(
+        "/api/accounts", content=b'{"name": "Work",', headers={**auth, "content-type": "application/json"}
+    )
+    assert answer.headers["content-type"] == PROBLEM
+    assert 400 <= answer.status_code < 500
+
+
+async def test_a_duplicate_email_is_a_409(client: AsyncTestClient[Litestar], login: Login) -> None:
+    auth = await login()
+    await client.post("/api/accounts", json=account_body(), headers=auth)
+    answer = await client.post("/api/accounts", json=account_body("Alice@Example.com"), headers=auth)
+    assert (answer.status_code, answer.json()["type"]) == (409, "urn:mailroom:problem:conflict")
+
+
+async def test_verify_true_reports_the_servers_refusal_and_saves_nothing(
+    app: Litestar, client: AsyncTestClient[Litestar], login: Login
+) -> None:
+    auth = await login()
+    answer = await client.post("/api/accounts", params={"verify": "true"}, json=account_body(), headers=auth)
+    assert answer.status_code == 422
+    problem = answer.json()
+    assert problem["type"] == "urn:mailroom:problem:mail-server-rejected"
+    assert (problem["protocol"], problem["detail"]) == ("imap", "imap: authentication failed")
+    assert await stored_accounts(app) == 0
+
+
+async def test_verify_true_saves_when_both_servers_accept(
+    app: Litestar, client: AsyncTestClient[Litestar], login: Login
+) -> None:
+    servers = await app.state.dishka_container.get(ScriptedMailServers)
+    servers.accept("imap.example.com", "alice", "imap-pw")
+    servers.accept("smtp.example.com", "alice", "smtp-pw")
+    auth = await login()
+    answer = await client.post("/api/accounts", params={"verify": "true"}, json=account_body(), headers=auth)
+    assert answer.status_code == 201
+    assert [attempt[0] for attempt in servers.attempts] == ["imap", "smtp"]
+
+
+async def test_unknown_paths_and_methods_are_problems(client: AsyncTestClient[Litestar], login: Login) -> None:
+    auth = await login()
+    for method, path, status in [
+        ("GET", "/api/accounts/not-a-uuid", 404),
+        ("GET", "/nowhere", 404),
+        ("POST", "/health", 405),
+    ]:
+        answer = await client.request(method, path, headers=auth)
+        assert (answer.status_code, answer.headers["content-type"]) == (status, PROBLEM), path
