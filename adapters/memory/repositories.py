@@ -3,6 +3,7 @@ from dataclasses import replace
 from uuid import UUID
 
 from domain.accounts import MailAccount
+from domain.errors import Conflict
 from domain.pagination import Page, PageRequest
 from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
 from domain.tenants import Tenant, User
@@ -21,6 +22,8 @@ class MemoryTenantRepository(TenantRepository):
         return next((t for t in self._store.tenants.values() if t.slug == slug), None)
 
     async def add(self, tenant: Tenant) -> None:
+        if await self.get_by_slug(tenant.slug) is not None:
+            raise Conflict(f"tenant {tenant.slug} already exists")
         self._store.tenants[tenant.id] = tenant
 
 
@@ -36,6 +39,8 @@ class MemoryUserRepository(UserRepository):
         return next((u for u in users if u.tenant_id == tenant_id and u.email == email), None)
 
     async def add(self, user: User) -> None:
+        if await self.get_by_email(user.tenant_id, user.email) is not None:
+            raise Conflict(f"{user.email} already has a login in this tenant")
         self._store.users[user.id] = user
 
 
@@ -61,10 +66,18 @@ class MemoryMailAccountRepository(MailAccountRepository):
         )
 
     async def add(self, account: MailAccount) -> None:
+        await self._refuse_duplicate_email(account)
         self._store.accounts[account.id] = replace(account)
 
     async def update(self, account: MailAccount) -> None:
+        if await self.get(account.tenant_id, account.id) is None:
+            return
+        await self._refuse_duplicate_email(account)
         self._store.accounts[account.id] = replace(account)
+
+    async def _refuse_duplicate_email(self, account: MailAccount) -> None:
+        if await self.email_taken(account.tenant_id, account.email, excluding=account.id):
+            raise Conflict(f"an account for {account.email} already exists")
 
     async def delete(self, tenant_id: UUID, account_id: UUID) -> bool:
         if await self.get(tenant_id, account_id) is None:

@@ -119,7 +119,7 @@ class SqlMailAccountRepository(MailAccountRepository):
         return len(deleted) > 0
 
     async def encrypted_with_other_keys(self, current_key_id: str, limit: int) -> Sequence[MailAccount]:
-        rows = await self._rows.list(
+        rows = await self._rows.get_many(
             or_(
                 MailAccountModel.imap_password_key_id != current_key_id,
                 MailAccountModel.smtp_password_key_id != current_key_id,

@@ -1,0 +1,70 @@
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.persistence.database import create_engine
+from adapters.persistence.migrations import upgrade
+from tests.conftest import require_service
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A fresh database on the server named by MAILROOM_TEST_POSTGRES_URL, migrated, dropped afterwards."""
+    admin_url = require_service(
+        "postgres", "MAILROOM_TEST_POSTGRES_URL", "e.g. postgresql://postgres@127.0.0.1:5432/postgres"
+    )
+    name = f"mailroom_test_{uuid4().hex[:12]}"
+    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def execute(sql: str) -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            await connection.execute(sql)
+        finally:
+            await connection.close()
+
+    def run(sql: str) -> None:
+        """On its own thread: the fixture may be first requested from inside a running event loop."""
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(asyncio.run, execute(sql)).result()
+
+    run(f'CREATE DATABASE "{name}"')
+    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=name)
+    yield url.render_as_string(hide_password=False)
+    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@asynccontextmanager
+async def migrated_engine(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty, migrated database: a SQLite file, or the session's Postgres database emptied afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'mailroom.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    engine = create_engine(url)
+    await upgrade(engine)
+    try:
+        yield engine
+    finally:
+        if kind == "postgres":
+            async with engine.begin() as connection:
+                await connection.exec_driver_sql("TRUNCATE tenants CASCADE")
+        await engine.dispose()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    return require_service("redis", "MAILROOM_TEST_REDIS_URL", "e.g. redis://127.0.0.1:6379/15")
+
+
+def env_without_mailroom() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
