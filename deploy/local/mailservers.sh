@@ -68,6 +68,8 @@ first_valid_uid = $uid
 default_internal_user = dovecot
 default_login_user = dovenull
 mail_max_userip_connections = 200
+# tests try wrong passwords on purpose; the default 2 s penalty would only slow them down
+auth_failure_delay = 0
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $DIR/users
