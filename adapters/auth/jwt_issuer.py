@@ -3,6 +3,7 @@ from datetime import timedelta
 from uuid import UUID
 
 import jwt
+
 from domain.auth import IssuedToken, TokenClaims
 from domain.errors import AuthenticationFailed
 from domain.ports.runtime import Clock
@@ -10,7 +11,12 @@ from domain.ports.security import TokenIssuer
 
 _ALGORITHM = "HS256"
 _REQUIRED = ["sub", "tenant", "iat", "nbf", "exp", "iss", "aud"]
-_TIME_CHECKS_BY_CLOCK = {"verify_exp": False, "verify_nbf": False, "verify_iat": False}
+_OPTIONS: jwt.types.Options = {
+    "require": _REQUIRED,
+    "verify_exp": False,  # exp, nbf and iat are checked against the Clock port below
+    "verify_nbf": False,
+    "verify_iat": False,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,7 @@ class JwtTokenIssuer(TokenIssuer):
                 algorithms=[_ALGORITHM],
                 audience=self._config.audience,
                 issuer=self._config.issuer,
-                options={"require": _REQUIRED, **_TIME_CHECKS_BY_CLOCK},
+                options=_OPTIONS,
             )
             self._check_time_window(float(claims["nbf"]), float(claims["exp"]))
             return TokenClaims(user_id=UUID(claims["sub"]), tenant_id=UUID(claims["tenant"]))

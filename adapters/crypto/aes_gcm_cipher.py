@@ -2,11 +2,11 @@ import os
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from adapters.crypto.keyring import Keyring
 from domain.accounts import EncryptedSecret
 from domain.errors import DependencyUnavailable
 from domain.ports.security import CredentialCipher
-
-from adapters.crypto.keyring import Keyring
 
 _NONCE_BYTES = 12
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidKey
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
 from domain.ports.security import PasswordHasher
 
 

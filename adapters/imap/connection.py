@@ -1,11 +1,12 @@
 import asyncio
+import contextlib
 import ssl
 
 import aioimaplib
-from domain.accounts import Security, ServerSettings
-from domain.errors import MailServerRejected
 
 from adapters.network import OutboundPolicy
+from domain.accounts import Security, ServerSettings
+from domain.errors import MailServerRejected
 
 
 async def open_imap(server: ServerSettings, password: str, policy: OutboundPolicy) -> aioimaplib.IMAP4:
@@ -16,7 +17,7 @@ async def open_imap(server: ServerSettings, password: str, policy: OutboundPolic
         response = await client.login(server.username, password)
     except MailServerRejected:
         raise
-    except (OSError, ssl.SSLError, TimeoutError, asyncio.TimeoutError, aioimaplib.AioImapException) as error:
+    except (OSError, ssl.SSLError, TimeoutError, aioimaplib.AioImapException) as error:
         raise MailServerRejected("imap", _describe(error)) from None
     if response.result != "OK":
         await _quietly_logout(client)
@@ -62,10 +63,8 @@ async def _starttls(client: aioimaplib.IMAP4, host: str, policy: OutboundPolicy)
 
 
 async def _quietly_logout(client: aioimaplib.IMAP4) -> None:
-    try:
+    with contextlib.suppress(OSError, TimeoutError, aioimaplib.AioImapException):
         await client.logout()
-    except (OSError, TimeoutError, asyncio.TimeoutError, aioimaplib.AioImapException):
-        pass
 
 
 def _server_text(lines: list[bytes]) -> str:

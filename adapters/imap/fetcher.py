@@ -1,8 +1,7 @@
-from domain.accounts import ServerSettings
-from domain.ports.mail import MailFetcher
-
 from adapters.imap.connection import close_imap, open_imap
 from adapters.network import OutboundPolicy
+from domain.accounts import ServerSettings
+from domain.ports.mail import MailFetcher
 
 
 class ImapMailFetcher(MailFetcher):

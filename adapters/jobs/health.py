@@ -1,7 +1,8 @@
-from domain.errors import DependencyUnavailable
-from domain.ports.runtime import HealthProbe
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from domain.errors import DependencyUnavailable
+from domain.ports.runtime import HealthProbe
 
 
 class RedisBrokerProbe(HealthProbe):

@@ -1,6 +1,7 @@
-from domain.ports.runtime import JobQueue
 from taskiq import AsyncBroker
 from taskiq.kicker import AsyncKicker
+
+from domain.ports.runtime import JobQueue
 
 
 class TaskiqJobQueue(JobQueue):
@@ -10,5 +11,6 @@ class TaskiqJobQueue(JobQueue):
         self._broker = broker
 
     async def enqueue(self, task_name: str, **arguments: str) -> str:
-        task = await AsyncKicker(task_name=task_name, broker=self._broker, labels={}).kiq(**arguments)
-        return task.task_id
+        kicker: AsyncKicker[..., object] = AsyncKicker(task_name=task_name, broker=self._broker, labels={})
+        task = await kicker.kiq(**arguments)
+        return str(task.task_id)

@@ -2,13 +2,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from uuid import UUID
 
+from adapters.memory.store import MemoryStore
 from domain.accounts import MailAccount
 from domain.errors import Conflict
 from domain.pagination import Page, PageRequest
 from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
 from domain.tenants import Tenant, User
-
-from adapters.memory.store import MemoryStore
 
 
 class MemoryTenantRepository(TenantRepository):

@@ -1,14 +1,13 @@
 from types import TracebackType
 from typing import Self
 
-from domain.ports.persistence import UnitOfWork
-
 from adapters.memory.repositories import (
     MemoryMailAccountRepository,
     MemoryTenantRepository,
     MemoryUserRepository,
 )
 from adapters.memory.store import MemoryStore
+from domain.ports.persistence import UnitOfWork
 
 
 class MemoryUnitOfWork(UnitOfWork):

@@ -1,8 +1,9 @@
-from domain.errors import DependencyUnavailable
-from domain.ports.runtime import HealthProbe
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
+
+from domain.errors import DependencyUnavailable
+from domain.ports.runtime import HealthProbe
 
 
 class DatabaseProbe(HealthProbe):

@@ -1,9 +1,8 @@
 """Explicit translation between tables and domain objects."""
 
+from adapters.persistence.models import MailAccountModel, TenantModel, UserModel
 from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings
 from domain.tenants import Role, Tenant, User
-
-from adapters.persistence.models import MailAccountModel, TenantModel, UserModel
 
 
 def tenant_from_row(row: TenantModel) -> Tenant:

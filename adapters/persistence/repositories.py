@@ -6,11 +6,6 @@ from uuid import UUID
 from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from domain.accounts import MailAccount
-from domain.errors import Conflict
-from domain.pagination import Page, PageRequest
-from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
-from domain.tenants import Tenant, User
 from sqlalchemy import func, or_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,6 +19,11 @@ from adapters.persistence.mappers import (
     user_to_row,
 )
 from adapters.persistence.models import MailAccountModel, TenantModel, UserModel
+from domain.accounts import MailAccount
+from domain.errors import Conflict
+from domain.pagination import Page, PageRequest
+from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
+from domain.tenants import Tenant, User
 
 
 class _TenantRows(SQLAlchemyAsyncRepository[TenantModel]):

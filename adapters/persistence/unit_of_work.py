@@ -1,10 +1,10 @@
 from types import TracebackType
 from typing import Self
 
-from domain.ports.persistence import UnitOfWork
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
+from domain.ports.persistence import UnitOfWork
 
 
 class SqlUnitOfWork(UnitOfWork):

@@ -1,12 +1,11 @@
-import asyncio
 import ssl
 
 import aiosmtplib
+
+from adapters.network import OutboundPolicy
 from domain.accounts import Security, ServerSettings
 from domain.errors import MailServerRejected
 from domain.ports.mail import MailSender
-
-from adapters.network import OutboundPolicy
 
 
 class SmtpMailSender(MailSender):
@@ -21,7 +20,7 @@ class SmtpMailSender(MailSender):
             await client.login(server.username, password)
         except aiosmtplib.SMTPResponseException as error:
             raise MailServerRejected("smtp", f"{error.code} {error.message}") from None
-        except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError, asyncio.TimeoutError) as error:
+        except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as error:
             raise MailServerRejected("smtp", str(error) or type(error).__name__) from None
         finally:
             if client.is_connected:

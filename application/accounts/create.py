@@ -1,3 +1,5 @@
+from application.accounts.commands import NewMailAccount
+from application.accounts.verification import LoginVerifier
 from domain.accounts import MailAccount
 from domain.auth import Principal
 from domain.errors import Conflict
@@ -6,14 +8,9 @@ from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
 
-from application.accounts.commands import NewMailAccount
-from application.accounts.verification import LoginVerifier
-
 
 class CreateMailAccount:
-    def __init__(
-        self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier) -> None:
         self._uow = uow
         self._cipher = cipher
         self._clock = clock

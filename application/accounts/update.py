@@ -1,6 +1,8 @@
 from dataclasses import replace
 from uuid import UUID
 
+from application.accounts.commands import MailAccountChanges
+from application.accounts.verification import LoginVerifier
 from domain.accounts import MailAccount, MailAccountDetails
 from domain.auth import Principal
 from domain.errors import Conflict, NotFound
@@ -8,16 +10,11 @@ from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
 
-from application.accounts.commands import MailAccountChanges
-from application.accounts.verification import LoginVerifier
-
 
 class UpdateMailAccount:
     """Serves both PUT (every field given) and PATCH (some fields given); omitted passwords are kept."""
 
-    def __init__(
-        self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier) -> None:
         self._uow = uow
         self._cipher = cipher
         self._clock = clock

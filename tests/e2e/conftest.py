@@ -19,8 +19,20 @@ def account_body(email: str = "alice@example.com", **overrides: Any) -> dict[str
     body: dict[str, Any] = {
         "name": "Work",
         "email": email,
-        "imap": {"host": "imap.example.com", "port": 993, "security": "ssl", "username": "alice", "password": "imap-pw"},
-        "smtp": {"host": "smtp.example.com", "port": 465, "security": "ssl", "username": "alice", "password": "smtp-pw"},
+        "imap": {
+            "host": "imap.example.com",
+            "port": 993,
+            "security": "ssl",
+            "username": "alice",
+            "password": "imap-pw",
+        },
+        "smtp": {
+            "host": "smtp.example.com",
+            "port": 465,
+            "security": "ssl",
+            "username": "alice",
+            "password": "smtp-pw",
+        },
     }
     return body | overrides
 

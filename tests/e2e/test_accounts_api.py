@@ -54,7 +54,9 @@ async def test_pages_with_limit_and_offset(client: AsyncTestClient[Litestar], lo
         assert (answer.status_code, answer.headers["content-type"]) == (422, PROBLEM), bad
 
 
-async def test_put_replaces_and_keeps_omitted_passwords(app: Litestar, client: AsyncTestClient[Litestar], login: Login) -> None:
+async def test_put_replaces_and_keeps_omitted_passwords(
+    app: Litestar, client: AsyncTestClient[Litestar], login: Login
+) -> None:
     auth = await login()
     account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
     replacement = account_body("alice@new.example.com", name="Renamed")
@@ -118,7 +120,9 @@ async def test_bad_input_is_a_422_naming_the_field_and_changes_nothing(
     body = account_body()
     for key, value in change.items():
         body[key] = {**body[key], **value} if isinstance(value, dict) else value
-    created = await client.post("/api/accounts", json=body | {"email": "other@example.com"} if "email" not in change else body, headers=auth)
+    created = await client.post(
+        "/api/accounts", json=body | {"email": "other@example.com"} if "email" not in change else body, headers=auth
+    )
     for answer in (patched, created):
         assert (answer.status_code, answer.headers["content-type"]) == (422, PROBLEM), answer.text
         assert field in [e["field"] for e in answer.json()["errors"]]

@@ -38,7 +38,10 @@ async def test_bad_credentials_are_401_problems_that_reveal_nothing(
 
 
 async def test_a_login_body_with_missing_or_extra_fields_is_422(client: AsyncTestClient[Litestar]) -> None:
-    for body in ({"email": "a@b.test", "password": "x"}, {"email": "a", "password": "b", "tenant": "c", "role": "admin"}):
+    for body in (
+        {"email": "a@b.test", "password": "x"},
+        {"email": "a", "password": "b", "tenant": "c", "role": "admin"},
+    ):
         answer = await client.post("/api/auth/login", json=body)
         assert answer.status_code == 422
         assert answer.headers["content-type"] == PROBLEM
@@ -47,7 +50,9 @@ async def test_a_login_body_with_missing_or_extra_fields_is_422(client: AsyncTes
 @pytest.mark.parametrize(
     "authorization", [None, "Bearer", "Bearer not-a-token", "Basic YWxpY2U6cHc=", "bearer eyJhbGciOiJub25lIn0.e30."]
 )
-async def test_api_paths_need_a_valid_bearer_token(client: AsyncTestClient[Litestar], authorization: str | None) -> None:
+async def test_api_paths_need_a_valid_bearer_token(
+    client: AsyncTestClient[Litestar], authorization: str | None
+) -> None:
     headers = {"Authorization": authorization} if authorization else {}
     for method, path in [("GET", "/api/accounts"), ("POST", "/api/accounts"), ("GET", "/api/me")]:
         answer = await client.request(method, path, headers=headers, json={} if method == "POST" else None)

@@ -12,8 +12,8 @@ from adapters.persistence.database import create_engine
 from entrypoints.http.app import create_app
 from entrypoints.operations import create_user
 from entrypoints.settings import Settings, load_settings
-from tests.e2e.conftest import PASSWORD, account_body
 from tests.conftest import mail_server_settings
+from tests.e2e.conftest import PASSWORD, account_body
 from tests.integration.conftest import migrated_engine
 
 

@@ -75,4 +75,3 @@ async def test_a_closed_port_is_a_clear_refusal(mail: dict[str, str]) -> None:
     closed = ServerSettings(mail["MAILROOM_TEST_MAIL_HOST"], 9, Security.NONE, "alice")
     with pytest.raises(MailServerRejected):
         await ImapMailFetcher(policy(mail, timeout=3.0)).verify_login(closed, "x")
-

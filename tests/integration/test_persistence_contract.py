@@ -155,7 +155,6 @@ async def test_users_by_email_within_a_tenant(make_uow: Callable[[], UnitOfWork]
         assert await uow.users.get_by_email(acme.id, "alice@acme.test") == user
         assert await uow.users.get_by_email(globex.id, "alice@acme.test") is None
         assert (await uow.tenants.get_by_slug("acme")) == acme
-    with pytest.raises(Conflict):
-        async with make_uow() as uow:
+    async with make_uow() as uow:
+        with pytest.raises(Conflict):
             await uow.users.add(replace(user, id=new_id()))
-            await uow.commit()

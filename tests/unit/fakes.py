@@ -31,7 +31,7 @@ def principal(role: Role = Role.MEMBER) -> Principal:
     return Principal(user_id=new_id(), tenant_id=new_id(), role=role)
 
 
-def new_account(email: str = "alice@example.com", password: str = "imap-secret") -> NewMailAccount:
+def new_account(email: str = "alice@example.com", password: str = "imap-secret") -> NewMailAccount:  # noqa: S107
     return NewMailAccount(
         name="Work",
         email=email,

@@ -41,7 +41,7 @@ async def test_create_with_an_invalid_port_changes_nothing() -> None:
     fakes = Fakes()
     bad = new_account()
     bad = type(bad)(bad.name, bad.email, type(bad.imap)("imap.example.com", 0, Security.SSL, "a", "p"), bad.smtp)
-    with pytest.raises(InvalidInput, match="imap.port"):
+    with pytest.raises(InvalidInput, match=r"imap\.port"):
         await create(fakes)(principal(), bad)
     assert fakes.uow.store.accounts == {}
 
@@ -136,7 +136,7 @@ async def test_verify_on_update_uses_the_stored_password_when_none_is_given() ->
 async def test_an_invalid_patch_changes_nothing() -> None:
     fakes, owner = Fakes(), principal()
     account = await add(fakes, owner)
-    with pytest.raises(InvalidInput, match="smtp.host"):
+    with pytest.raises(InvalidInput, match=r"smtp\.host"):
         await update(fakes)(owner, account.id, MailAccountChanges(smtp=ServerLoginChanges(host="bad host")))
     assert fakes.uow.store.accounts[account.id].smtp.host == "smtp.example.com"
 

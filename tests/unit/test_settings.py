@@ -8,7 +8,8 @@ from entrypoints.settings import SettingsError, load_settings
 def test_development_secrets_are_generated_once_and_kept(tmp_path: Path) -> None:
     first = load_settings({"MAILROOM_DATA_DIR": str(tmp_path)})
     second = load_settings({"MAILROOM_DATA_DIR": str(tmp_path)})
-    assert first.jwt_secret and first.jwt_secret == second.jwt_secret
+    assert first.jwt_secret
+    assert first.jwt_secret == second.jwt_secret
     assert first.encryption_keys == second.encryption_keys
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o777 == 0o600
 

@@ -84,6 +84,9 @@ class MailAccountController(Controller):
     @delete("/{account_id:uuid}", summary="Remove a mail account")
     @inject
     async def delete_account(
-        self, account_id: FromPath[UUID], principal: FromDishka[Principal], delete_account: FromDishka[DeleteMailAccount]
+        self,
+        account_id: FromPath[UUID],
+        principal: FromDishka[Principal],
+        delete_account: FromDishka[DeleteMailAccount],
     ) -> None:
         await delete_account(principal, account_id)

@@ -26,7 +26,8 @@ def new_account(body: MailAccountCreate) -> NewMailAccount:
 
 
 def account_changes(body: MailAccountReplace | MailAccountPatch) -> MailAccountChanges:
-    imap, smtp = _given(body.imap), _given(body.smtp)
+    imap = None if isinstance(body.imap, UnsetType) else body.imap
+    smtp = None if isinstance(body.smtp, UnsetType) else body.smtp
     return MailAccountChanges(
         name=_given(body.name),
         email=_given(body.email),

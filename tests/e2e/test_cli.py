@@ -1,0 +1,139 @@
+"""The `mailroom` command as a person runs it: separate processes on a temporary data folder."""
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+MAILROOM = str(Path(sys.executable).with_name("mailroom"))
+
+
+def run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run([MAILROOM, *args], input=stdin, env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def env(tmp_path: Path) -> dict[str, str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
+    return clean | {"MAILROOM_DATA_DIR": str(tmp_path)}
+
+
+def test_check_fails_until_migrated_then_passes(env: dict[str, str]) -> None:
+    before = run(env, "check")
+    assert before.returncode == 1
+    assert "database: failed" in before.stdout
+    assert "broker" not in before.stdout
+    assert run(env, "migrate").returncode == 0
+    after = run(env, "check")
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert [line.split(":")[0] for line in after.stdout.splitlines()] == [
+        "settings",
+        "encryption keys",
+        "database",
+        "broker",
+    ]
+
+
+def test_production_without_secrets_stops_with_a_clear_message(env: dict[str, str]) -> None:
+    answer = run(env | {"MAILROOM_ENV": "production"}, "check")
+    assert answer.returncode == 2
+    assert "MAILROOM_JWT_SECRET" in answer.stderr
+
+
+def test_users_create_reads_the_password_from_stdin_and_never_prints_it(env: dict[str, str]) -> None:
+    run(env, "migrate")
+    created = run(
+        env,
+        "users",
+        "create",
+        "--tenant",
+        "acme",
+        "--email",
+        "a@acme.test",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
+    assert created.returncode == 0, created.stderr
+    assert "a@acme.test (admin) in tenant acme" in created.stdout
+    again = run(
+        env,
+        "users",
+        "create",
+        "--tenant",
+        "acme",
+        "--email",
+        "a@acme.test",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
+    assert again.returncode == 1
+    assert "already" in again.stderr
+    for output in (created, again):
+        assert "a-long-password" not in output.stdout + output.stderr
+
+
+def test_keys_generate_prints_a_usable_entry(env: dict[str, str]) -> None:
+    entry = run(env, "keys", "generate", "--id", "2026-11").stdout.strip()
+    assert entry.startswith("2026-11:")
+    assert run(env | {"MAILROOM_ENCRYPTION_KEYS": entry}, "migrate").returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def served(env: dict[str, str]) -> Iterator[str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [MAILROOM, "serve"], env=env | {"MAILROOM_PORT": str(port)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                httpx.get(f"{base}/health", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0].decode()
+        assert "a-long-password" not in output
+        assert "imap-pw" not in output
+
+
+def test_serve_migrates_the_embedded_database_and_answers(served: str, env: dict[str, str]) -> None:
+    assert httpx.get(f"{served}/health").json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
+    run(
+        env,
+        "users",
+        "create",
+        "--tenant",
+        "acme",
+        "--email",
+        "a@acme.test",
+        "--password-stdin",
+        stdin="a-long-password\n",
+    )
+    token = httpx.post(
+        f"{served}/api/auth/login", json={"tenant": "acme", "email": "a@acme.test", "password": "a-long-password"}
+    ).json()["access_token"]
+    body = {
+        "name": "Work",
+        "email": "alice@example.com",
+        "imap": {"host": "imap.example.com", "port": 993, "security": "ssl", "username": "a", "password": "imap-pw"},
+        "smtp": {"host": "smtp.example.com", "port": 465, "security": "ssl", "username": "a", "password": "imap-pw"},
+    }
+    created = httpx.post(f"{served}/api/accounts", json=body, headers={"Authorization": f"Bearer {token}"})
+    assert created.status_code == 201
+    assert Path(env["MAILROOM_DATA_DIR"], "mailroom.db").exists()
