@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-MAILSERVERS_ENV = Path(os.environ.get("MAILROOM_MAILSERVERS_DIR", "/tmp/mailroom-mailservers"))  # noqa: S108 - the script's default / "env"
+_MAILSERVERS_DIR = os.environ.get("MAILROOM_MAILSERVERS_DIR", "/tmp/mailroom-mailservers")  # noqa: S108 - script default
+MAILSERVERS_ENV = Path(_MAILSERVERS_DIR) / "env"
 _missing: dict[str, str] = {}
 
 
