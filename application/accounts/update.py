@@ -2,6 +2,7 @@ from dataclasses import replace
 from uuid import UUID
 
 from application.accounts.commands import MailAccountChanges
+from application.accounts.read import GetMailAccount
 from application.accounts.verification import LoginVerifier
 from domain.accounts import MailAccount, MailAccountDetails
 from domain.auth import Principal
@@ -23,7 +24,7 @@ class UpdateMailAccount:
     async def __call__(
         self, principal: Principal, account_id: UUID, changes: MailAccountChanges, *, verify: bool = False
     ) -> MailAccount:
-        current = await self._load(principal, account_id)
+        current = await GetMailAccount(self._uow)(principal, account_id)
         details = changes.apply_to(MailAccountDetails.of(current))
         if verify:
             await self._verifier(
@@ -46,10 +47,3 @@ class UpdateMailAccount:
             await uow.accounts.update(updated)
             await uow.commit()
         return updated
-
-    async def _load(self, principal: Principal, account_id: UUID) -> MailAccount:
-        async with self._uow as uow:
-            account = await uow.accounts.get(principal.tenant_id, account_id)
-        if account is None:
-            raise NotFound("mail account not found")
-        return account

@@ -1,12 +1,23 @@
+from pathlib import Path
 from typing import Any
 
 import pytest
+from dishka import Provider, Scope, provide
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.memory.mail import ScriptedMailServers
 from adapters.memory.store import MemoryStore
-from tests.e2e.conftest import Login, account_body
+from application.accounts.read import ListMailAccounts
+from application.users.register import NewUser, RegisterUser
+from domain.accounts import MailAccount
+from domain.auth import Principal
+from domain.pagination import Page, PageRequest
+from domain.ports.persistence import UnitOfWork
+from entrypoints.http.app import create_app
+from entrypoints.ioc import MemoryProvider
+from entrypoints.settings import load_settings
+from tests.e2e.conftest import PASSWORD, Login, account_body
 
 PROBLEM = "application/problem+json"
 
@@ -179,3 +190,28 @@ async def test_unknown_paths_and_methods_are_problems(client: AsyncTestClient[Li
     ]:
         answer = await client.request(method, path, headers=auth)
         assert (answer.status_code, answer.headers["content-type"]) == (status, PROBLEM), path
+
+
+class FailingListMailAccounts(ListMailAccounts):
+    async def __call__(self, principal: Principal, page: PageRequest) -> Page[MailAccount]:
+        raise RuntimeError("lost postgres://mailroom:db-secret@db")
+
+
+class FailingListProvider(Provider):
+    @provide(scope=Scope.REQUEST, override=True)
+    def list_accounts(self, uow: UnitOfWork) -> ListMailAccounts:
+        return FailingListMailAccounts(uow)
+
+
+async def test_an_unexpected_failure_is_a_500_problem_that_hides_the_cause(tmp_path: Path) -> None:
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path)})
+    app = create_app(MemoryProvider(), FailingListProvider(), settings=settings)
+    async with AsyncTestClient(app) as client:
+        async with app.state.dishka_container() as container:
+            await (await container.get(RegisterUser))(NewUser("acme", "a@acme.test", PASSWORD))
+        login = {"tenant": "acme", "email": "a@acme.test", "password": PASSWORD}
+        token = (await client.post("/api/auth/login", json=login)).json()["access_token"]
+        answer = await client.get("/api/accounts", headers={"Authorization": f"Bearer {token}"})
+    assert (answer.status_code, answer.headers["content-type"]) == (500, PROBLEM)
+    assert answer.json()["type"] == "urn:mailroom:problem:internal-error"
+    assert "db-secret" not in answer.text
