@@ -18,6 +18,11 @@ def run(env: dict[str, str], *args: str, stdin: str = "") -> subprocess.Complete
     return subprocess.run([MAILROOM, *args], input=stdin, env=env, capture_output=True, text=True, timeout=60)
 
 
+def create_user(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = ("users", "create", "--tenant", "acme", "--email", "a@acme.test", "--password-stdin")
+    return run(env, *command, stdin="a-long-password\n")
+
+
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
@@ -48,30 +53,10 @@ def test_production_without_secrets_stops_with_a_clear_message(env: dict[str, st
 
 def test_users_create_reads_the_password_from_stdin_and_never_prints_it(env: dict[str, str]) -> None:
     run(env, "migrate")
-    created = run(
-        env,
-        "users",
-        "create",
-        "--tenant",
-        "acme",
-        "--email",
-        "a@acme.test",
-        "--password-stdin",
-        stdin="a-long-password\n",
-    )
+    created = create_user(env)
     assert created.returncode == 0, created.stderr
     assert "a@acme.test (admin) in tenant acme" in created.stdout
-    again = run(
-        env,
-        "users",
-        "create",
-        "--tenant",
-        "acme",
-        "--email",
-        "a@acme.test",
-        "--password-stdin",
-        stdin="a-long-password\n",
-    )
+    again = create_user(env)
     assert again.returncode == 1
     assert "already" in again.stderr
     for output in (created, again):
@@ -114,17 +99,7 @@ def served(env: dict[str, str]) -> Iterator[str]:
 
 def test_serve_migrates_the_embedded_database_and_answers(served: str, env: dict[str, str]) -> None:
     assert httpx.get(f"{served}/health").json() == {"status": "ok", "checks": {"database": "ok", "broker": "ok"}}
-    run(
-        env,
-        "users",
-        "create",
-        "--tenant",
-        "acme",
-        "--email",
-        "a@acme.test",
-        "--password-stdin",
-        stdin="a-long-password\n",
-    )
+    create_user(env)
     token = httpx.post(
         f"{served}/api/auth/login", json={"tenant": "acme", "email": "a@acme.test", "password": "a-long-password"}
     ).json()["access_token"]
