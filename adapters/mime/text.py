@@ -1,0 +1,86 @@
+"""Turning bytes and encoded words of unknown quality into clean text."""
+
+import re
+from email.errors import HeaderParseError
+from email.header import decode_header
+from html.parser import HTMLParser
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_FOLDING = re.compile(r"\r?\n[ \t]*")
+_SPACES = re.compile(r"\s+")
+_FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
+
+
+def decode_bytes(data: bytes, charset: str | None, warnings: list[str]) -> str:
+    """Decodes with the declared charset, then utf-8, cp1252 and latin-1 (which always succeeds)."""
+    declared = (charset or "").strip().lower() or None
+    for candidate in (declared, *_FALLBACK_CHARSETS) if declared else _FALLBACK_CHARSETS:
+        try:
+            text = data.decode(candidate)
+        except (LookupError, UnicodeDecodeError):
+            continue
+        if declared and candidate != declared:
+            warnings.append(f"charset {declared!r} did not decode; used {candidate}")
+        return text
+    raise AssertionError("latin-1 decodes every byte")  # pragma: no cover
+
+
+def unescape_8bit(value: str, warnings: list[str]) -> str:
+    """The stdlib parser keeps raw 8-bit header bytes as lone surrogates; decode them for real."""
+    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+        return value
+    warnings.append("8-bit characters in a header")
+    return decode_bytes(value.encode("utf-8", "surrogateescape"), None, warnings)
+
+
+def decode_words(value: str, warnings: list[str]) -> str:
+    """RFC 2047 encoded words to text, one line, without control characters (no CR/LF survives)."""
+    value = _FOLDING.sub(" ", unescape_8bit(value, warnings))
+    try:
+        chunks = decode_header(value)
+    except (HeaderParseError, ValueError, IndexError):
+        warnings.append("undecodable encoded word")
+        chunks = [(value, None)]
+    text = "".join(
+        chunk if isinstance(chunk, str) else decode_bytes(chunk, charset, warnings) for chunk, charset in chunks
+    )
+    return _CONTROL.sub(" ", text).strip()
+
+
+def collapse(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+class _HtmlText(HTMLParser):
+    _SKIP = frozenset({"script", "style", "head", "title"})
+    _BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIP:
+            self._skipping += 1
+        elif tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP and self._skipping:
+            self._skipping -= 1
+        elif tag in self._BREAKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skipping:
+            self.parts.append(data)
+
+
+def html_to_text(html: str) -> str:
+    """Readable text of an HTML body, for search and previews when a message has no text part."""
+    parser = _HtmlText()
+    parser.feed(html)
+    parser.close()
+    lines = (collapse(line) for line in "".join(parser.parts).splitlines())
+    return "\n".join(line for line in lines if line)
