@@ -1,5 +1,6 @@
 """IMAP folders and the per-folder sync position."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -17,6 +18,36 @@ class MailboxRole(StrEnum):
     ARCHIVE = "archive"
     ALL = "all"
     FLAGGED = "flagged"
+
+
+_SPECIAL_USE = {
+    "\\sent": MailboxRole.SENT,
+    "\\drafts": MailboxRole.DRAFTS,
+    "\\trash": MailboxRole.TRASH,
+    "\\junk": MailboxRole.JUNK,
+    "\\archive": MailboxRole.ARCHIVE,
+    "\\all": MailboxRole.ALL,
+    "\\flagged": MailboxRole.FLAGGED,
+}
+_BY_NAME = {
+    MailboxRole.SENT: ("sent", "sent items", "sent messages", "sent mail", "gesendet", "envoyés", "enviados"),
+    MailboxRole.DRAFTS: ("drafts", "draft", "entwürfe", "brouillons", "borradores"),
+    MailboxRole.TRASH: ("trash", "deleted items", "deleted messages", "bin", "papierkorb", "corbeille", "papelera"),
+    MailboxRole.JUNK: ("junk", "spam", "junk e-mail", "junk email", "bulk mail"),
+    MailboxRole.ARCHIVE: ("archive", "archives", "archiv"),
+}
+
+
+def role_for(name: str, delimiter: str | None, flags: Iterable[str]) -> MailboxRole | None:
+    """A folder's role: INBOX by name (RFC 3501 section 5.1), then RFC 6154 special-use flags, then common
+    names of the last hierarchy level for servers without SPECIAL-USE (`[Gmail]/Sent Mail`, `INBOX.Sent`)."""
+    if name.upper() == "INBOX":
+        return MailboxRole.INBOX
+    for flag in flags:
+        if (role := _SPECIAL_USE.get(flag.lower())) is not None:
+            return role
+    leaf = (name.rsplit(delimiter, 1)[-1] if delimiter else name).strip().lower()
+    return next((role for role, names in _BY_NAME.items() if leaf in names), None)
 
 
 @dataclass(frozen=True, slots=True)

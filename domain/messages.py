@@ -1,5 +1,6 @@
 """Messages as Mailroom stores them after a sync."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
@@ -19,6 +20,20 @@ class Flags:
     draft: bool = False
     deleted: bool = False
     keywords: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_imap(cls, flags: Iterable[str]) -> "Flags":
+        """System flags (RFC 3501 section 2.3.2) by name; other flags are keywords. \\Recent is session state."""
+        system = {flag.lower() for flag in flags if flag.startswith("\\")}
+        keywords = frozenset(flag for flag in flags if flag and not flag.startswith("\\"))
+        return cls(
+            seen="\\seen" in system,
+            flagged="\\flagged" in system,
+            answered="\\answered" in system,
+            draft="\\draft" in system,
+            deleted="\\deleted" in system,
+            keywords=keywords,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,10 @@
+from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from domain.accounts import ServerSettings
+from domain.mailboxes import SyncState
 from domain.parsed import ParsedMessage
+from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFolder
 
 
 class MailFetcher(Protocol):
@@ -23,4 +26,35 @@ class MailSender(Protocol):
 class MessageParser(Protocol):
     def parse(self, raw: bytes) -> ParsedMessage:
         """Reads raw RFC 5322 bytes; never raises: what cannot be read is listed in `warnings`."""
+        ...
+
+
+class ImapSession(Protocol):
+    """A logged-in IMAP connection, as the sync uses it. Every call has a timeout."""
+
+    @property
+    def capabilities(self) -> frozenset[str]: ...
+
+    async def list_folders(self) -> list[RemoteFolder]: ...
+
+    async def select(self, name: str, known: SyncState | None = None) -> SelectedFolder:
+        """Selects read-only. With QRESYNC and a known state, also reports what vanished or changed since."""
+        ...
+
+    async def fetch_messages(self, first_uid: int, last_uid: int, max_size: int) -> list[FetchedMessage]:
+        """Messages with UIDs in [first_uid, last_uid]; bodies over `max_size` bytes are not downloaded."""
+        ...
+
+    async def fetch_flags(self, first_uid: int, changed_since: int | None = None) -> list[FlagUpdate]:
+        """Flags of messages from `first_uid` up; with CONDSTORE only those changed since the mod-sequence."""
+        ...
+
+    async def uids(self) -> list[int]:
+        """Every UID of the selected folder (UID SEARCH ALL)."""
+        ...
+
+
+class MailSession(Protocol):
+    def __call__(self, server: ServerSettings, password: str) -> AbstractAsyncContextManager[ImapSession]:
+        """Opens, logs in, and on exit logs out of an IMAP session."""
         ...

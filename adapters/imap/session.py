@@ -1,0 +1,153 @@
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from contextlib import asynccontextmanager
+
+import aioimaplib
+
+from adapters.imap.connection import close_imap, open_imap
+from adapters.imap.responses import (
+    FetchItem,
+    Line,
+    compress_uids,
+    flag_updates,
+    parse_fetch,
+    parse_list,
+    parse_search,
+    parse_select,
+)
+from adapters.imap.utf7 import quote
+from adapters.network import OutboundPolicy
+from domain.accounts import ServerSettings
+from domain.errors import MailServerRejected
+from domain.mailboxes import SyncState, role_for
+from domain.ports.mail import ImapSession, MailSession
+from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFolder
+
+_NOT_SELECTABLE = {"\\noselect", "\\nonexistent"}
+_METADATA = "(UID FLAGS INTERNALDATE RFC822.SIZE{modseq})"
+FLAG_BATCH = 500
+
+
+class AioimaplibSession(ImapSession):
+    """An IMAP session on aioimaplib. QRESYNC is enabled before any SELECT (RFC 7162 section 3.2.3),
+    or HIGHESTMODSEQ would be missing from the answers."""
+
+    def __init__(self, client: aioimaplib.IMAP4, timeout: float) -> None:
+        self._client = client
+        self._timeout = timeout
+        self._capabilities = frozenset(c.upper() for c in client.protocol.capabilities)
+        self._uidnext = 1
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return self._capabilities
+
+    @property
+    def _condstore(self) -> bool:
+        return "CONDSTORE" in self._capabilities or "QRESYNC" in self._capabilities
+
+    async def enable_qresync(self) -> None:
+        if "QRESYNC" in self._capabilities:
+            await self._command("ENABLE", "QRESYNC")
+
+    async def list_folders(self) -> list[RemoteFolder]:
+        lines = await self._run(self._client.list('""', "*"), "LIST")
+        return [
+            RemoteFolder(
+                name=folder.name,
+                delimiter=folder.delimiter,
+                role=role_for(folder.name, folder.delimiter, folder.flags),
+                selectable=not _NOT_SELECTABLE & {flag.lower() for flag in folder.flags},
+            )
+            for folder in parse_list(lines)
+        ]
+
+    async def select(self, name: str, known: SyncState | None = None) -> SelectedFolder:
+        arguments = [quote(name)]
+        if known and known.highest_modseq and "QRESYNC" in self._capabilities:
+            arguments.append(f"(QRESYNC ({known.uidvalidity} {known.highest_modseq}))")
+        lines = await self._command("EXAMINE", *arguments)
+        self._client.protocol.state = aioimaplib.SELECTED  # sent raw for QRESYNC, so aioimaplib did not see it
+        report = parse_select(lines)
+        self._uidnext = report.uidnext
+        return SelectedFolder(
+            uidvalidity=report.uidvalidity,
+            uidnext=report.uidnext,
+            exists=report.exists,
+            highest_modseq=report.highest_modseq,
+            vanished=report.vanished,
+            changed=flag_updates(lines),
+        )
+
+    async def fetch_messages(self, first_uid: int, last_uid: int, max_size: int) -> list[FetchedMessage]:
+        items = await self._fetch(
+            f"{first_uid}:{last_uid}", _METADATA.format(modseq=" MODSEQ" if self._condstore else "")
+        )
+        wanted = [item.uid for item in items if (item.size or 0) <= max_size and first_uid <= item.uid <= last_uid]
+        bodies: dict[int, bytes] = {}
+        if wanted:
+            for item in await self._fetch(compress_uids(wanted), "(UID BODY.PEEK[])"):
+                if item.body is not None:
+                    bodies[item.uid] = item.body
+        return [
+            FetchedMessage(
+                uid=item.uid,
+                flags=item.flags,
+                internal_date=item.internal_date,
+                size=item.size or 0,
+                modseq=item.modseq,
+                raw=bodies.get(item.uid),
+            )
+            for item in items
+            if item.flags is not None and item.internal_date is not None and first_uid <= item.uid <= last_uid
+        ]
+
+    async def fetch_flags(self, first_uid: int, changed_since: int | None = None) -> list[FlagUpdate]:
+        """In UID ranges of FLAG_BATCH up to the selected folder's UIDNEXT: aioimaplib handles each response
+        line recursively, and a single answer of thousands of lines exceeds Python's recursion limit."""
+        modifier = f" (CHANGEDSINCE {changed_since})" if changed_since and self._condstore else ""
+        parts = ("(UID FLAGS MODSEQ)" if self._condstore else "(UID FLAGS)") + modifier
+        updates: list[FlagUpdate] = []
+        for start in range(first_uid, max(self._uidnext, first_uid + 1), FLAG_BATCH):
+            uid_set = f"{start}:{start + FLAG_BATCH - 1}"
+            lines = await self._run(self._client.uid("fetch", uid_set, parts), "UID FETCH")
+            updates.extend(u for u in flag_updates(lines) if start <= u.uid < start + FLAG_BATCH)
+        return updates
+
+    async def uids(self) -> list[int]:
+        return parse_search(await self._run(self._client.uid_search("ALL", charset=None), "UID SEARCH"))
+
+    async def _fetch(self, uid_set: str, parts: str) -> list[FetchItem]:
+        lines = await self._run(self._client.uid("fetch", uid_set, parts), "UID FETCH")
+        return list(parse_fetch(lines))
+
+    async def _command(self, name: str, *arguments: str) -> Sequence[Line]:
+        protocol = self._client.protocol
+        command = aioimaplib.Command(name, protocol.new_tag(), *arguments, loop=protocol.loop)
+        return await self._run(protocol.execute(command), name)
+
+    async def _run(self, pending: Awaitable[aioimaplib.Response], name: str) -> list[Line]:
+        try:
+            response: aioimaplib.Response = await asyncio.wait_for(pending, self._timeout)
+        except (TimeoutError, OSError, aioimaplib.AioImapException) as error:
+            raise MailServerRejected("imap", f"{name} failed: {type(error).__name__}") from None
+        if response.result != "OK":
+            text = b" ".join(bytes(line) for line in response.lines[-1:]).decode(errors="replace")
+            raise MailServerRejected("imap", f"{name} refused: {text[:200]}")
+        lines: list[Line] = response.lines
+        return lines
+
+
+class AioimaplibMailSession(MailSession):
+    def __init__(self, policy: OutboundPolicy) -> None:
+        self._policy = policy
+
+    @asynccontextmanager
+    async def __call__(self, server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+        client = await open_imap(server, password, self._policy)
+        try:
+            session = AioimaplibSession(client, self._policy.timeout)
+            await session.enable_qresync()
+            yield session
+        finally:
+            await close_imap(client)
