@@ -38,12 +38,15 @@ class Flags:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
+    """`part` is the MIME section (RFC 3501 section 6.4.5) to extract from the stored raw message."""
+
     id: UUID
     filename: str | None
     content_type: str
     size: int
     content_id: str | None
     inline: bool
+    part: str
 
 
 @dataclass(slots=True)
@@ -73,3 +76,4 @@ class Message:
     attachments: list[Attachment] = field(default_factory=list)
     raw_blob_key: str | None = None
     parse_warnings: list[str] = field(default_factory=list)
+    modseq: int | None = None

@@ -2,6 +2,9 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from domain.accounts import MailAccount
+from domain.mailboxes import Mailbox
+from domain.messages import Message
+from domain.sync import AccountSync
 from domain.tenants import Tenant, User
 
 
@@ -12,9 +15,14 @@ class MemoryStore:
     tenants: dict[UUID, Tenant] = field(default_factory=dict)
     users: dict[UUID, User] = field(default_factory=dict)
     accounts: dict[UUID, MailAccount] = field(default_factory=dict)
+    mailboxes: dict[UUID, Mailbox] = field(default_factory=dict)
+    messages: dict[tuple[UUID, int], Message] = field(default_factory=dict)
+    syncs: dict[UUID, AccountSync] = field(default_factory=dict)
 
     def snapshot(self) -> "MemoryStore":
-        return MemoryStore(dict(self.tenants), dict(self.users), dict(self.accounts))
+        """A copy of every table; stored objects are replaced, never changed in place, so a shallow copy does."""
+        return MemoryStore(**{name: dict(getattr(self, name)) for name in self.__dataclass_fields__})
 
     def restore(self, other: "MemoryStore") -> None:
-        self.tenants, self.users, self.accounts = other.tenants, other.users, other.accounts
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(other, name))

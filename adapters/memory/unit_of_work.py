@@ -1,6 +1,11 @@
 from types import TracebackType
 from typing import Self
 
+from adapters.memory.mail_store import (
+    MemoryAccountSyncRepository,
+    MemoryMailboxRepository,
+    MemoryMessageRepository,
+)
 from adapters.memory.repositories import (
     MemoryMailAccountRepository,
     MemoryTenantRepository,
@@ -18,6 +23,9 @@ class MemoryUnitOfWork(UnitOfWork):
         self.tenants = MemoryTenantRepository(self.store)
         self.users = MemoryUserRepository(self.store)
         self.accounts = MemoryMailAccountRepository(self.store)
+        self.mailboxes = MemoryMailboxRepository(self.store)
+        self.messages = MemoryMessageRepository(self.store)
+        self.syncs = MemoryAccountSyncRepository(self.store)
         self.committed = False
         self._before: MemoryStore | None = None
 

@@ -3,6 +3,11 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.persistence.mail_repositories import (
+    SqlAccountSyncRepository,
+    SqlMailboxRepository,
+    SqlMessageRepository,
+)
 from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
 from domain.ports.persistence import UnitOfWork
 
@@ -19,6 +24,9 @@ class SqlUnitOfWork(UnitOfWork):
         self.tenants = SqlTenantRepository(self._session)
         self.users = SqlUserRepository(self._session)
         self.accounts = SqlMailAccountRepository(self._session)
+        self.mailboxes = SqlMailboxRepository(self._session)
+        self.messages = SqlMessageRepository(self._session)
+        self.syncs = SqlAccountSyncRepository(self._session)
         return self
 
     async def __aexit__(

@@ -1,10 +1,15 @@
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
 from domain.accounts import MailAccount
+from domain.mailboxes import Mailbox
+from domain.messages import Message
 from domain.pagination import Page, PageRequest
+from domain.remote import FlagUpdate
+from domain.sync import AccountSync
 from domain.tenants import Tenant, User
 
 
@@ -34,12 +39,50 @@ class MailAccountRepository(Protocol):
         ...
 
 
+class MailboxRepository(Protocol):
+    async def for_account(self, tenant_id: UUID, account_id: UUID) -> list[Mailbox]: ...
+    async def add(self, mailbox: Mailbox) -> None: ...
+    async def update(self, mailbox: Mailbox) -> None: ...
+    async def delete(self, tenant_id: UUID, mailbox_id: UUID) -> None:
+        """Removes the folder and, with it, its messages."""
+        ...
+
+
+class MessageRepository(Protocol):
+    """What the sync needs: messages of one folder, addressed by IMAP UID."""
+
+    async def add_many(self, messages: Sequence[Message]) -> None: ...
+    async def uids(self, mailbox_id: UUID) -> list[int]: ...
+    async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None: ...
+    async def remove_uids(self, mailbox_id: UUID, uids: Sequence[int]) -> None: ...
+    async def remove_all(self, mailbox_id: UUID) -> None: ...
+    async def counts(self, mailbox_id: UUID) -> tuple[int, int]:
+        """(messages, unread) of a folder."""
+        ...
+
+    async def thread_of(self, account_id: UUID, message_ids: Sequence[str]) -> UUID | None:
+        """The thread of any stored message of the account with one of these Message-IDs."""
+        ...
+
+
+class AccountSyncRepository(Protocol):
+    async def get(self, tenant_id: UUID, account_id: UUID) -> AccountSync | None: ...
+    async def save(self, sync: AccountSync) -> None: ...
+
+    async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Atomically takes the account's lease if it is free or expired; False when another owner holds it."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: `async with uow:` opens it, `commit()` keeps it, leaving without commit rolls back."""
 
     tenants: TenantRepository
     users: UserRepository
     accounts: MailAccountRepository
+    mailboxes: MailboxRepository
+    messages: MessageRepository
+    syncs: AccountSyncRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,6 +1,6 @@
 import asyncio
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -11,8 +11,11 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.persistence.database import create_engine
+from adapters.memory.unit_of_work import MemoryUnitOfWork
+from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.migrations import upgrade
+from adapters.persistence.unit_of_work import SqlUnitOfWork
+from domain.ports.persistence import UnitOfWork
 from tests.conftest import require_service
 
 
@@ -68,3 +71,15 @@ def redis_url() -> str:
 
 def env_without_mailroom() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")}
+
+
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
+async def make_uow(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], UnitOfWork]]:
+    """Unit-of-work factories over one database of each kind (and the fake), for the contract suites."""
+    if request.param == "memory":
+        fake = MemoryUnitOfWork()
+        yield lambda: MemoryUnitOfWork(fake.store)
+        return
+    async with migrated_engine(request.param, request, tmp_path) as engine:
+        factory = create_session_factory(engine)
+        yield lambda: SqlUnitOfWork(factory)

@@ -1,35 +1,19 @@
 """The contract every UnitOfWork implementation keeps; run on SQLite, Postgres and the in-memory fake."""
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from adapters.memory.unit_of_work import MemoryUnitOfWork
-from adapters.persistence.database import create_session_factory
-from adapters.persistence.unit_of_work import SqlUnitOfWork
 from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings
 from domain.errors import Conflict
 from domain.ids import new_id
 from domain.pagination import PageRequest
 from domain.ports.persistence import UnitOfWork
 from domain.tenants import Role, Tenant, User
-from tests.integration.conftest import migrated_engine
 
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres", "memory"])
-async def make_uow(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Callable[[], UnitOfWork]]:
-    if request.param == "memory":
-        fake = MemoryUnitOfWork()
-        yield lambda: MemoryUnitOfWork(fake.store)
-        return
-    async with migrated_engine(request.param, request, tmp_path) as engine:
-        factory = create_session_factory(engine)
-        yield lambda: SqlUnitOfWork(factory)
 
 
 def account(tenant: Tenant, email: str = "alice@example.com", minutes: int = 0, key_id: str = "k1") -> MailAccount:

@@ -2,6 +2,7 @@
 
 from alembic import context
 
+import adapters.persistence.mail_models  # noqa: F401  (registers the mail tables on the metadata)
 from adapters.persistence.models import TenantModel
 
 connection = context.config.attributes.get("connection")
@@ -12,7 +13,7 @@ context.configure(
     connection=connection,
     target_metadata=TenantModel.metadata,
     render_as_batch=connection.dialect.name == "sqlite",
-    compare_type=True,
+    compare_type=connection.dialect.name != "sqlite",  # SQLite reflects GUID columns as NUMERIC
 )
 with context.begin_transaction():
     context.run_migrations()

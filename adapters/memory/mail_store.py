@@ -1,0 +1,100 @@
+"""Fakes of the repositories the sync writes to."""
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from adapters.memory.store import MemoryStore
+from domain.errors import Conflict
+from domain.mailboxes import Mailbox
+from domain.messages import Message
+from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
+from domain.remote import FlagUpdate
+from domain.sync import AccountSync
+
+
+class MemoryMailboxRepository(MailboxRepository):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def for_account(self, tenant_id: UUID, account_id: UUID) -> list[Mailbox]:
+        found = (m for m in self._store.mailboxes.values() if (m.tenant_id, m.account_id) == (tenant_id, account_id))
+        return sorted((replace(m) for m in found), key=lambda m: m.name)
+
+    async def add(self, mailbox: Mailbox) -> None:
+        if any((m.account_id, m.name) == (mailbox.account_id, mailbox.name) for m in self._store.mailboxes.values()):
+            raise Conflict(f"folder {mailbox.name} already exists")
+        self._store.mailboxes[mailbox.id] = replace(mailbox)
+
+    async def update(self, mailbox: Mailbox) -> None:
+        self._store.mailboxes[mailbox.id] = replace(mailbox)
+
+    async def delete(self, tenant_id: UUID, mailbox_id: UUID) -> None:
+        mailbox = self._store.mailboxes.get(mailbox_id)
+        if mailbox is None or mailbox.tenant_id != tenant_id:
+            return
+        del self._store.mailboxes[mailbox_id]
+        self._store.messages = {k: v for k, v in self._store.messages.items() if k[0] != mailbox_id}
+
+
+class MemoryMessageRepository(MessageRepository):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        keys = [(m.mailbox_id, m.uid) for m in messages]
+        if len(set(keys)) != len(keys) or any(key in self._store.messages for key in keys):
+            raise Conflict("a message with that UID is already stored")
+        self._store.messages.update({key: replace(m) for key, m in zip(keys, messages, strict=True)})
+
+    async def uids(self, mailbox_id: UUID) -> list[int]:
+        return sorted(uid for box, uid in self._store.messages if box == mailbox_id)
+
+    async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None:
+        for update in updates:
+            if (stored := self._store.messages.get((mailbox_id, update.uid))) is not None:
+                self._store.messages[(mailbox_id, update.uid)] = replace(
+                    stored, flags=update.flags, modseq=update.modseq
+                )
+
+    async def remove_uids(self, mailbox_id: UUID, uids: Sequence[int]) -> None:
+        for uid in uids:
+            self._store.messages.pop((mailbox_id, uid), None)
+
+    async def remove_all(self, mailbox_id: UUID) -> None:
+        await self.remove_uids(mailbox_id, await self.uids(mailbox_id))
+
+    async def counts(self, mailbox_id: UUID) -> tuple[int, int]:
+        found = [m for (box, _), m in self._store.messages.items() if box == mailbox_id]
+        return len(found), sum(not m.flags.seen for m in found)
+
+    async def thread_of(self, account_id: UUID, message_ids: Sequence[str]) -> UUID | None:
+        wanted = set(message_ids)
+        return next(
+            (
+                m.thread_id
+                for m in self._store.messages.values()
+                if m.account_id == account_id and m.message_id in wanted
+            ),
+            None,
+        )
+
+
+class MemoryAccountSyncRepository(AccountSyncRepository):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def get(self, tenant_id: UUID, account_id: UUID) -> AccountSync | None:
+        sync = self._store.syncs.get(account_id)
+        return replace(sync) if sync and sync.tenant_id == tenant_id else None
+
+    async def save(self, sync: AccountSync) -> None:
+        self._store.syncs[sync.account_id] = replace(sync, progress=replace(sync.progress))
+
+    async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
+        sync = self._store.syncs.get(account_id)
+        if sync is None or not (sync.lease_free(now) or sync.lease_owner == owner):
+            return False
+        self._store.syncs[account_id] = replace(sync, lease_owner=owner, lease_expires_at=now + ttl)
+        return True

@@ -1,0 +1,151 @@
+"""Rows of the mail tables to domain objects and back."""
+
+from dataclasses import asdict
+from typing import Any
+from uuid import UUID
+
+from adapters.persistence.mail_models import AccountSyncModel, MailboxModel, MessageModel
+from domain.mailboxes import Mailbox, MailboxRole, SyncState
+from domain.messages import Address, Attachment, Flags, Message
+from domain.sync import AccountSync, SyncPhase, SyncProgress
+
+
+def mailbox_from_row(row: MailboxModel) -> Mailbox:
+    state = SyncState(row.uidvalidity, row.last_uid, row.highest_modseq) if row.uidvalidity is not None else None
+    return Mailbox(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        account_id=row.account_id,
+        name=row.name,
+        delimiter=row.delimiter,
+        role=MailboxRole(row.role) if row.role else None,
+        sync_state=state,
+        message_count=row.message_count,
+        unread_count=row.unread_count,
+        last_synced_at=row.last_synced_at,
+    )
+
+
+def copy_mailbox_to_row(mailbox: Mailbox, row: MailboxModel) -> MailboxModel:
+    state = mailbox.sync_state
+    row.id, row.tenant_id, row.account_id = mailbox.id, mailbox.tenant_id, mailbox.account_id
+    row.name, row.delimiter, row.role = mailbox.name, mailbox.delimiter, mailbox.role.value if mailbox.role else None
+    row.uidvalidity = state.uidvalidity if state else None
+    row.last_uid = state.last_uid if state else 0
+    row.highest_modseq = state.highest_modseq if state else None
+    row.message_count, row.unread_count = mailbox.message_count, mailbox.unread_count
+    row.last_synced_at = mailbox.last_synced_at
+    return row
+
+
+def _addresses(items: list[dict[str, str]]) -> list[Address]:
+    return [Address(item["name"], item["address"]) for item in items]
+
+
+def _address_rows(addresses: list[Address]) -> list[dict[str, str]]:
+    return [{"name": a.name, "address": a.address} for a in addresses]
+
+
+def message_row(message: Message) -> dict[str, Any]:
+    """Column values for a bulk INSERT."""
+    flags = message.flags
+    return {
+        "id": message.id,
+        "tenant_id": message.tenant_id,
+        "account_id": message.account_id,
+        "mailbox_id": message.mailbox_id,
+        "uid": message.uid,
+        "thread_id": message.thread_id,
+        "message_id": message.message_id,
+        "subject": message.subject,
+        "sender": _address_rows(message.sender),
+        "recipients_to": _address_rows(message.to),
+        "recipients_cc": _address_rows(message.cc),
+        "recipients_bcc": _address_rows(message.bcc),
+        "reply_to": _address_rows(message.reply_to),
+        "date": message.date,
+        "internal_date": message.internal_date,
+        "size": message.size,
+        **flag_columns(flags),
+        "modseq": message.modseq,
+        "preview": message.preview[:300],
+        "text_body": message.text_body,
+        "html_body": message.html_body,
+        "attachments": [{**asdict(a), "id": str(a.id)} for a in message.attachments],
+        "has_attachments": bool(message.attachments),
+        "raw_blob_key": message.raw_blob_key,
+        "in_reply_to": message.in_reply_to,
+        "references": message.references,
+        "parse_warnings": message.parse_warnings,
+    }
+
+
+def flag_columns(flags: Flags) -> dict[str, Any]:
+    return {
+        "seen": flags.seen,
+        "flagged": flags.flagged,
+        "answered": flags.answered,
+        "draft": flags.draft,
+        "deleted": flags.deleted,
+        "keywords": sorted(flags.keywords),
+    }
+
+
+def message_from_row(row: MessageModel) -> Message:
+    return Message(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        account_id=row.account_id,
+        mailbox_id=row.mailbox_id,
+        uid=row.uid,
+        thread_id=row.thread_id,
+        message_id=row.message_id,
+        subject=row.subject,
+        sender=_addresses(row.sender),
+        to=_addresses(row.recipients_to),
+        cc=_addresses(row.recipients_cc),
+        bcc=_addresses(row.recipients_bcc),
+        reply_to=_addresses(row.reply_to),
+        date=row.date,
+        internal_date=row.internal_date,
+        size=row.size,
+        flags=Flags(row.seen, row.flagged, row.answered, row.draft, row.deleted, frozenset(row.keywords)),
+        preview=row.preview,
+        in_reply_to=row.in_reply_to,
+        references=list(row.references),
+        text_body=row.text_body,
+        html_body=row.html_body,
+        attachments=[Attachment(**{**a, "id": UUID(a["id"])}) for a in row.attachments],
+        raw_blob_key=row.raw_blob_key,
+        parse_warnings=list(row.parse_warnings),
+        modseq=row.modseq,
+    )
+
+
+def sync_from_row(row: AccountSyncModel) -> AccountSync:
+    return AccountSync(
+        tenant_id=row.tenant_id,
+        account_id=row.account_id,
+        phase=SyncPhase(row.phase),
+        job_id=row.job_id,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        last_error=row.last_error,
+        progress=SyncProgress(row.folders_done, row.folders_total, row.messages_fetched, row.messages_total),
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+    )
+
+
+def copy_sync_to_row(sync: AccountSync, row: AccountSyncModel) -> AccountSyncModel:
+    row.tenant_id, row.account_id, row.phase, row.job_id = (
+        sync.tenant_id,
+        sync.account_id,
+        sync.phase.value,
+        sync.job_id,
+    )
+    row.started_at, row.finished_at, row.last_error = sync.started_at, sync.finished_at, sync.last_error
+    row.folders_done, row.folders_total = sync.progress.folders_done, sync.progress.folders_total
+    row.messages_fetched, row.messages_total = sync.progress.messages_fetched, sync.progress.messages_total
+    row.lease_owner, row.lease_expires_at = sync.lease_owner, sync.lease_expires_at
+    return row

@@ -1,0 +1,159 @@
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from adapters.persistence.mail_mappers import (
+    copy_mailbox_to_row,
+    copy_sync_to_row,
+    flag_columns,
+    mailbox_from_row,
+    message_row,
+    sync_from_row,
+)
+from adapters.persistence.mail_models import AccountSyncModel, MailboxModel, MessageModel
+from domain.errors import Conflict
+from domain.mailboxes import Mailbox
+from domain.messages import Message
+from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
+from domain.remote import FlagUpdate
+from domain.sync import AccountSync
+
+_CHUNK = 1000
+
+
+class SqlMailboxRepository(MailboxRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def for_account(self, tenant_id: UUID, account_id: UUID) -> list[Mailbox]:
+        rows = await self._session.scalars(
+            select(MailboxModel)
+            .where(MailboxModel.tenant_id == tenant_id, MailboxModel.account_id == account_id)
+            .order_by(MailboxModel.name)
+        )
+        return [mailbox_from_row(row) for row in rows]
+
+    async def add(self, mailbox: Mailbox) -> None:
+        self._session.add(copy_mailbox_to_row(mailbox, MailboxModel()))
+        await self._session.flush()
+
+    async def update(self, mailbox: Mailbox) -> None:
+        row = await self._session.get(MailboxModel, mailbox.id)
+        if row is not None and row.tenant_id == mailbox.tenant_id:
+            copy_mailbox_to_row(mailbox, row)
+            await self._session.flush()
+
+    async def delete(self, tenant_id: UUID, mailbox_id: UUID) -> None:
+        await self._session.execute(delete(MessageModel).where(MessageModel.mailbox_id == mailbox_id))
+        await self._session.execute(
+            delete(MailboxModel).where(MailboxModel.id == mailbox_id, MailboxModel.tenant_id == tenant_id)
+        )
+
+
+class SqlMessageRepository(MessageRepository):
+    """Bulk statements: a sync writes messages, flags and deletions by the thousand."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        if not messages:
+            return
+        try:
+            await self._session.execute(insert(MessageModel), [message_row(m) for m in messages])
+        except IntegrityError:
+            raise Conflict("a message with that UID is already stored") from None
+
+    async def uids(self, mailbox_id: UUID) -> list[int]:
+        rows = await self._session.scalars(
+            select(MessageModel.uid).where(MessageModel.mailbox_id == mailbox_id).order_by(MessageModel.uid)
+        )
+        return list(rows)
+
+    async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None:
+        if not updates:
+            return
+        statement = (
+            update(MessageModel.__table__)  # type: ignore[arg-type]
+            .where(MessageModel.__table__.c.mailbox_id == bindparam("b_mailbox"))
+            .where(MessageModel.__table__.c.uid == bindparam("b_uid"))
+            .values({name: bindparam(f"b_{name}") for name in [*flag_columns(updates[0].flags), "modseq"]})
+        )
+        rows = [
+            {"b_mailbox": mailbox_id, "b_uid": u.uid, "b_modseq": u.modseq}
+            | {f"b_{k}": v for k, v in flag_columns(u.flags).items()}
+            for u in updates
+        ]
+        connection = await self._session.connection()
+        await connection.execute(statement, rows)
+
+    async def remove_uids(self, mailbox_id: UUID, uids: Sequence[int]) -> None:
+        for start in range(0, len(uids), _CHUNK):
+            chunk = list(uids[start : start + _CHUNK])
+            await self._session.execute(
+                delete(MessageModel).where(MessageModel.mailbox_id == mailbox_id, MessageModel.uid.in_(chunk))
+            )
+
+    async def remove_all(self, mailbox_id: UUID) -> None:
+        await self._session.execute(delete(MessageModel).where(MessageModel.mailbox_id == mailbox_id))
+
+    async def counts(self, mailbox_id: UUID) -> tuple[int, int]:
+        unread = func.sum(case((MessageModel.seen.is_(False), 1), else_=0))
+        total, unseen = (
+            await self._session.execute(
+                select(func.count(), func.coalesce(unread, 0)).where(MessageModel.mailbox_id == mailbox_id)
+            )
+        ).one()
+        return int(total), int(unseen)
+
+    async def thread_of(self, account_id: UUID, message_ids: Sequence[str]) -> UUID | None:
+        if not message_ids:
+            return None
+        return await self._session.scalar(
+            select(MessageModel.thread_id)
+            .where(MessageModel.account_id == account_id, MessageModel.message_id.in_(list(message_ids)))
+            .limit(1)
+        )
+
+
+class SqlAccountSyncRepository(AccountSyncRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, tenant_id: UUID, account_id: UUID) -> AccountSync | None:
+        row = await self._row(account_id)
+        return sync_from_row(row) if row and row.tenant_id == tenant_id else None
+
+    async def save(self, sync: AccountSync) -> None:
+        row = await self._row(sync.account_id)
+        if row is None:
+            self._session.add(copy_sync_to_row(sync, AccountSyncModel()))
+        elif row.tenant_id == sync.tenant_id:
+            copy_sync_to_row(sync, row)
+        await self._session.flush()
+
+    async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """One conditional UPDATE, so two workers racing for the lease cannot both win."""
+        table = AccountSyncModel.__table__
+        result = await self._session.execute(
+            update(table)  # type: ignore[arg-type]
+            .where(table.c.account_id == account_id)
+            .where(
+                or_(
+                    table.c.lease_owner.is_(None),
+                    table.c.lease_owner == owner,
+                    table.c.lease_expires_at.is_(None),
+                    table.c.lease_expires_at <= now,
+                )
+            )
+            .values(lease_owner=owner, lease_expires_at=now + ttl)
+        )
+        self._session.expire_all()
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def _row(self, account_id: UUID) -> AccountSyncModel | None:
+        return await self._session.scalar(select(AccountSyncModel).where(AccountSyncModel.account_id == account_id))

@@ -1,0 +1,44 @@
+"""The sync of one mail account, as users see it (GET /api/sync/status) and as workers coordinate it."""
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from uuid import UUID
+
+
+class SyncPhase(StrEnum):
+    IDLE = "idle"
+    QUEUED = "queued"
+    RUNNING = "running"
+    FAILED = "failed"
+
+
+@dataclass(slots=True)
+class SyncProgress:
+    folders_done: int = 0
+    folders_total: int = 0
+    messages_fetched: int = 0
+    messages_total: int = 0
+
+
+@dataclass(slots=True)
+class AccountSync:
+    """One row per account. `lease_owner` and `lease_expires_at` make sure one worker syncs it at a time;
+    a lease that is not renewed (the worker died) expires and another worker may take over."""
+
+    tenant_id: UUID
+    account_id: UUID
+    phase: SyncPhase = SyncPhase.IDLE
+    job_id: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    last_error: str | None = None
+    progress: SyncProgress = field(default_factory=SyncProgress)
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+
+    def lease_free(self, now: datetime) -> bool:
+        return self.lease_owner is None or self.lease_expires_at is None or self.lease_expires_at <= now
+
+    def take_lease(self, owner: str, now: datetime, ttl: timedelta) -> None:
+        self.lease_owner, self.lease_expires_at = owner, now + ttl

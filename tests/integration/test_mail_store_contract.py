@@ -1,0 +1,120 @@
+"""The contract of the repositories the sync writes to; on SQLite, Postgres and the in-memory fake."""
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from domain.errors import Conflict
+from domain.ids import new_id
+from domain.mailboxes import Mailbox, MailboxRole, SyncState
+from domain.messages import Address, Attachment, Flags, Message
+from domain.ports.persistence import UnitOfWork
+from domain.remote import FlagUpdate
+from domain.sync import AccountSync, SyncPhase, SyncProgress
+from tests.integration.test_persistence_contract import account, store, tenant
+
+NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+Factory = Callable[[], UnitOfWork]
+
+
+async def folder(make_uow: Factory, name: str = "INBOX") -> Mailbox:
+    acme = await tenant(make_uow)
+    owner = account(acme)
+    await store(make_uow, owner)
+    mailbox = Mailbox(new_id(), acme.id, owner.id, name, "/", MailboxRole.INBOX, SyncState(7, 0, None))
+    async with make_uow() as uow:
+        await uow.mailboxes.add(mailbox)
+        await uow.commit()
+    return mailbox
+
+
+def message(box: Mailbox, uid: int, message_id: str | None = None, seen: bool = False) -> Message:
+    attachment = Attachment(new_id(), "a.pdf", "application/pdf", 10, None, False, "2")
+    return Message(
+        id=new_id(),
+        tenant_id=box.tenant_id,
+        account_id=box.account_id,
+        mailbox_id=box.id,
+        uid=uid,
+        thread_id=new_id(),
+        message_id=message_id or f"<{uid}@example.com>",
+        subject=f"Grüße {uid}",
+        sender=[Address("Zoë", "zoe@example.com")],
+        to=[Address("", "bob@example.com")],
+        date=NOW,
+        internal_date=NOW + timedelta(seconds=uid),
+        size=1234,
+        flags=Flags(seen=seen, keywords=frozenset({"$Label1"})),
+        preview="hello",
+        references=["<root@example.com>"],
+        text_body="hello",
+        attachments=[attachment],
+        raw_blob_key="a" * 64,
+        parse_warnings=["no Date header"],
+        modseq=5,
+    )
+
+
+async def test_folders_round_trip_with_their_sync_state(make_uow: Factory) -> None:
+    box = await folder(make_uow)
+    changed = replace(box, sync_state=SyncState(7, 42, 99), message_count=3, unread_count=1, last_synced_at=NOW)
+    async with make_uow() as uow:
+        await uow.mailboxes.update(changed)
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.mailboxes.for_account(box.tenant_id, box.account_id) == [changed]
+        assert await uow.mailboxes.for_account(new_id(), box.account_id) == []
+
+
+async def test_messages_round_trip_and_uids_are_unique_per_folder(make_uow: Factory) -> None:
+    box = await folder(make_uow)
+    first = message(box, 1)
+    async with make_uow() as uow:
+        await uow.messages.add_many([first, message(box, 2, seen=True)])
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.messages.uids(box.id) == [1, 2]
+        assert await uow.messages.counts(box.id) == (2, 1)
+        assert await uow.messages.thread_of(box.account_id, ["<x@y>", "<1@example.com>"]) == first.thread_id
+    async with make_uow() as uow:
+        with pytest.raises(Conflict):
+            await uow.messages.add_many([message(box, 1)])
+
+
+async def test_flags_and_removals_apply_by_uid(make_uow: Factory) -> None:
+    box = await folder(make_uow)
+    async with make_uow() as uow:
+        await uow.messages.add_many([message(box, uid) for uid in range(1, 6)])
+        await uow.messages.apply_flags(box.id, [FlagUpdate(2, Flags(seen=True, flagged=True), 9)])
+        await uow.messages.remove_uids(box.id, [4, 5, 99])
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.messages.uids(box.id) == [1, 2, 3]
+        assert await uow.messages.counts(box.id) == (3, 2)
+        await uow.mailboxes.delete(box.tenant_id, box.id)
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.messages.uids(box.id) == []
+        assert await uow.mailboxes.for_account(box.tenant_id, box.account_id) == []
+
+
+async def test_one_lease_holder_at_a_time_until_it_expires(make_uow: Factory) -> None:
+    box = await folder(make_uow)
+    sync = AccountSync(box.tenant_id, box.account_id, SyncPhase.QUEUED, job_id="j1", progress=SyncProgress(0, 3))
+    async with make_uow() as uow:
+        await uow.syncs.save(sync)
+        await uow.commit()
+    ttl = timedelta(minutes=2)
+    async with make_uow() as uow:
+        assert await uow.syncs.take_lease(box.account_id, "worker-a", NOW, ttl)
+        assert not await uow.syncs.take_lease(box.account_id, "worker-b", NOW + timedelta(minutes=1), ttl)
+        assert await uow.syncs.take_lease(box.account_id, "worker-a", NOW + timedelta(minutes=1), ttl)
+        assert await uow.syncs.take_lease(box.account_id, "worker-b", NOW + timedelta(minutes=4), ttl)
+        await uow.commit()
+    async with make_uow() as uow:
+        stored = await uow.syncs.get(box.tenant_id, box.account_id)
+        assert stored is not None
+        assert (stored.lease_owner, stored.job_id, stored.progress.folders_total) == ("worker-b", "j1", 3)
+        assert await uow.syncs.get(new_id(), box.account_id) is None
