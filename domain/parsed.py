@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from domain.messages import Address
 
@@ -43,3 +44,8 @@ class ParsedMessage:
         if self.references:
             return self.references[0]
         return self.in_reply_to or self.message_id
+
+
+def thread_id_for(account_id: UUID, thread_key: str | None) -> UUID | None:
+    """The same conversation root gives the same thread id in an account, with no lookup."""
+    return uuid5(NAMESPACE_URL, f"mailroom:thread:{account_id}:{thread_key}") if thread_key else None

@@ -37,6 +37,24 @@ class AccountSync:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
 
+    @property
+    def in_progress(self) -> bool:
+        return self.phase in (SyncPhase.QUEUED, SyncPhase.RUNNING)
+
+    def queue(self, job_id: str) -> None:
+        self.phase, self.job_id, self.last_error = SyncPhase.QUEUED, job_id, None
+
+    def start(self, now: datetime) -> None:
+        self.phase, self.started_at, self.finished_at, self.progress = SyncPhase.RUNNING, now, None, SyncProgress()
+
+    def finish(self, now: datetime) -> None:
+        self.phase, self.finished_at, self.last_error = SyncPhase.IDLE, now, None
+        self.lease_owner = self.lease_expires_at = None
+
+    def fail(self, now: datetime, error: str) -> None:
+        self.phase, self.finished_at, self.last_error = SyncPhase.FAILED, now, error[:500]
+        self.lease_owner = self.lease_expires_at = None
+
     def lease_free(self, now: datetime) -> bool:
         return self.lease_owner is None or self.lease_expires_at is None or self.lease_expires_at <= now
 

@@ -1,0 +1,106 @@
+"""A scripted IMAP server for tests: folders and messages in memory, without CONDSTORE, so the sync takes its
+fallback paths (UID SEARCH for deletions, full FLAGS fetch). It counts downloaded bodies and can drop the
+connection after a number of fetches."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import count
+
+from domain.accounts import ServerSettings
+from domain.errors import MailServerRejected
+from domain.mailboxes import SyncState, role_for
+from domain.messages import Flags
+from domain.ports.mail import ImapSession, MailSession
+from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFolder
+
+_UIDVALIDITY = count(1000)
+
+
+@dataclass
+class FakeImapMessage:
+    raw: bytes
+    flags: Flags
+    internal_date: datetime
+
+
+@dataclass
+class FakeImapFolder:
+    uidvalidity: int = field(default_factory=lambda: next(_UIDVALIDITY))
+    uidnext: int = 1
+    messages: dict[int, FakeImapMessage] = field(default_factory=dict)
+    special_use: list[str] = field(default_factory=list)
+
+
+@dataclass
+class FakeImapServer:
+    folders: dict[str, FakeImapFolder] = field(default_factory=lambda: {"INBOX": FakeImapFolder()})
+    bodies_fetched: int = 0
+    fetches_before_drop: int | None = None
+
+    def deliver(self, folder: str, raw: bytes, flags: Flags | None = None) -> int:
+        box = self.folders.setdefault(folder, FakeImapFolder())
+        uid, box.uidnext = box.uidnext, box.uidnext + 1
+        box.messages[uid] = FakeImapMessage(raw, flags or Flags(), datetime(2026, 1, 1, tzinfo=UTC))
+        return uid
+
+    def recreate(self, folder: str) -> None:
+        """Delete and create again: same name, new UIDVALIDITY, messages delivered anew."""
+        old = self.folders.pop(folder)
+        for message in old.messages.values():
+            self.deliver(folder, message.raw, message.flags)
+
+
+class FakeImapSession(ImapSession):
+    def __init__(self, server: FakeImapServer) -> None:
+        self._server = server
+        self._selected: FakeImapFolder | None = None
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return frozenset({"IMAP4REV1"})
+
+    async def list_folders(self) -> list[RemoteFolder]:
+        return [
+            RemoteFolder(name, "/", role_for(name, "/", folder.special_use), True)
+            for name, folder in self._server.folders.items()
+        ]
+
+    async def select(self, name: str, known: SyncState | None = None) -> SelectedFolder:
+        self._selected = self._server.folders[name]
+        return SelectedFolder(self._selected.uidvalidity, self._selected.uidnext, len(self._selected.messages), None)
+
+    async def fetch_messages(self, first_uid: int, last_uid: int, max_size: int) -> list[FetchedMessage]:
+        if self._server.fetches_before_drop is not None:
+            if self._server.fetches_before_drop == 0:
+                raise MailServerRejected("imap", "connection lost")
+            self._server.fetches_before_drop -= 1
+        fetched = []
+        for uid, message in sorted(self._folder().messages.items()):
+            if first_uid <= uid <= last_uid:
+                small = len(message.raw) <= max_size
+                self._server.bodies_fetched += small
+                raw = message.raw if small else None
+                fetched.append(FetchedMessage(uid, message.flags, message.internal_date, len(message.raw), None, raw))
+        return fetched
+
+    async def fetch_flags(self, first_uid: int, changed_since: int | None = None) -> list[FlagUpdate]:
+        return [FlagUpdate(uid, m.flags) for uid, m in sorted(self._folder().messages.items()) if uid >= first_uid]
+
+    async def uids(self) -> list[int]:
+        return sorted(self._folder().messages)
+
+    def _folder(self) -> FakeImapFolder:
+        if self._selected is None:
+            raise MailServerRejected("imap", "no folder selected")
+        return self._selected
+
+
+class FakeMailSession(MailSession):
+    def __init__(self, server: FakeImapServer) -> None:
+        self._server = server
+
+    @asynccontextmanager
+    async def __call__(self, server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+        yield FakeImapSession(self._server)

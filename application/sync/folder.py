@@ -1,0 +1,111 @@
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from typing import Any
+
+from application.sync.messages import MessageBuilder
+from application.sync.settings import SyncSettings
+from domain.accounts import MailAccount
+from domain.mailboxes import Mailbox, SyncState
+from domain.ports.mail import ImapSession
+from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import Clock
+from domain.remote import SelectedFolder
+from domain.sync import SyncProgress
+
+AfterBatch = Callable[[], Coroutine[Any, Any, None]]
+
+
+class FolderSync:
+    """Brings one stored folder up to date with the server (RFC 3501, RFC 7162)."""
+
+    def __init__(self, uow: UnitOfWork, builder: MessageBuilder, clock: Clock, settings: SyncSettings) -> None:
+        self._uow = uow
+        self._builder = builder
+        self._clock = clock
+        self._settings = settings
+
+    async def __call__(
+        self, imap: ImapSession, account: MailAccount, mailbox: Mailbox, progress: SyncProgress, after_batch: AfterBatch
+    ) -> None:
+        known = mailbox.sync_state
+        selected = await imap.select(mailbox.name, known)
+        if known is None or known.uidvalidity != selected.uidvalidity:
+            known = await self._start_over(mailbox, selected)
+        else:
+            await self._reconcile(imap, mailbox, known, selected)
+        progress.messages_total += max(0, selected.uidnext - 1 - known.last_uid)
+        last_uid = await self._fetch_new(imap, account, mailbox, known, selected, progress, after_batch)
+        await self._finish(mailbox, SyncState(selected.uidvalidity, last_uid, selected.highest_modseq))
+
+    async def _start_over(self, mailbox: Mailbox, selected: SelectedFolder) -> SyncState:
+        """A new folder, or UIDVALIDITY changed (RFC 3501 section 2.3.1.1): every stored UID of it is void."""
+        state = SyncState(selected.uidvalidity, 0, None)
+        async with self._uow as uow:
+            if mailbox.sync_state is not None:
+                await uow.messages.remove_all(mailbox.id)
+            await uow.mailboxes.update(replace(mailbox, sync_state=state))
+            await uow.commit()
+        return state
+
+    async def _reconcile(self, imap: ImapSession, mailbox: Mailbox, known: SyncState, selected: SelectedFolder) -> None:
+        """Deletions, then flag changes, for the messages already stored. The stored HIGHESTMODSEQ only moves
+        forward after both are applied, or a cut sync would lose them."""
+        modseq_unchanged = known.highest_modseq is not None and known.highest_modseq == selected.highest_modseq
+        async with self._uow as uow:
+            stored = await uow.messages.uids(mailbox.id)
+            gone = await self._deleted(imap, known, selected, stored, modseq_unchanged)
+            await uow.messages.remove_uids(mailbox.id, gone)
+            if not modseq_unchanged:
+                changed = selected.changed or await imap.fetch_flags(1, changed_since=known.highest_modseq)
+                await uow.messages.apply_flags(mailbox.id, [u for u in changed if u.uid <= known.last_uid])
+            await uow.commit()
+
+    @staticmethod
+    async def _deleted(
+        imap: ImapSession, known: SyncState, selected: SelectedFolder, stored: list[int], modseq_unchanged: bool
+    ) -> list[int]:
+        if "QRESYNC" in imap.capabilities and known.highest_modseq is not None:
+            return selected.vanished
+        new_on_server = max(0, selected.uidnext - 1 - known.last_uid)
+        if modseq_unchanged or selected.exists == len(stored) + new_on_server:
+            return []
+        present = set(await imap.uids())
+        return [uid for uid in stored if uid not in present]
+
+    async def _fetch_new(
+        self,
+        imap: ImapSession,
+        account: MailAccount,
+        mailbox: Mailbox,
+        known: SyncState,
+        selected: SelectedFolder,
+        progress: SyncProgress,
+        after_batch: AfterBatch,
+    ) -> int:
+        last_uid, size = known.last_uid, self._settings.batch_size
+        for first in range(known.last_uid + 1, selected.uidnext, size):
+            batch_end = min(first + size - 1, selected.uidnext - 1)
+            fetched = await imap.fetch_messages(first, batch_end, self._settings.max_message_bytes)
+            async with self._uow as uow:
+                messages = await self._builder.build(uow, account, mailbox, fetched)
+                await uow.messages.add_many(messages)
+                state = SyncState(known.uidvalidity, batch_end, known.highest_modseq)
+                await uow.mailboxes.update(replace(mailbox, sync_state=state))
+                await uow.commit()
+            last_uid = batch_end
+            progress.messages_fetched += len(messages)
+            await after_batch()
+        return last_uid
+
+    async def _finish(self, mailbox: Mailbox, state: SyncState) -> None:
+        async with self._uow as uow:
+            total, unread = await uow.messages.counts(mailbox.id)
+            done = replace(
+                mailbox,
+                sync_state=state,
+                message_count=total,
+                unread_count=unread,
+                last_synced_at=self._clock.now(),
+            )
+            await uow.mailboxes.update(done)
+            await uow.commit()

@@ -1,0 +1,128 @@
+from uuid import UUID
+
+from application.sync.folder import FolderSync
+from application.sync.settings import SyncSettings
+from domain.accounts import MailAccount
+from domain.errors import DomainError, MailServerRejected, NotFound
+from domain.ids import new_id
+from domain.mailboxes import Mailbox
+from domain.ports.mail import ImapSession, MailSession
+from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import Clock
+from domain.ports.security import CredentialCipher
+from domain.remote import RemoteFolder
+from domain.sync import AccountSync
+
+
+class LeaseLost(DomainError):
+    """Another worker took over this account's sync (ours stalled past the lease)."""
+
+
+class SyncAccount:
+    """Syncs every folder of one account. Only the holder of the account's lease syncs; the lease is renewed
+    after each batch and expires if the worker dies, so another worker can take over (and resume)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        imap: MailSession,
+        cipher: CredentialCipher,
+        clock: Clock,
+        folder_sync: FolderSync,
+        settings: SyncSettings,
+    ) -> None:
+        self._uow = uow
+        self._imap = imap
+        self._cipher = cipher
+        self._clock = clock
+        self._folder_sync = folder_sync
+        self._settings = settings
+
+    async def __call__(self, tenant_id: UUID, account_id: UUID, owner: str) -> AccountSync:
+        account, sync = await self._claim(tenant_id, account_id, owner)
+        if sync.lease_owner != owner:
+            return sync
+        try:
+            password = self._cipher.decrypt(account.imap_password)
+            async with self._imap(account.imap, password) as imap:
+                await self._sync_folders(imap, account, sync, owner)
+        except (MailServerRejected, LeaseLost) as error:
+            sync.fail(self._clock.now(), error.message)
+        except Exception as error:
+            sync.fail(self._clock.now(), f"internal error ({type(error).__name__})")
+            await self._save(sync)
+            raise
+        else:
+            sync.finish(self._clock.now())
+        await self._save(sync)
+        return sync
+
+    async def _claim(self, tenant_id: UUID, account_id: UUID, owner: str) -> tuple[MailAccount, AccountSync]:
+        now = self._clock.now()
+        async with self._uow as uow:
+            account = await uow.accounts.get(tenant_id, account_id)
+            if account is None:
+                raise NotFound("mail account not found")
+            sync = await uow.syncs.get(tenant_id, account_id) or AccountSync(tenant_id, account_id)
+            await uow.syncs.save(sync)
+            if await uow.syncs.take_lease(account_id, owner, now, self._settings.lease_ttl):
+                sync.take_lease(owner, now, self._settings.lease_ttl)
+                sync.start(now)
+                await uow.syncs.save(sync)
+            else:
+                sync = await uow.syncs.get(tenant_id, account_id) or sync
+            await uow.commit()
+        return account, sync
+
+    async def _sync_folders(self, imap: ImapSession, account: MailAccount, sync: AccountSync, owner: str) -> None:
+        remote = [folder for folder in await imap.list_folders() if folder.selectable]
+        mailboxes = await self._match_folders(account, remote)
+        sync.progress.folders_total = len(mailboxes)
+
+        async def after_batch() -> None:
+            await self._renew(sync, owner)
+
+        for mailbox in mailboxes:
+            await self._folder_sync(imap, account, mailbox, sync.progress, after_batch)
+            sync.progress.folders_done += 1
+            await self._renew(sync, owner)
+
+    async def _match_folders(self, account: MailAccount, remote: list[RemoteFolder]) -> list[Mailbox]:
+        """Stored folders the server no longer has are removed with their messages (a rename is a remove and
+        an add); new ones are added."""
+        async with self._uow as uow:
+            stored = {m.name: m for m in await uow.mailboxes.for_account(account.tenant_id, account.id)}
+            names = {folder.name for folder in remote}
+            for name, mailbox in stored.items():
+                if name not in names:
+                    await uow.mailboxes.delete(account.tenant_id, mailbox.id)
+            result = []
+            for folder in remote:
+                existing = stored.get(folder.name)
+                if existing is None:
+                    mailbox = Mailbox(
+                        new_id(), account.tenant_id, account.id, folder.name, folder.delimiter, folder.role, None
+                    )
+                    await uow.mailboxes.add(mailbox)
+                else:
+                    mailbox = existing
+                    if mailbox.role != folder.role:
+                        mailbox.role = folder.role
+                        await uow.mailboxes.update(mailbox)
+                result.append(mailbox)
+            await uow.commit()
+        return result
+
+    async def _renew(self, sync: AccountSync, owner: str) -> None:
+        now = self._clock.now()
+        async with self._uow as uow:
+            if not await uow.syncs.take_lease(sync.account_id, owner, now, self._settings.lease_ttl):
+                raise LeaseLost("another worker took over this account's sync")
+            sync.take_lease(owner, now, self._settings.lease_ttl)
+            await uow.syncs.save(sync)
+            await uow.commit()
+
+    async def _save(self, sync: AccountSync) -> None:
+        async with self._uow as uow:
+            await uow.syncs.save(sync)
+            await uow.commit()
