@@ -7,22 +7,28 @@ password hasher with the in-memory fakes, for tests and for users' own tests.
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from dishka import Provider, Scope, from_context, provide
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from adapters.auth.jwt_issuer import JwtConfig, JwtTokenIssuer
+from adapters.blobs.local_folder import LocalFolderBlobStore
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.scrypt_hasher import ScryptPasswordHasher
 from adapters.imap.fetcher import ImapMailFetcher
+from adapters.imap.session import AioimaplibMailSession
 from adapters.jobs.health import InProcessBrokerProbe, RedisBrokerProbe
 from adapters.jobs.queue import TaskiqJobQueue
+from adapters.memory.blobs import MemoryBlobStore
+from adapters.memory.imap import FakeImapServer, FakeMailSession
 from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
 from adapters.memory.runtime import SwitchableProbe
 from adapters.memory.security import PlainPasswordHasher
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import MemoryUnitOfWork
+from adapters.mime.parser import StdlibMessageParser
 from adapters.network import OutboundPolicy
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.health import DatabaseProbe
@@ -38,11 +44,19 @@ from application.accounts.verification import LoginVerifier
 from application.auth.authenticate import Authenticate
 from application.auth.login import Login
 from application.health import CheckHealth
+from application.sync.folder import FolderSync
+from application.sync.messages import MessageBuilder
+from application.sync.request import RequestSync
+from application.sync.schedule import EnqueueDueSyncs
+from application.sync.settings import SyncSettings
+from application.sync.status import GetSyncStatus
+from application.sync.sync_account import SyncAccount
 from application.users.register import RegisterUser
-from domain.ports.mail import MailFetcher, MailSender
+from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageParser
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, HealthProbe, JobQueue
 from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
+from domain.ports.storage import BlobStore
 from entrypoints.settings import Settings
 
 
@@ -114,6 +128,33 @@ class MailProvider(Provider):
     sender = provide(SmtpMailSender, provides=MailSender)
 
 
+class SyncProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def settings(self, settings: Settings) -> SyncSettings:
+        return SyncSettings(batch_size=settings.sync_batch_size, max_message_bytes=settings.sync_max_message_bytes)
+
+    @provide
+    def blobs(self, settings: Settings) -> BlobStore:
+        return LocalFolderBlobStore(Path(settings.data_dir) / "blobs")
+
+    @provide
+    def parser(self) -> MessageParser:
+        return StdlibMessageParser()
+
+    imap_sessions = provide(AioimaplibMailSession, provides=MailSession)
+    builder = provide(MessageBuilder, scope=Scope.REQUEST)
+    folder_sync = provide(FolderSync, scope=Scope.REQUEST)
+    sync_account = provide(SyncAccount, scope=Scope.REQUEST)
+    request_sync = provide(RequestSync, scope=Scope.REQUEST)
+    sync_status = provide(GetSyncStatus, scope=Scope.REQUEST)
+
+    @provide(scope=Scope.REQUEST)
+    def due_syncs(self, uow: UnitOfWork, jobs: JobQueue, clock: Clock, settings: Settings) -> EnqueueDueSyncs:
+        return EnqueueDueSyncs(uow, jobs, clock, timedelta(seconds=settings.sync_interval_seconds))
+
+
 class JobsProvider(Provider):
     scope = Scope.APP
 
@@ -158,6 +199,7 @@ def app_providers() -> list[Provider]:
         SecurityProvider(),
         MailProvider(),
         JobsProvider(),
+        SyncProvider(),
         HealthProvider(),
         UseCaseProvider(),
     ]
@@ -166,7 +208,8 @@ def app_providers() -> list[Provider]:
 class MemoryProvider(Provider):
     """Swaps the database, the mail servers and the slow password hash for in-memory fakes.
 
-    Tests reach the fakes through the container: `MemoryStore`, `ScriptedMailServers`, `HealthProbes`.
+    Tests reach the fakes through the container: `MemoryStore`, `ScriptedMailServers`, `FakeImapServer`,
+    `HealthProbes`.
     """
 
     scope = Scope.APP
@@ -192,6 +235,18 @@ class MemoryProvider(Provider):
     @provide(override=True)
     def sender(self, servers: ScriptedMailServers) -> MailSender:
         return ScriptedMailSender(servers)
+
+    @provide
+    def imap_server(self) -> FakeImapServer:
+        return FakeImapServer()
+
+    @provide(override=True)
+    def imap_sessions(self, server: FakeImapServer) -> MailSession:
+        return FakeMailSession(server)
+
+    @provide(override=True)
+    def blobs(self) -> BlobStore:
+        return MemoryBlobStore()
 
     @provide(override=True)
     def probes(self) -> HealthProbes:

@@ -24,6 +24,7 @@ from entrypoints.container import build_container
 from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
+from entrypoints.worker.tasks import register_tasks
 
 
 def serve(settings: Settings) -> None:
@@ -114,6 +115,7 @@ async def run_scheduler(settings: Settings) -> int:
         print("mailroom: without MAILROOM_REDIS_URL the scheduler runs inside `mailroom serve`", file=sys.stderr)
         return 2
     broker = create_broker(settings)
+    register_tasks(broker)
     await broker.startup()
     try:
         await _until_signalled(run_scheduler_task(create_scheduler(broker)))

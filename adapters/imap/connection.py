@@ -63,6 +63,9 @@ async def _starttls(client: aioimaplib.IMAP4, host: str, policy: OutboundPolicy)
 
 
 async def _quietly_logout(client: aioimaplib.IMAP4) -> None:
+    transport = client.protocol.transport
+    if transport is None or transport.is_closing():
+        return
     with contextlib.suppress(OSError, TimeoutError, aioimaplib.AioImapException):
         await client.logout()
 

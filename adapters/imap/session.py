@@ -37,6 +37,13 @@ class AioimaplibSession(ImapSession):
         self._timeout = timeout
         self._capabilities = frozenset(c.upper() for c in client.protocol.capabilities)
         self._uidnext = 1
+        self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        client.protocol.conn_lost_cb = self._connection_lost
+
+    def _connection_lost(self, _: Exception | None) -> None:
+        """aioimaplib leaves a command waiting on a dead socket until its timeout; fail it at once instead."""
+        if not self._lost.done():
+            self._lost.set_result(None)
 
     @property
     def capabilities(self) -> frozenset[str]:
@@ -127,8 +134,14 @@ class AioimaplibSession(ImapSession):
         return await self._run(protocol.execute(command), name)
 
     async def _run(self, pending: Awaitable[aioimaplib.Response], name: str) -> list[Line]:
+        command = asyncio.ensure_future(pending)
+        await asyncio.wait({command, self._lost}, timeout=self._timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not command.done():
+            command.cancel()
+            reason = "connection lost" if self._lost.done() else "timed out"
+            raise MailServerRejected("imap", f"{name} failed: {reason}")
         try:
-            response: aioimaplib.Response = await asyncio.wait_for(pending, self._timeout)
+            response: aioimaplib.Response = command.result()
         except (TimeoutError, OSError, aioimaplib.AioImapException) as error:
             raise MailServerRejected("imap", f"{name} failed: {type(error).__name__}") from None
         if response.result != "OK":

@@ -10,7 +10,6 @@ class TaskiqJobQueue(JobQueue):
     def __init__(self, broker: AsyncBroker) -> None:
         self._broker = broker
 
-    async def enqueue(self, task_name: str, **arguments: str) -> str:
+    async def enqueue(self, task_name: str, job_id: str, **arguments: str) -> None:
         kicker: AsyncKicker[..., object] = AsyncKicker(task_name=task_name, broker=self._broker, labels={})
-        task = await kicker.kiq(**arguments)
-        return str(task.task_id)
+        await kicker.with_task_id(job_id).kiq(**arguments)

@@ -51,6 +51,9 @@ class MemoryMessageRepository(MessageRepository):
     async def uids(self, mailbox_id: UUID) -> list[int]:
         return sorted(uid for box, uid in self._store.messages if box == mailbox_id)
 
+    async def in_mailbox(self, mailbox_id: UUID) -> list[Message]:
+        return [replace(self._store.messages[(mailbox_id, uid)]) for uid in await self.uids(mailbox_id)]
+
     async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None:
         for update in updates:
             if (stored := self._store.messages.get((mailbox_id, update.uid))) is not None:
@@ -91,6 +94,15 @@ class MemoryAccountSyncRepository(AccountSyncRepository):
 
     async def save(self, sync: AccountSync) -> None:
         self._store.syncs[sync.account_id] = replace(sync, progress=replace(sync.progress))
+
+    async def due(self, finished_before: datetime) -> list[tuple[UUID, UUID]]:
+        due = []
+        for account in self._store.accounts.values():
+            sync = self._store.syncs.get(account.id)
+            never = sync is None or (sync.finished_at is None and not sync.in_progress)
+            if never or (sync and not sync.in_progress and sync.finished_at and sync.finished_at <= finished_before):
+                due.append((account.tenant_id, account.id))
+        return due
 
     async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
         sync = self._store.syncs.get(account_id)

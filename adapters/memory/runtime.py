@@ -2,7 +2,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from domain.errors import DependencyUnavailable
-from domain.ids import new_id
 from domain.ports.runtime import Clock, HealthProbe, JobQueue
 
 
@@ -21,10 +20,8 @@ class ManualClock(Clock):
 class RecordingJobQueue(JobQueue):
     jobs: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
 
-    async def enqueue(self, task_name: str, **arguments: str) -> str:
-        job_id = new_id().hex
+    async def enqueue(self, task_name: str, job_id: str, **arguments: str) -> None:
         self.jobs.append((job_id, task_name, arguments))
-        return job_id
 
 
 @dataclass

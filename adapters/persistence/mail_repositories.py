@@ -2,7 +2,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,16 +11,18 @@ from adapters.persistence.mail_mappers import (
     copy_sync_to_row,
     flag_columns,
     mailbox_from_row,
+    message_from_row,
     message_row,
     sync_from_row,
 )
 from adapters.persistence.mail_models import AccountSyncModel, MailboxModel, MessageModel
+from adapters.persistence.models import MailAccountModel
 from domain.errors import Conflict
 from domain.mailboxes import Mailbox
 from domain.messages import Message
 from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
 from domain.remote import FlagUpdate
-from domain.sync import AccountSync
+from domain.sync import AccountSync, SyncPhase
 
 _CHUNK = 1000
 
@@ -73,6 +75,12 @@ class SqlMessageRepository(MessageRepository):
             select(MessageModel.uid).where(MessageModel.mailbox_id == mailbox_id).order_by(MessageModel.uid)
         )
         return list(rows)
+
+    async def in_mailbox(self, mailbox_id: UUID) -> list[Message]:
+        rows = await self._session.scalars(
+            select(MessageModel).where(MessageModel.mailbox_id == mailbox_id).order_by(MessageModel.uid)
+        )
+        return [message_from_row(row) for row in rows]
 
     async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None:
         if not updates:
@@ -134,7 +142,25 @@ class SqlAccountSyncRepository(AccountSyncRepository):
             self._session.add(copy_sync_to_row(sync, AccountSyncModel()))
         elif row.tenant_id == sync.tenant_id:
             copy_sync_to_row(sync, row)
-        await self._session.flush()
+        try:
+            await self._session.flush()
+        except IntegrityError:
+            raise Conflict("the account's sync status was created concurrently") from None
+
+    async def due(self, finished_before: datetime) -> list[tuple[UUID, UUID]]:
+        idle = AccountSyncModel.phase.in_([SyncPhase.IDLE.value, SyncPhase.FAILED.value])
+        rows = await self._session.execute(
+            select(MailAccountModel.tenant_id, MailAccountModel.id)
+            .outerjoin(AccountSyncModel, AccountSyncModel.account_id == MailAccountModel.id)
+            .where(
+                or_(
+                    AccountSyncModel.id.is_(None),
+                    and_(idle, AccountSyncModel.finished_at.is_(None)),
+                    and_(idle, AccountSyncModel.finished_at <= finished_before),
+                )
+            )
+        )
+        return [(tenant_id, account_id) for tenant_id, account_id in rows.all()]
 
     async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
         """One conditional UPDATE, so two workers racing for the lease cannot both win."""

@@ -3,7 +3,7 @@ from uuid import UUID
 from application.sync.folder import FolderSync
 from application.sync.settings import SyncSettings
 from domain.accounts import MailAccount
-from domain.errors import DomainError, MailServerRejected, NotFound
+from domain.errors import Conflict, DomainError, MailServerRejected, NotFound
 from domain.ids import new_id
 from domain.mailboxes import Mailbox
 from domain.ports.mail import ImapSession, MailSession
@@ -58,6 +58,14 @@ class SyncAccount:
         return sync
 
     async def _claim(self, tenant_id: UUID, account_id: UUID, owner: str) -> tuple[MailAccount, AccountSync]:
+        """Creates the status row if needed and tries for the lease. Two workers may race to create the row;
+        the loser retries once, and the lease (one conditional UPDATE) decides who syncs."""
+        try:
+            return await self._try_claim(tenant_id, account_id, owner)
+        except Conflict:
+            return await self._try_claim(tenant_id, account_id, owner)
+
+    async def _try_claim(self, tenant_id: UUID, account_id: UUID, owner: str) -> tuple[MailAccount, AccountSync]:
         now = self._clock.now()
         async with self._uow as uow:
             account = await uow.accounts.get(tenant_id, account_id)

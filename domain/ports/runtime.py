@@ -9,8 +9,9 @@ class Clock(Protocol):
 
 
 class JobQueue(Protocol):
-    async def enqueue(self, task_name: str, **arguments: str) -> str:
-        """Queues a background task by name with plain-id arguments; returns the job id."""
+    async def enqueue(self, task_name: str, job_id: str, **arguments: str) -> None:
+        """Queues a background task by name with plain-id arguments, under a job id the caller chose
+        (so the caller can record the job before it is sent)."""
         ...
 
 

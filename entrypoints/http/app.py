@@ -16,6 +16,7 @@ from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProv
 from entrypoints.http.controllers.accounts import MailAccountController
 from entrypoints.http.controllers.auth import LoginController, MeController
 from entrypoints.http.controllers.health import health
+from entrypoints.http.controllers.sync import SyncController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
@@ -50,7 +51,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
 
     protected = Router(
         path="/",
-        route_handlers=[MeController, MailAccountController],
+        route_handlers=[MeController, MailAccountController, SyncController],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         security=[{"bearer": []}],
     )

@@ -7,6 +7,7 @@ from taskiq.schedule_sources import LabelScheduleSource
 
 from adapters.jobs.broker import build_broker
 from entrypoints.settings import Settings
+from entrypoints.worker.tasks import register_tasks
 
 
 def create_broker(settings: Settings) -> AsyncBroker:
@@ -14,7 +15,8 @@ def create_broker(settings: Settings) -> AsyncBroker:
 
 
 def attach_container(broker: AsyncBroker, container: AsyncContainer) -> None:
-    """Tasks get their use cases from `container` through `@inject(patch_module=True)`."""
+    """Registers the tasks; they get their use cases from `container` through `@inject(patch_module=True)`."""
+    register_tasks(broker)
     setup_dishka(container, broker)
 
 

@@ -1,0 +1,27 @@
+from dataclasses import dataclass
+from uuid import UUID
+
+from domain.auth import Principal
+from domain.errors import NotFound
+from domain.mailboxes import Mailbox
+from domain.ports.persistence import UnitOfWork
+from domain.sync import AccountSync
+
+
+@dataclass(frozen=True, slots=True)
+class SyncStatus:
+    sync: AccountSync
+    folders: list[Mailbox]
+
+
+class GetSyncStatus:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, principal: Principal, account_id: UUID) -> SyncStatus:
+        async with self._uow as uow:
+            if await uow.accounts.get(principal.tenant_id, account_id) is None:
+                raise NotFound("mail account not found")
+            sync = await uow.syncs.get(principal.tenant_id, account_id)
+            folders = await uow.mailboxes.for_account(principal.tenant_id, account_id)
+        return SyncStatus(sync or AccountSync(principal.tenant_id, account_id), folders)

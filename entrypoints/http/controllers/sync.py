@@ -1,0 +1,32 @@
+from uuid import UUID
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, get, post
+from litestar.params import FromPath
+
+from application.sync.request import RequestSync
+from application.sync.status import GetSyncStatus
+from domain.auth import Principal
+from entrypoints.http.schemas.sync import SyncQueued, SyncStatusOut
+
+
+class SyncController(Controller):
+    """Paths kept from the service Mailroom replaces."""
+
+    path = "/api/sync"
+    tags = ["sync"]
+
+    @post("/imap/{account_id:uuid}", status_code=202, summary="Queue a sync (or get the one queued or running)")
+    @inject
+    async def request_sync(
+        self, account_id: FromPath[UUID], principal: FromDishka[Principal], queue_sync: FromDishka[RequestSync]
+    ) -> SyncQueued:
+        sync = await queue_sync(principal, account_id)
+        return SyncQueued(job_id=sync.job_id, status=sync.phase)
+
+    @get("/status/{account_id:uuid}", summary="Sync state, progress and folders of an account")
+    @inject
+    async def sync_status(
+        self, account_id: FromPath[UUID], principal: FromDishka[Principal], status: FromDishka[GetSyncStatus]
+    ) -> SyncStatusOut:
+        return SyncStatusOut.of(await status(principal, account_id))

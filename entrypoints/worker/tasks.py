@@ -1,0 +1,37 @@
+"""Taskiq tasks: plain ids in, one use case called. Taskiq-redis delivers at least once, so each is idempotent:
+a second delivery of a sync finds the lease taken, or nothing new to fetch."""
+
+import logging
+import os
+import socket
+from typing import Any
+from uuid import UUID
+
+from dishka.integrations.taskiq import FromDishka, inject
+from taskiq import AsyncBroker
+
+from application.sync.request import SYNC_TASK
+from application.sync.schedule import EnqueueDueSyncs
+from application.sync.sync_account import SyncAccount
+
+log = logging.getLogger("mailroom.worker")
+
+WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
+DUE_SYNCS_TASK = "enqueue_due_syncs"
+
+
+@inject(patch_module=True)
+async def sync_account(tenant_id: str, account_id: str, sync: FromDishka[SyncAccount]) -> dict[str, Any]:
+    result = await sync(UUID(tenant_id), UUID(account_id), WORKER_ID)
+    log.info("sync of account %s: %s", account_id, result.phase)
+    return {"phase": result.phase.value, "messages_fetched": result.progress.messages_fetched}
+
+
+@inject(patch_module=True)
+async def enqueue_due_syncs(enqueue: FromDishka[EnqueueDueSyncs]) -> int:
+    return await enqueue()
+
+
+def register_tasks(broker: AsyncBroker) -> None:
+    broker.register_task(sync_account, task_name=SYNC_TASK)
+    broker.register_task(enqueue_due_syncs, task_name=DUE_SYNCS_TASK, schedule=[{"cron": "* * * * *"}])
