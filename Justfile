@@ -48,3 +48,7 @@ services-stop:
 # ask a running API for its health
 health:
     curl -sS http://${MAILROOM_HOST:-127.0.0.1}:${MAILROOM_PORT:-8000}/health
+
+# benchmark: first sync of 20,000 messages from Dovecot into Postgres, a re-sync, and the raw IMAP transport
+bench-sync *ARGS:
+    uv run python -m bench.sync_benchmark {{ARGS}}

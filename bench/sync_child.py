@@ -1,0 +1,64 @@
+"""One full first sync and one re-sync of the bench account, in its own process so its peak RSS is its own.
+Prints one JSON line. Usage: python -m bench.sync_child DATABASE_URL DATA_DIR IMAP_HOST IMAP_PORT"""
+
+import asyncio
+import json
+import os
+import resource
+import sys
+import time
+
+from application.accounts.commands import NewMailAccount, ServerLogin
+from application.accounts.create import CreateMailAccount
+from application.sync.sync_account import SyncAccount
+from domain.accounts import Security
+from domain.auth import Principal
+from domain.ids import new_id
+from domain.ports.persistence import UnitOfWork
+from domain.tenants import Role, Tenant
+from entrypoints.container import build_container
+from entrypoints.operations import migrate
+from entrypoints.settings import load_settings
+from entrypoints.worker.runtime import create_broker
+
+
+async def main(database_url: str, data_dir: str, host: str, port: int) -> dict[str, float]:
+    settings = load_settings(
+        {
+            "MAILROOM_DATABASE_URL": database_url,
+            "MAILROOM_DATA_DIR": data_dir,
+            "MAILROOM_ALLOW_PRIVATE_MAIL_HOSTS": "true",
+            "MAILROOM_MAIL_TIMEOUT_SECONDS": "120",
+            **{k: v for k, v in os.environ.items() if k.startswith("MAILROOM_SYNC_")},
+        }
+    )
+    await migrate(settings)
+    container = build_container(settings, create_broker(settings))
+    async with container() as request:
+        uow = await request.get(UnitOfWork)
+        tenant = Tenant(new_id(), "bench", "Bench")
+        async with uow:
+            await uow.tenants.add(tenant)
+            await uow.commit()
+        login = ServerLogin(host, port, Security.NONE, "bench@example.test", "bench-password-1")
+        account = await (await request.get(CreateMailAccount))(
+            Principal(new_id(), tenant.id, Role.ADMIN), NewMailAccount("Bench", login.username, login, login)
+        )
+    figures: dict[str, float] = {}
+    for label in ("first", "resync"):
+        async with container() as request:
+            sync = await request.get(SyncAccount)
+            started = time.perf_counter()
+            result = await sync(tenant.id, account.id, "bench")
+            figures[f"{label}_seconds"] = time.perf_counter() - started
+            figures[f"{label}_messages"] = result.progress.messages_fetched
+            if result.last_error:
+                raise SystemExit(f"sync failed: {result.last_error}")
+    await container.close()
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return figures
+
+
+if __name__ == "__main__":
+    url, data, host, port = sys.argv[1:5]
+    print(json.dumps(asyncio.run(main(url, data, host, int(port)))))
