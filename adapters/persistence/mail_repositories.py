@@ -1,8 +1,9 @@
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, and_, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +26,9 @@ from domain.remote import FlagUpdate
 from domain.sync import AccountSync, SyncPhase
 
 _CHUNK = 1000
+# Core tables for the bulk UPDATEs, which address rows by (mailbox, uid) or account rather than primary key.
+_MESSAGES = cast("Table", MessageModel.__table__)
+_SYNCS = cast("Table", AccountSyncModel.__table__)
 
 
 class SqlMailboxRepository(MailboxRepository):
@@ -86,9 +90,9 @@ class SqlMessageRepository(MessageRepository):
         if not updates:
             return
         statement = (
-            update(MessageModel.__table__)  # type: ignore[arg-type]
-            .where(MessageModel.__table__.c.mailbox_id == bindparam("b_mailbox"))
-            .where(MessageModel.__table__.c.uid == bindparam("b_uid"))
+            update(_MESSAGES)
+            .where(_MESSAGES.c.mailbox_id == bindparam("b_mailbox"))
+            .where(_MESSAGES.c.uid == bindparam("b_uid"))
             .values({name: bindparam(f"b_{name}") for name in [*flag_columns(updates[0].flags), "modseq"]})
         )
         rows = [
@@ -164,9 +168,9 @@ class SqlAccountSyncRepository(AccountSyncRepository):
 
     async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
         """One conditional UPDATE, so two workers racing for the lease cannot both win."""
-        table = AccountSyncModel.__table__
+        table = _SYNCS
         result = await self._session.execute(
-            update(table)  # type: ignore[arg-type]
+            update(table)
             .where(table.c.account_id == account_id)
             .where(
                 or_(
@@ -179,7 +183,7 @@ class SqlAccountSyncRepository(AccountSyncRepository):
             .values(lease_owner=owner, lease_expires_at=now + ttl)
         )
         self._session.expire_all()
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return bool(cast("CursorResult[Any]", result).rowcount)
 
     async def _row(self, account_id: UUID) -> AccountSyncModel | None:
         return await self._session.scalar(select(AccountSyncModel).where(AccountSyncModel.account_id == account_id))
