@@ -51,6 +51,7 @@ from application.sync.schedule import EnqueueDueSyncs
 from application.sync.settings import SyncSettings
 from application.sync.status import GetSyncStatus
 from application.sync.sync_account import SyncAccount
+from application.sync.watch import WatchInbox
 from application.users.register import RegisterUser
 from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageParser
 from domain.ports.persistence import UnitOfWork
@@ -149,6 +150,12 @@ class SyncProvider(Provider):
     sync_account = provide(SyncAccount, scope=Scope.REQUEST)
     request_sync = provide(RequestSync, scope=Scope.REQUEST)
     sync_status = provide(GetSyncStatus, scope=Scope.REQUEST)
+
+    @provide(scope=Scope.REQUEST)
+    def watch_inbox(
+        self, uow: UnitOfWork, imap: MailSession, cipher: CredentialCipher, jobs: JobQueue, settings: Settings
+    ) -> WatchInbox:
+        return WatchInbox(uow, imap, cipher, jobs, idle_seconds=settings.idle_seconds)
 
     @provide(scope=Scope.REQUEST)
     def due_syncs(self, uow: UnitOfWork, jobs: JobQueue, clock: Clock, settings: Settings) -> EnqueueDueSyncs:

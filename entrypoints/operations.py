@@ -25,6 +25,7 @@ from entrypoints.http.app import create_app
 from entrypoints.settings import Settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
 from entrypoints.worker.tasks import register_tasks
+from entrypoints.worker.watchers import watch_inboxes
 
 
 def serve(settings: Settings) -> None:
@@ -111,16 +112,22 @@ async def run_worker(settings: Settings) -> int:
 
 
 async def run_scheduler(settings: Settings) -> int:
+    """The scheduler and, since it runs exactly once per deployment, the inbox watches."""
     if settings.redis_url is None:
         print("mailroom: without MAILROOM_REDIS_URL the scheduler runs inside `mailroom serve`", file=sys.stderr)
         return 2
     broker = create_broker(settings)
+    container = build_container(settings, broker)
     register_tasks(broker)
     await broker.startup()
+    work = [run_scheduler_task(create_scheduler(broker))]
+    if settings.idle_enabled:
+        work.append(watch_inboxes(container, settings))
     try:
-        await _until_signalled(run_scheduler_task(create_scheduler(broker)))
+        await _until_signalled(asyncio.gather(*work))
     finally:
         await broker.shutdown()
+        await container.close()
     return 0
 
 
@@ -134,7 +141,7 @@ async def _request_container(settings: Settings) -> AsyncIterator[AsyncContainer
         await container.close()
 
 
-async def _until_signalled(work: Awaitable[None]) -> None:
+async def _until_signalled(work: Awaitable[object]) -> None:
     """Runs `work` until SIGTERM or SIGINT, then cancels it so in-flight tasks are released."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()

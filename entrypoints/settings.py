@@ -42,6 +42,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     sync_interval_seconds: int = 300
     sync_batch_size: int = 500
     sync_max_message_bytes: int = 50 * 1024 * 1024
+    idle_enabled: bool = True
+    idle_seconds: float = 25 * 60
+    idle_refresh_seconds: float = 60
 
     def __repr__(self) -> str:
         shown = {f: getattr(self, f) for f in self.__struct_fields__ if f not in _SECRET_FIELDS}

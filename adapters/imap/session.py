@@ -1,4 +1,5 @@
 import asyncio
+import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
 
@@ -26,6 +27,7 @@ from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFold
 _NOT_SELECTABLE = {"\\noselect", "\\nonexistent"}
 _METADATA = "(UID FLAGS INTERNALDATE RFC822.SIZE{modseq})"
 FLAG_BATCH = 500
+_CHANGE = re.compile(rb"\b(EXISTS|EXPUNGE|FETCH|VANISHED)\b", re.IGNORECASE)
 
 
 class AioimaplibSession(ImapSession):
@@ -123,6 +125,26 @@ class AioimaplibSession(ImapSession):
 
     async def uids(self) -> list[int]:
         return parse_search(await self._run(self._client.uid_search("ALL", charset=None), "UID SEARCH"))
+
+    async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
+        if "IDLE" not in self._capabilities:
+            await asyncio.sleep(idle_seconds)
+            return True
+        await self.select(folder)
+        idle = await asyncio.wait_for(self._client.idle_start(timeout=idle_seconds), self._timeout)
+        push = asyncio.ensure_future(self._client.wait_server_push(idle_seconds + self._timeout))
+        try:
+            await asyncio.wait({push, self._lost}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not push.done():
+                push.cancel()
+            if not self._lost.done():
+                self._client.idle_done()
+                await asyncio.wait_for(idle, self._timeout)
+        if self._lost.done():
+            raise MailServerRejected("imap", "IDLE failed: connection lost")
+        lines = push.result()
+        return isinstance(lines, list) and any(_CHANGE.search(bytes(line)) for line in lines)
 
     async def _fetch(self, uid_set: str, parts: str) -> list[FetchItem]:
         lines = await self._run(self._client.uid("fetch", uid_set, parts), "UID FETCH")

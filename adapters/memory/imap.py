@@ -2,6 +2,7 @@
 fallback paths (UID SEARCH for deletions, full FLAGS fetch). It counts downloaded bodies and can drop the
 connection after a number of fetches."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,11 +39,13 @@ class FakeImapServer:
     folders: dict[str, FakeImapFolder] = field(default_factory=lambda: {"INBOX": FakeImapFolder()})
     bodies_fetched: int = 0
     fetches_before_drop: int | None = None
+    deliveries: asyncio.Event = field(default_factory=asyncio.Event)
 
     def deliver(self, folder: str, raw: bytes, flags: Flags | None = None) -> int:
         box = self.folders.setdefault(folder, FakeImapFolder())
         uid, box.uidnext = box.uidnext, box.uidnext + 1
         box.messages[uid] = FakeImapMessage(raw, flags or Flags(), datetime(2026, 1, 1, tzinfo=UTC))
+        self.deliveries.set()
         return uid
 
     def recreate(self, folder: str) -> None:
@@ -90,6 +93,14 @@ class FakeImapSession(ImapSession):
 
     async def uids(self) -> list[int]:
         return sorted(self._folder().messages)
+
+    async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
+        self._server.deliveries.clear()
+        try:
+            await asyncio.wait_for(self._server.deliveries.wait(), idle_seconds)
+        except TimeoutError:
+            return False
+        return True
 
     def _folder(self) -> FakeImapFolder:
         if self._selected is None:

@@ -84,6 +84,9 @@ class MemoryMailAccountRepository(MailAccountRepository):
         del self._store.accounts[account_id]
         return True
 
+    async def all_ids(self) -> Sequence[tuple[UUID, UUID]]:
+        return [(a.tenant_id, a.id) for a in self._store.accounts.values()]
+
     async def encrypted_with_other_keys(self, current_key_id: str, limit: int) -> Sequence[MailAccount]:
         stale = [
             replace(a)

@@ -6,7 +6,7 @@ from uuid import UUID
 from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import func, or_
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -117,6 +117,10 @@ class SqlMailAccountRepository(MailAccountRepository):
     async def delete(self, tenant_id: UUID, account_id: UUID) -> bool:
         deleted = await self._rows.delete_where(id=account_id, tenant_id=tenant_id, sanity_check=False)
         return len(deleted) > 0
+
+    async def all_ids(self) -> Sequence[tuple[UUID, UUID]]:
+        rows = await self._rows.session.execute(select(MailAccountModel.tenant_id, MailAccountModel.id))
+        return [(tenant_id, account_id) for tenant_id, account_id in rows.all()]
 
     async def encrypted_with_other_keys(self, current_key_id: str, limit: int) -> Sequence[MailAccount]:
         rows = await self._rows.get_many(

@@ -53,6 +53,11 @@ class ImapSession(Protocol):
         """Every UID of the selected folder (UID SEARCH ALL)."""
         ...
 
+    async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
+        """IDLE on `folder` (RFC 2177) until the server reports a change (True) or `idle_seconds` pass (False).
+        Servers and NAT drop idle connections, so callers keep `idle_seconds` under 29 minutes."""
+        ...
+
 
 class MailSession(Protocol):
     def __call__(self, server: ServerSettings, password: str) -> AbstractAsyncContextManager[ImapSession]:

@@ -1,6 +1,6 @@
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from dishka import Provider
 from dishka.integrations.litestar import LitestarProvider, setup_dishka
@@ -20,12 +20,14 @@ from entrypoints.http.controllers.sync import SyncController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
+from entrypoints.worker.watchers import watch_inboxes
 
 
 def create_app(*override_providers: Provider, settings: Settings | None = None) -> Litestar:
     """The API. Providers passed here override the production wiring (tests pass `MemoryProvider()`).
 
-    Without Redis the task broker and the scheduler run inside this process (the embedded default).
+    Without Redis the task broker, the scheduler and the inbox watches run inside this process (the embedded
+    default).
     """
     settings = settings or load_settings()
     broker = create_broker(settings)
@@ -38,14 +40,17 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await broker.startup()
-        scheduler = asyncio.create_task(run_scheduler_task(create_scheduler(broker))) if embedded_jobs else None
+        background = []
+        if embedded_jobs:
+            background.append(asyncio.create_task(run_scheduler_task(create_scheduler(broker))))
+            if settings.idle_enabled:
+                background.append(asyncio.create_task(watch_inboxes(container, settings)))
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.cancel()
-                with suppress(asyncio.CancelledError):
-                    await scheduler
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
             await broker.shutdown()
             await container.close()
 

@@ -21,9 +21,11 @@ def test_refuses_to_start_without_redis(command: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize("command", ["worker", "scheduler"])
 def test_runs_on_redis_until_sigterm(command: str, redis_url: str, tmp_path: Path) -> None:
     env = env_without_mailroom() | {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_REDIS_URL": redis_url}
+    assert run(env, "migrate").returncode == 0
     process = subprocess.Popen([MAILROOM, command], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     time.sleep(5)
     assert process.poll() is None, process.communicate()[0].decode()
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=20)[0].decode()
     assert process.returncode == 0, output
+    assert "Traceback" not in output, output

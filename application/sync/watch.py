@@ -1,0 +1,87 @@
+import asyncio
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+from uuid import UUID
+
+from application.sync.request import request_sync
+from domain.errors import DependencyUnavailable, MailServerRejected, NotFound
+from domain.ports.mail import MailSession
+from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import JobQueue
+from domain.ports.security import CredentialCipher
+
+INBOX = "INBOX"
+
+
+class WatchInbox:
+    """Keeps an IDLE watch (RFC 2177) on one account's INBOX and queues a sync whenever the server reports a
+    change, and once on every (re)connect for what arrived while nobody watched. IDLE is re-issued every
+    `idle_seconds` (servers and NAT drop connections idle for 30 minutes); a lost connection is retried with
+    growing pauses. Runs until cancelled or until the account is deleted."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        imap: MailSession,
+        cipher: CredentialCipher,
+        jobs: JobQueue,
+        idle_seconds: float = 25 * 60,
+        backoff: Sequence[float] = (1, 2, 5, 15, 60),
+    ) -> None:
+        self._uow = uow
+        self._imap = imap
+        self._cipher = cipher
+        self._jobs = jobs
+        self._idle_seconds = idle_seconds
+        self._backoff = backoff
+
+    async def __call__(self, tenant_id: UUID, account_id: UUID) -> None:
+        failures = 0
+        while True:
+            async with self._uow as uow:
+                account = await uow.accounts.get(tenant_id, account_id)
+            if account is None:
+                return
+            try:
+                password = self._cipher.decrypt(account.imap_password)
+                async with self._imap(account.imap, password) as session:
+                    failures = 0
+                    await request_sync(self._uow, self._jobs, tenant_id, account_id)
+                    while True:
+                        if await session.wait_for_change(INBOX, self._idle_seconds):
+                            await request_sync(self._uow, self._jobs, tenant_id, account_id)
+            except NotFound:
+                return
+            except (MailServerRejected, DependencyUnavailable):
+                await asyncio.sleep(self._backoff[min(failures, len(self._backoff) - 1)])
+                failures += 1
+
+
+class WatchInboxes:
+    """One inbox watch per account: every `refresh_seconds` new accounts get a watch and deleted ones lose it.
+    Run it in exactly one process (the scheduler, or `serve` on the embedded default), or each account would be
+    watched, and its IMAP connections used, once per process."""
+
+    def __init__(
+        self, uow: UnitOfWork, watch: Callable[[UUID, UUID], Coroutine[Any, Any, None]], refresh_seconds: float = 60
+    ) -> None:
+        self._uow = uow
+        self._watch = watch
+        self._refresh_seconds = refresh_seconds
+
+    async def __call__(self) -> None:
+        watches: dict[UUID, asyncio.Task[None]] = {}
+        try:
+            while True:
+                async with self._uow as uow:
+                    accounts = {account: tenant for tenant, account in await uow.accounts.all_ids()}
+                for account_id in [a for a, task in watches.items() if a not in accounts or task.done()]:
+                    watches.pop(account_id).cancel()
+                for account_id, tenant_id in accounts.items():
+                    if account_id not in watches:
+                        watches[account_id] = asyncio.create_task(self._watch(tenant_id, account_id))
+                await asyncio.sleep(self._refresh_seconds)
+        finally:
+            for task in watches.values():
+                task.cancel()
+            await asyncio.gather(*watches.values(), return_exceptions=True)

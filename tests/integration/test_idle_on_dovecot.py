@@ -1,0 +1,70 @@
+"""Mail delivered by Postfix and Dovecot's LMTP reaches the API through IDLE, with no sync requested."""
+
+import asyncio
+import smtplib
+import time
+from email.message import EmailMessage
+from pathlib import Path
+from uuid import uuid4
+
+from dishka import Provider, Scope, provide
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from adapters.imap.session import AioimaplibMailSession
+from adapters.network import OutboundPolicy
+from application.users.register import NewUser, RegisterUser
+from domain.ports.mail import MailSession
+from entrypoints.http.app import create_app
+from entrypoints.ioc import MemoryProvider
+from entrypoints.settings import load_settings
+from tests.conftest import mail_server_settings
+from tests.e2e.conftest import PASSWORD
+from tests.e2e.test_inbox_watch import inbox_count
+
+
+class RealImapSessions(Provider):
+    """On top of the fakes: the real IMAP sessions, so the watch IDLEs on the real Dovecot."""
+
+    @provide(scope=Scope.APP, override=True)
+    def sessions(self, policy: OutboundPolicy) -> MailSession:
+        return AioimaplibMailSession(policy)
+
+
+def send(mail: dict[str, str], subject: str) -> None:
+    message = EmailMessage()
+    message["From"], message["To"], message["Subject"] = "alice@example.test", "bob@example.test", subject
+    message.set_content("hello over IDLE")
+    with smtplib.SMTP(mail["MAILROOM_TEST_MAIL_HOST"], int(mail["MAILROOM_TEST_SMTP_PORT"]), timeout=10) as smtp:
+        smtp.send_message(message)
+
+
+async def test_a_delivered_message_appears_within_5_seconds(tmp_path: Path) -> None:
+    mail = mail_server_settings()
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_IDLE_REFRESH_SECONDS": "0.2"})
+    app: Litestar = create_app(MemoryProvider(), RealImapSessions(), settings=settings)
+    async with AsyncTestClient(app) as client:
+        async with app.state.dishka_container() as container:
+            await (await container.get(RegisterUser))(NewUser("acme", "a@acme.test", PASSWORD))
+        login = {"tenant": "acme", "email": "a@acme.test", "password": PASSWORD}
+        auth = {"Authorization": f"Bearer {(await client.post('/api/auth/login', json=login)).json()['access_token']}"}
+        server = {"host": mail["MAILROOM_TEST_MAIL_HOST"], "port": int(mail["MAILROOM_TEST_IMAP_PORT"])}
+        login_data = {"security": "none", "username": "bob@example.test", "password": "bob-password-1"}
+        body = {"name": "Bob", "email": "bob@example.test", "imap": server | login_data, "smtp": server | login_data}
+        account_id = (await client.post("/api/accounts", json=body, headers=auth)).json()["id"]
+
+        before = -1
+        for _ in range(200):
+            status = (await client.get(f"/api/sync/status/{account_id}", headers=auth)).json()
+            if status["state"] == "idle" and status["finished_at"]:
+                before = await inbox_count(client, account_id, auth)
+                break
+            await asyncio.sleep(0.05)
+        assert before >= 0, "the first sync did not finish"
+        await asyncio.sleep(0.5)
+
+        sent_at = time.monotonic()
+        send(mail, f"idle {uuid4().hex[:8]}")
+        while await inbox_count(client, account_id, auth) != before + 1:
+            assert time.monotonic() - sent_at < 5, "the message did not appear within 5 s"
+            await asyncio.sleep(0.05)
