@@ -5,7 +5,11 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from domain.errors import InvalidInput
 from domain.validation import require_email, require_hostname, require_port, require_text
+
+MIN_SYNC_INTERVAL = 60
+MAX_SYNC_INTERVAL = 24 * 3600
 
 
 class Security(StrEnum):
@@ -55,6 +59,7 @@ class MailAccount:
     smtp_password: EncryptedSecret
     created_at: datetime
     updated_at: datetime
+    sync_interval_seconds: int = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,14 +70,26 @@ class MailAccountDetails:
     email: str
     imap: ServerSettings
     smtp: ServerSettings
+    sync_interval_seconds: int = 300
 
     def __post_init__(self) -> None:
         require_text("name", self.name, max_length=200)
         require_email("email", self.email)
+        if not MIN_SYNC_INTERVAL <= self.sync_interval_seconds <= MAX_SYNC_INTERVAL:
+            raise InvalidInput(
+                "sync_interval_seconds", f"must be between {MIN_SYNC_INTERVAL} and {MAX_SYNC_INTERVAL} seconds"
+            )
 
     @classmethod
     def of(cls, account: MailAccount) -> "MailAccountDetails":
-        return cls(name=account.name, email=account.email, imap=account.imap, smtp=account.smtp)
+        return cls(account.name, account.email, account.imap, account.smtp, account.sync_interval_seconds)
 
     def apply_to(self, account: MailAccount) -> MailAccount:
-        return replace(account, name=self.name, email=self.email, imap=self.imap, smtp=self.smtp)
+        return replace(
+            account,
+            name=self.name,
+            email=self.email,
+            imap=self.imap,
+            smtp=self.smtp,
+            sync_interval_seconds=self.sync_interval_seconds,
+        )

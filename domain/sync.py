@@ -55,6 +55,10 @@ class AccountSync:
         self.phase, self.finished_at, self.last_error = SyncPhase.FAILED, now, error[:500]
         self.lease_owner = self.lease_expires_at = None
 
+    def due(self, now: datetime, interval: timedelta) -> bool:
+        """Whether the scheduler should queue this account again."""
+        return not self.in_progress and (self.finished_at is None or self.finished_at + interval <= now)
+
     def lease_free(self, now: datetime) -> bool:
         return self.lease_owner is None or self.lease_expires_at is None or self.lease_expires_at <= now
 

@@ -157,9 +157,7 @@ class SyncProvider(Provider):
     ) -> WatchInbox:
         return WatchInbox(uow, imap, cipher, jobs, idle_seconds=settings.idle_seconds)
 
-    @provide(scope=Scope.REQUEST)
-    def due_syncs(self, uow: UnitOfWork, jobs: JobQueue, clock: Clock, settings: Settings) -> EnqueueDueSyncs:
-        return EnqueueDueSyncs(uow, jobs, clock, timedelta(seconds=settings.sync_interval_seconds))
+    due_syncs = provide(EnqueueDueSyncs, scope=Scope.REQUEST)
 
 
 class JobsProvider(Provider):

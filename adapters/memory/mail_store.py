@@ -95,14 +95,13 @@ class MemoryAccountSyncRepository(AccountSyncRepository):
     async def save(self, sync: AccountSync) -> None:
         self._store.syncs[sync.account_id] = replace(sync, progress=replace(sync.progress))
 
-    async def due(self, finished_before: datetime) -> list[tuple[UUID, UUID]]:
-        due = []
-        for account in self._store.accounts.values():
-            sync = self._store.syncs.get(account.id)
-            never = sync is None or (sync.finished_at is None and not sync.in_progress)
-            if never or (sync and not sync.in_progress and sync.finished_at and sync.finished_at <= finished_before):
-                due.append((account.tenant_id, account.id))
-        return due
+    async def due(self, now: datetime) -> list[tuple[UUID, UUID]]:
+        return [
+            (account.tenant_id, account.id)
+            for account in self._store.accounts.values()
+            if (sync := self._store.syncs.get(account.id)) is None
+            or sync.due(now, timedelta(seconds=account.sync_interval_seconds))
+        ]
 
     async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
         sync = self._store.syncs.get(account_id)

@@ -3,7 +3,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, Table, and_, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, case, delete, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -151,20 +151,25 @@ class SqlAccountSyncRepository(AccountSyncRepository):
         except IntegrityError:
             raise Conflict("the account's sync status was created concurrently") from None
 
-    async def due(self, finished_before: datetime) -> list[tuple[UUID, UUID]]:
+    async def due(self, now: datetime) -> list[tuple[UUID, UUID]]:
+        """Accounts not queued or running are read, and the interval compared here: date arithmetic in SQL
+        differs between SQLite and Postgres, and the scheduler asks once a minute."""
         idle = AccountSyncModel.phase.in_([SyncPhase.IDLE.value, SyncPhase.FAILED.value])
         rows = await self._session.execute(
-            select(MailAccountModel.tenant_id, MailAccountModel.id)
-            .outerjoin(AccountSyncModel, AccountSyncModel.account_id == MailAccountModel.id)
-            .where(
-                or_(
-                    AccountSyncModel.id.is_(None),
-                    and_(idle, AccountSyncModel.finished_at.is_(None)),
-                    and_(idle, AccountSyncModel.finished_at <= finished_before),
-                )
+            select(
+                MailAccountModel.tenant_id,
+                MailAccountModel.id,
+                MailAccountModel.sync_interval_seconds,
+                AccountSyncModel.finished_at,
             )
+            .outerjoin(AccountSyncModel, AccountSyncModel.account_id == MailAccountModel.id)
+            .where(or_(AccountSyncModel.id.is_(None), idle))
         )
-        return [(tenant_id, account_id) for tenant_id, account_id in rows.all()]
+        return [
+            (tenant_id, account_id)
+            for tenant_id, account_id, interval, finished_at in rows.all()
+            if finished_at is None or finished_at + timedelta(seconds=interval) <= now
+        ]
 
     async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
         """One conditional UPDATE, so two workers racing for the lease cannot both win."""

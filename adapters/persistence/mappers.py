@@ -45,6 +45,7 @@ def account_from_row(row: MailAccountModel) -> MailAccount:
         smtp_password=EncryptedSecret(row.smtp_password_key_id, row.smtp_password_ciphertext),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        sync_interval_seconds=row.sync_interval_seconds,
     )
 
 
@@ -63,4 +64,5 @@ def copy_account_to_row(account: MailAccount, row: MailAccountModel) -> MailAcco
     row.smtp_password_ciphertext = account.smtp_password.ciphertext
     row.created_at = account.created_at
     row.updated_at = account.updated_at
+    row.sync_interval_seconds = account.sync_interval_seconds
     return row

@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from advanced_alchemy.base import UUIDv7AuditBase
-from sqlalchemy import ForeignKey, Index, LargeBinary, String, UniqueConstraint, func
+from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -42,6 +42,7 @@ class MailAccountModel(UUIDv7AuditBase):
     smtp_username: Mapped[str] = mapped_column(String(320))
     smtp_password_key_id: Mapped[str] = mapped_column(String(32), index=True)
     smtp_password_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
+    sync_interval_seconds: Mapped[int] = mapped_column(Integer, server_default="300")
 
     __table_args__ = (
         Index("ix_mail_accounts_tenant_created", "tenant_id", "created_at", "id"),

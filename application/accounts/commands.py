@@ -23,9 +23,11 @@ class NewMailAccount:
     email: str
     imap: ServerLogin
     smtp: ServerLogin
+    sync_interval_seconds: int = 300
 
     def details(self) -> MailAccountDetails:
-        return MailAccountDetails(self.name, self.email, self.imap.settings("imap"), self.smtp.settings("smtp"))
+        imap, smtp = self.imap.settings("imap"), self.smtp.settings("smtp")
+        return MailAccountDetails(self.name, self.email, imap, smtp, self.sync_interval_seconds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +56,14 @@ class MailAccountChanges:
     email: str | None = None
     imap: ServerLoginChanges = ServerLoginChanges()
     smtp: ServerLoginChanges = ServerLoginChanges()
+    sync_interval_seconds: int | None = None
 
     def apply_to(self, current: MailAccountDetails) -> MailAccountDetails:
+        interval = self.sync_interval_seconds
         return MailAccountDetails(
             name=current.name if self.name is None else self.name,
             email=current.email if self.email is None else self.email,
             imap=self.imap.apply_to(current.imap),
             smtp=self.smtp.apply_to(current.smtp),
+            sync_interval_seconds=current.sync_interval_seconds if interval is None else interval,
         )

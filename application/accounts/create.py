@@ -28,6 +28,7 @@ class CreateMailAccount:
             email=details.email,
             imap=details.imap,
             smtp=details.smtp,
+            sync_interval_seconds=details.sync_interval_seconds,
             imap_password=self._cipher.encrypt(new.imap.password),
             smtp_password=self._cipher.encrypt(new.smtp.password),
             created_at=now,

@@ -77,9 +77,9 @@ class AccountSyncRepository(Protocol):
     async def get(self, tenant_id: UUID, account_id: UUID) -> AccountSync | None: ...
     async def save(self, sync: AccountSync) -> None: ...
 
-    async def due(self, finished_before: datetime) -> list[tuple[UUID, UUID]]:
-        """(tenant, account) of every account not queued or running whose last sync finished before
-        `finished_before`, or that never synced."""
+    async def due(self, now: datetime) -> list[tuple[UUID, UUID]]:
+        """(tenant, account) of every account not queued or running that never synced, or whose last sync
+        finished at least its `sync_interval_seconds` before `now`."""
         ...
 
     async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:

@@ -31,7 +31,8 @@ async def test_create_read_list_and_delete(client: AsyncTestClient[Litestar], lo
     created = await client.post("/api/accounts", json=account_body(), headers=auth)
     assert created.status_code == 201
     account = created.json()
-    assert set(account) == {"id", "name", "email", "imap", "smtp", "created_at", "updated_at"}
+    assert set(account) == {"id", "name", "email", "imap", "smtp", "sync_interval_seconds", "created_at", "updated_at"}
+    assert account["sync_interval_seconds"] == 300
     assert account["imap"] == {"host": "imap.example.com", "port": 993, "security": "ssl", "username": "alice"}
 
     assert (await client.get(f"/api/accounts/{account['id']}", headers=auth)).json() == account
@@ -99,10 +100,12 @@ def store_id(account: dict[str, Any]) -> Any:
 async def test_patch_changes_only_what_it_names(client: AsyncTestClient[Litestar], login: Login) -> None:
     auth = await login()
     account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
-    answer = await client.patch(f"/api/accounts/{account['id']}", json={"imap": {"port": 143}}, headers=auth)
+    change = {"imap": {"port": 143}, "sync_interval_seconds": 900}
+    answer = await client.patch(f"/api/accounts/{account['id']}", json=change, headers=auth)
     body = answer.json()
     assert answer.status_code == 200
     assert body["imap"] == {**account["imap"], "port": 143}
+    assert body["sync_interval_seconds"] == 900
     assert (body["name"], body["smtp"]) == (account["name"], account["smtp"])
 
 
@@ -117,6 +120,8 @@ async def test_patch_changes_only_what_it_names(client: AsyncTestClient[Litestar
         ({"email": "not-an-address"}, "email"),
         ({"name": ""}, "name"),
         ({"name": None}, "name"),
+        ({"sync_interval_seconds": 59}, "sync_interval_seconds"),
+        ({"sync_interval_seconds": 86401}, "sync_interval_seconds"),
         ({"id": "00000000-0000-0000-0000-000000000000"}, "id"),
         ({"created_at": "2020-01-01T00:00:00Z"}, "created_at"),
         ({"tenant": "globex"}, "tenant"),

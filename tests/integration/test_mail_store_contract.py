@@ -118,3 +118,21 @@ async def test_one_lease_holder_at_a_time_until_it_expires(make_uow: Factory) ->
         assert stored is not None
         assert (stored.lease_owner, stored.job_id, stored.progress.folders_total) == ("worker-b", "j1", 3)
         assert await uow.syncs.get(new_id(), box.account_id) is None
+
+
+async def test_due_accounts_follow_their_own_interval(make_uow: Factory) -> None:
+    box = await folder(make_uow)
+    async with make_uow() as uow:
+        assert await uow.syncs.due(NOW) == [(box.tenant_id, box.account_id)]
+        running = AccountSync(box.tenant_id, box.account_id, SyncPhase.RUNNING)
+        await uow.syncs.save(running)
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.syncs.due(NOW) == []
+        finished = AccountSync(box.tenant_id, box.account_id)
+        finished.finish(NOW)
+        await uow.syncs.save(finished)
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.syncs.due(NOW + timedelta(seconds=299)) == []
+        assert await uow.syncs.due(NOW + timedelta(seconds=300)) == [(box.tenant_id, box.account_id)]

@@ -15,6 +15,9 @@ Username = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024, description="write-only; never returned")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Work"])]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, examples=["alice@example.com"])]
+SyncInterval = Annotated[
+    int, msgspec.Meta(ge=60, le=86400, description="seconds between scheduled syncs (new mail also arrives by IDLE)")
+]
 
 
 class ServerIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -48,6 +51,7 @@ class MailAccountCreate(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
     imap: ServerIn
     smtp: ServerIn
+    sync_interval_seconds: SyncInterval = 300
 
 
 class MailAccountReplace(msgspec.Struct, forbid_unknown_fields=True):
@@ -55,6 +59,7 @@ class MailAccountReplace(msgspec.Struct, forbid_unknown_fields=True):
     email: Email
     imap: ServerReplace
     smtp: ServerReplace
+    sync_interval_seconds: SyncInterval | UnsetType = UNSET
 
 
 class MailAccountPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -62,6 +67,7 @@ class MailAccountPatch(msgspec.Struct, forbid_unknown_fields=True):
     email: Email | UnsetType = UNSET
     imap: ServerPatch | UnsetType = UNSET
     smtp: ServerPatch | UnsetType = UNSET
+    sync_interval_seconds: SyncInterval | UnsetType = UNSET
 
 
 class ServerOut(msgspec.Struct):
@@ -81,6 +87,7 @@ class MailAccountOut(msgspec.Struct):
     email: str
     imap: ServerOut
     smtp: ServerOut
+    sync_interval_seconds: int
     created_at: datetime
     updated_at: datetime
 
@@ -92,6 +99,7 @@ class MailAccountOut(msgspec.Struct):
             email=account.email,
             imap=ServerOut.of(account.imap),
             smtp=ServerOut.of(account.smtp),
+            sync_interval_seconds=account.sync_interval_seconds,
             created_at=account.created_at,
             updated_at=account.updated_at,
         )

@@ -22,7 +22,7 @@ def _given(value: T | UnsetType) -> T | None:
 
 
 def new_account(body: MailAccountCreate) -> NewMailAccount:
-    return NewMailAccount(name=body.name, email=body.email, imap=_login(body.imap), smtp=_login(body.smtp))
+    return NewMailAccount(body.name, body.email, _login(body.imap), _login(body.smtp), body.sync_interval_seconds)
 
 
 def account_changes(body: MailAccountReplace | MailAccountPatch) -> MailAccountChanges:
@@ -33,6 +33,7 @@ def account_changes(body: MailAccountReplace | MailAccountPatch) -> MailAccountC
         email=_given(body.email),
         imap=_server_changes(imap) if imap else ServerLoginChanges(),
         smtp=_server_changes(smtp) if smtp else ServerLoginChanges(),
+        sync_interval_seconds=_given(body.sync_interval_seconds),
     )
 
 
