@@ -5,6 +5,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID
 
+QUEUE_PATIENCE = timedelta(minutes=15)
+
 
 class SyncPhase(StrEnum):
     IDLE = "idle"
@@ -36,13 +38,23 @@ class AccountSync:
     progress: SyncProgress = field(default_factory=SyncProgress)
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    queued_at: datetime | None = None
 
     @property
     def in_progress(self) -> bool:
         return self.phase in (SyncPhase.QUEUED, SyncPhase.RUNNING)
 
-    def queue(self, job_id: str) -> None:
-        self.phase, self.job_id, self.last_error = SyncPhase.QUEUED, job_id, None
+    def stalled(self, now: datetime) -> bool:
+        """Queued long ago and never started (the job was lost), or running with an expired lease (the worker
+        died and the task was not delivered again): such a sync is requested anew rather than waited for."""
+        if self.phase is SyncPhase.QUEUED:
+            return self.queued_at is None or self.queued_at + QUEUE_PATIENCE <= now
+        if self.phase is SyncPhase.RUNNING:
+            return self.lease_expires_at is None or self.lease_expires_at <= now
+        return False
+
+    def queue(self, job_id: str, now: datetime) -> None:
+        self.phase, self.job_id, self.last_error, self.queued_at = SyncPhase.QUEUED, job_id, None, now
 
     def start(self, now: datetime) -> None:
         self.phase, self.started_at, self.finished_at, self.progress = SyncPhase.RUNNING, now, None, SyncProgress()
@@ -57,7 +69,9 @@ class AccountSync:
 
     def due(self, now: datetime, interval: timedelta) -> bool:
         """Whether the scheduler should queue this account again."""
-        return not self.in_progress and (self.finished_at is None or self.finished_at + interval <= now)
+        if self.in_progress:
+            return self.stalled(now)
+        return self.finished_at is None or self.finished_at + interval <= now
 
     def lease_free(self, now: datetime) -> bool:
         return self.lease_owner is None or self.lease_expires_at is None or self.lease_expires_at <= now

@@ -153,9 +153,15 @@ class SyncProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     def watch_inbox(
-        self, uow: UnitOfWork, imap: MailSession, cipher: CredentialCipher, jobs: JobQueue, settings: Settings
+        self,
+        uow: UnitOfWork,
+        imap: MailSession,
+        cipher: CredentialCipher,
+        jobs: JobQueue,
+        clock: Clock,
+        settings: Settings,
     ) -> WatchInbox:
-        return WatchInbox(uow, imap, cipher, jobs, idle_seconds=settings.idle_seconds)
+        return WatchInbox(uow, imap, cipher, jobs, clock, idle_seconds=settings.idle_seconds)
 
     due_syncs = provide(EnqueueDueSyncs, scope=Scope.REQUEST)
 

@@ -134,6 +134,7 @@ def sync_from_row(row: AccountSyncModel) -> AccountSync:
         progress=SyncProgress(row.folders_done, row.folders_total, row.messages_fetched, row.messages_total),
         lease_owner=row.lease_owner,
         lease_expires_at=row.lease_expires_at,
+        queued_at=row.queued_at,
     )
 
 
@@ -148,4 +149,5 @@ def copy_sync_to_row(sync: AccountSync, row: AccountSyncModel) -> AccountSyncMod
     row.folders_done, row.folders_total = sync.progress.folders_done, sync.progress.folders_total
     row.messages_fetched, row.messages_total = sync.progress.messages_fetched, sync.progress.messages_total
     row.lease_owner, row.lease_expires_at = sync.lease_owner, sync.lease_expires_at
+    row.queued_at = sync.queued_at
     return row

@@ -93,3 +93,4 @@ class AccountSyncModel(UUIDv7AuditBase):
     messages_total: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(128))
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    queued_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))

@@ -23,7 +23,7 @@ from domain.mailboxes import Mailbox
 from domain.messages import Message
 from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
 from domain.remote import FlagUpdate
-from domain.sync import AccountSync, SyncPhase
+from domain.sync import AccountSync
 
 _CHUNK = 1000
 # Core tables for the bulk UPDATEs, which address rows by (mailbox, uid) or account rather than primary key.
@@ -152,23 +152,20 @@ class SqlAccountSyncRepository(AccountSyncRepository):
             raise Conflict("the account's sync status was created concurrently") from None
 
     async def due(self, now: datetime) -> list[tuple[UUID, UUID]]:
-        """Accounts not queued or running are read, and the interval compared here: date arithmetic in SQL
-        differs between SQLite and Postgres, and the scheduler asks once a minute."""
-        idle = AccountSyncModel.phase.in_([SyncPhase.IDLE.value, SyncPhase.FAILED.value])
+        """Every account with its sync status, judged by the domain's rule (AccountSync.due): date arithmetic
+        in SQL differs between SQLite and Postgres, and the scheduler asks once a minute."""
         rows = await self._session.execute(
             select(
                 MailAccountModel.tenant_id,
                 MailAccountModel.id,
                 MailAccountModel.sync_interval_seconds,
-                AccountSyncModel.finished_at,
-            )
-            .outerjoin(AccountSyncModel, AccountSyncModel.account_id == MailAccountModel.id)
-            .where(or_(AccountSyncModel.id.is_(None), idle))
+                AccountSyncModel,
+            ).outerjoin(AccountSyncModel, AccountSyncModel.account_id == MailAccountModel.id)
         )
         return [
             (tenant_id, account_id)
-            for tenant_id, account_id, interval, finished_at in rows.all()
-            if finished_at is None or finished_at + timedelta(seconds=interval) <= now
+            for tenant_id, account_id, interval, sync in rows.all()
+            if sync is None or sync_from_row(sync).due(now, timedelta(seconds=interval))
         ]
 
     async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:

@@ -4,7 +4,7 @@ from domain.auth import Principal
 from domain.errors import NotFound
 from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
-from domain.ports.runtime import JobQueue
+from domain.ports.runtime import Clock, JobQueue
 from domain.sync import AccountSync
 
 SYNC_TASK = "sync_account"
@@ -13,26 +13,28 @@ SYNC_TASK = "sync_account"
 class RequestSync:
     """Queues a sync of an account, or answers the sync already queued or running.
 
-    The queued state is committed before the job is sent: if sending fails, the scheduler finds the
-    account due again, so a request is never silently lost.
+    The queued state is committed before the job is sent: if sending fails, the sync counts as stalled after
+    a while and the scheduler (or the next request) queues it again, so a request is never silently lost.
     """
 
-    def __init__(self, uow: UnitOfWork, jobs: JobQueue) -> None:
+    def __init__(self, uow: UnitOfWork, jobs: JobQueue, clock: Clock) -> None:
         self._uow = uow
         self._jobs = jobs
+        self._clock = clock
 
     async def __call__(self, principal: Principal, account_id: UUID) -> AccountSync:
-        return await request_sync(self._uow, self._jobs, principal.tenant_id, account_id)
+        return await request_sync(self._uow, self._jobs, self._clock, principal.tenant_id, account_id)
 
 
-async def request_sync(uow: UnitOfWork, jobs: JobQueue, tenant_id: UUID, account_id: UUID) -> AccountSync:
+async def request_sync(uow: UnitOfWork, jobs: JobQueue, clock: Clock, tenant_id: UUID, account_id: UUID) -> AccountSync:
+    now = clock.now()
     async with uow:
         if await uow.accounts.get(tenant_id, account_id) is None:
             raise NotFound("mail account not found")
         sync = await uow.syncs.get(tenant_id, account_id) or AccountSync(tenant_id, account_id)
-        if sync.in_progress and sync.job_id:
+        if sync.in_progress and sync.job_id and not sync.stalled(now):
             return sync
-        sync.queue(new_id().hex)
+        sync.queue(new_id().hex, now)
         await uow.syncs.save(sync)
         await uow.commit()
     assert sync.job_id is not None

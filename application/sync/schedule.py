@@ -16,5 +16,5 @@ class EnqueueDueSyncs:
         async with self._uow as uow:
             due = await uow.syncs.due(self._clock.now())
         for tenant_id, account_id in due:
-            await request_sync(self._uow, self._jobs, tenant_id, account_id)
+            await request_sync(self._uow, self._jobs, self._clock, tenant_id, account_id)
         return len(due)

@@ -7,7 +7,7 @@ from application.sync.request import request_sync
 from domain.errors import DependencyUnavailable, MailServerRejected, NotFound
 from domain.ports.mail import MailSession
 from domain.ports.persistence import UnitOfWork
-from domain.ports.runtime import JobQueue
+from domain.ports.runtime import Clock, JobQueue
 from domain.ports.security import CredentialCipher
 
 INBOX = "INBOX"
@@ -25,6 +25,7 @@ class WatchInbox:
         imap: MailSession,
         cipher: CredentialCipher,
         jobs: JobQueue,
+        clock: Clock,
         idle_seconds: float = 25 * 60,
         backoff: Sequence[float] = (1, 2, 5, 15, 60),
     ) -> None:
@@ -32,6 +33,7 @@ class WatchInbox:
         self._imap = imap
         self._cipher = cipher
         self._jobs = jobs
+        self._clock = clock
         self._idle_seconds = idle_seconds
         self._backoff = backoff
 
@@ -46,10 +48,10 @@ class WatchInbox:
                 password = self._cipher.decrypt(account.imap_password)
                 async with self._imap(account.imap, password) as session:
                     failures = 0
-                    await request_sync(self._uow, self._jobs, tenant_id, account_id)
+                    await request_sync(self._uow, self._jobs, self._clock, tenant_id, account_id)
                     while True:
                         if await session.wait_for_change(INBOX, self._idle_seconds):
-                            await request_sync(self._uow, self._jobs, tenant_id, account_id)
+                            await request_sync(self._uow, self._jobs, self._clock, tenant_id, account_id)
             except NotFound:
                 return
             except (MailServerRejected, DependencyUnavailable):

@@ -1,4 +1,5 @@
 import asyncio
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -61,7 +62,7 @@ async def test_a_second_request_while_queued_returns_the_same_job(
     store = await app.state.dishka_container.get(MemoryStore)
     account_id = UUID(account["id"])
     queued = AccountSync(store.accounts[account_id].tenant_id, account_id)
-    queued.queue("job-in-flight")
+    queued.queue("job-in-flight", datetime.now(UTC))
     store.syncs[account_id] = queued
     again = await client.post(f"/api/sync/imap/{account['id']}", headers=auth)
     assert again.json() == {"job_id": "job-in-flight", "status": "queued"}
@@ -76,3 +77,18 @@ async def test_sync_paths_of_unknown_or_foreign_accounts_are_404(
         assert (await client.request(method, path + account["id"], headers=globex)).status_code == 404
         missing = "00000000-0000-7000-8000-000000000000"
         assert (await client.request(method, path + missing, headers=acme)).status_code == 404
+
+
+async def test_a_sync_queued_long_ago_and_never_started_is_queued_again(
+    app: Litestar, client: AsyncTestClient[Litestar], login: Login
+) -> None:
+    auth = await login()
+    account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
+    store = await app.state.dishka_container.get(MemoryStore)
+    account_id = UUID(account["id"])
+    lost = AccountSync(store.accounts[account_id].tenant_id, account_id)
+    lost.queue("lost-job", datetime.now(UTC) - timedelta(hours=1))
+    store.syncs[account_id] = lost
+    again = (await client.post(f"/api/sync/imap/{account['id']}", headers=auth)).json()
+    assert again["job_id"] != "lost-job"
+    assert (await wait_for_idle(client, account["id"], auth))["job_id"] == again["job_id"]

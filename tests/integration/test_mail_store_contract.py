@@ -125,6 +125,7 @@ async def test_due_accounts_follow_their_own_interval(make_uow: Factory) -> None
     async with make_uow() as uow:
         assert await uow.syncs.due(NOW) == [(box.tenant_id, box.account_id)]
         running = AccountSync(box.tenant_id, box.account_id, SyncPhase.RUNNING)
+        running.take_lease("worker", NOW, timedelta(minutes=5))
         await uow.syncs.save(running)
         await uow.commit()
     async with make_uow() as uow:
@@ -136,3 +137,10 @@ async def test_due_accounts_follow_their_own_interval(make_uow: Factory) -> None
     async with make_uow() as uow:
         assert await uow.syncs.due(NOW + timedelta(seconds=299)) == []
         assert await uow.syncs.due(NOW + timedelta(seconds=300)) == [(box.tenant_id, box.account_id)]
+        lost = AccountSync(box.tenant_id, box.account_id)
+        lost.queue("lost", NOW)
+        await uow.syncs.save(lost)
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.syncs.due(NOW + timedelta(minutes=14)) == []
+        assert await uow.syncs.due(NOW + timedelta(minutes=15)) == [(box.tenant_id, box.account_id)]

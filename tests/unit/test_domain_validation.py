@@ -1,3 +1,5 @@
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from domain.accounts import MailAccountDetails, Security, ServerSettings
@@ -6,6 +8,7 @@ from domain.errors import Conflict, InvalidInput
 from domain.ids import new_id
 from domain.messages import Address
 from domain.pagination import PageRequest
+from domain.sync import AccountSync
 from domain.tenants import normalise_email, require_slug
 
 
@@ -80,3 +83,17 @@ def test_a_sent_draft_cannot_be_queued_again() -> None:
         draft.move_to(status)
     with pytest.raises(Conflict):
         draft.move_to(DraftStatus.QUEUED)
+
+
+def test_a_sync_is_stalled_when_its_job_was_lost_or_its_worker_died() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    sync = AccountSync(new_id(), new_id())
+    sync.queue("j", now)
+    assert not sync.stalled(now + timedelta(minutes=14))
+    assert sync.stalled(now + timedelta(minutes=15))
+    sync.take_lease("w", now, timedelta(minutes=5))
+    sync.start(now)
+    assert not sync.stalled(now + timedelta(minutes=4))
+    assert sync.stalled(now + timedelta(minutes=5))
+    sync.finish(now)
+    assert not sync.stalled(now + timedelta(days=1))

@@ -4,8 +4,15 @@ from datetime import timedelta
 from adapters.memory.runtime import RecordingJobQueue
 from application.accounts.create import CreateMailAccount
 from application.sync.schedule import EnqueueDueSyncs
-from domain.sync import AccountSync
+from domain.sync import AccountSync, SyncPhase
 from tests.unit.fakes import Fakes, new_account, principal
+
+
+def finish_queued(fakes: Fakes) -> None:
+    """What a worker would do with the queued jobs."""
+    for sync in fakes.uow.store.syncs.values():
+        if sync.phase is SyncPhase.QUEUED:
+            sync.finish(fakes.clock.now())
 
 
 async def test_accounts_are_queued_when_never_synced_or_their_own_interval_has_passed() -> None:
@@ -20,11 +27,29 @@ async def test_accounts_are_queued_when_never_synced_or_their_own_interval_has_p
         fakes.uow.store.syncs[account.id] = done
     schedule = EnqueueDueSyncs(fakes.uow, jobs, fakes.clock)
 
-    assert await schedule() == 1
-    assert [job[2]["account_id"] for job in jobs.jobs] == [str(fresh.id)]
+    async def queued_now() -> set[str]:
+        before = len(jobs.jobs)
+        await schedule()
+        finish_queued(fakes)
+        return {job[2]["account_id"] for job in jobs.jobs[before:]}
+
+    assert await queued_now() == {str(fresh.id)}
     fakes.clock.advance(timedelta(minutes=6))
+    assert await queued_now() == {str(often.id), str(fresh.id)}
+    fakes.clock.advance(timedelta(minutes=34))
+    assert await queued_now() == {str(often.id), str(fresh.id)}
+    fakes.clock.advance(timedelta(minutes=21))
+    assert await queued_now() == {str(hourly.id), str(often.id), str(fresh.id)}
+
+
+async def test_a_queued_job_that_never_ran_is_queued_again_after_15_minutes() -> None:
+    fakes, jobs = Fakes(), RecordingJobQueue()
+    account = await CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier)(principal(), new_account())
+    schedule = EnqueueDueSyncs(fakes.uow, jobs, fakes.clock)
     assert await schedule() == 1
-    assert jobs.jobs[-1][2]["account_id"] == str(often.id)
-    fakes.clock.advance(timedelta(hours=1))
+    fakes.clock.advance(timedelta(minutes=14))
+    assert await schedule() == 0
+    fakes.clock.advance(timedelta(minutes=1))
     assert await schedule() == 1
-    assert jobs.jobs[-1][2]["account_id"] == str(hourly.id)
+    assert [job[2]["account_id"] for job in jobs.jobs] == [str(account.id)] * 2
+    assert jobs.jobs[0][0] != jobs.jobs[1][0]
