@@ -24,6 +24,15 @@ async def wait_for_idle(client: AsyncTestClient[Litestar], account_id: str, auth
     raise AssertionError(f"sync did not finish: {status}")
 
 
+async def mark_queued(app: Litestar, account_id: str, job_id: str, queued_at: datetime) -> None:
+    """As if a sync of the account had been queued as `job_id` at `queued_at`."""
+    store = await app.state.dishka_container.get(MemoryStore)
+    account = store.accounts[UUID(account_id)]
+    sync = AccountSync(account.tenant_id, account.id)
+    sync.queue(job_id, queued_at)
+    store.syncs[account.id] = sync
+
+
 async def test_a_requested_sync_runs_in_process_and_reports_its_folders(
     app: Litestar, client: AsyncTestClient[Litestar], login: Login
 ) -> None:
@@ -59,11 +68,7 @@ async def test_a_second_request_while_queued_returns_the_same_job(
 ) -> None:
     auth = await login()
     account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
-    store = await app.state.dishka_container.get(MemoryStore)
-    account_id = UUID(account["id"])
-    queued = AccountSync(store.accounts[account_id].tenant_id, account_id)
-    queued.queue("job-in-flight", datetime.now(UTC))
-    store.syncs[account_id] = queued
+    await mark_queued(app, account["id"], "job-in-flight", datetime.now(UTC))
     again = await client.post(f"/api/sync/imap/{account['id']}", headers=auth)
     assert again.json() == {"job_id": "job-in-flight", "status": "queued"}
 
@@ -84,11 +89,7 @@ async def test_a_sync_queued_long_ago_and_never_started_is_queued_again(
 ) -> None:
     auth = await login()
     account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
-    store = await app.state.dishka_container.get(MemoryStore)
-    account_id = UUID(account["id"])
-    lost = AccountSync(store.accounts[account_id].tenant_id, account_id)
-    lost.queue("lost-job", datetime.now(UTC) - timedelta(hours=1))
-    store.syncs[account_id] = lost
+    await mark_queued(app, account["id"], "lost-job", datetime.now(UTC) - timedelta(hours=1))
     again = (await client.post(f"/api/sync/imap/{account['id']}", headers=auth)).json()
     assert again["job_id"] != "lost-job"
     assert (await wait_for_idle(client, account["id"], auth))["job_id"] == again["job_id"]
