@@ -54,7 +54,7 @@ class SqlMailboxRepository(MailboxRepository):
             await self._session.flush()
 
     async def delete(self, tenant_id: UUID, mailbox_id: UUID) -> None:
-        await self._session.execute(delete(MessageModel).where(MessageModel.mailbox_id == mailbox_id))
+        """Its messages go with it: messages.mailbox_id cascades (SQLite has foreign keys on, see database.py)."""
         await self._session.execute(
             delete(MailboxModel).where(MailboxModel.id == mailbox_id, MailboxModel.tenant_id == tenant_id)
         )

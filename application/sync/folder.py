@@ -52,8 +52,7 @@ class FolderSync:
         forward after both are applied, or a cut sync would lose them."""
         modseq_unchanged = known.highest_modseq is not None and known.highest_modseq == selected.highest_modseq
         async with self._uow as uow:
-            stored = await uow.messages.uids(mailbox.id)
-            gone = await self._deleted(imap, known, selected, stored, modseq_unchanged)
+            gone = await self._deleted(imap, uow, mailbox, known, selected, modseq_unchanged)
             await uow.messages.remove_uids(mailbox.id, gone)
             if not modseq_unchanged:
                 changed = selected.changed or await imap.fetch_flags(1, changed_since=known.highest_modseq)
@@ -62,15 +61,24 @@ class FolderSync:
 
     @staticmethod
     async def _deleted(
-        imap: ImapSession, known: SyncState, selected: SelectedFolder, stored: list[int], modseq_unchanged: bool
+        imap: ImapSession,
+        uow: UnitOfWork,
+        mailbox: Mailbox,
+        known: SyncState,
+        selected: SelectedFolder,
+        modseq_unchanged: bool,
     ) -> list[int]:
+        """UIDs the server expunged. Stored UIDs are only read, and compared with a UID SEARCH, when neither
+        QRESYNC nor the message counts can tell; a re-sync with nothing new reads none."""
         if "QRESYNC" in imap.capabilities and known.highest_modseq is not None:
             return selected.vanished
-        new_on_server = max(0, selected.uidnext - 1 - known.last_uid)
-        if modseq_unchanged or selected.exists == len(stored) + new_on_server:
+        if modseq_unchanged:
+            return []
+        stored_count, _ = await uow.messages.counts(mailbox.id)
+        if selected.exists == stored_count + max(0, selected.uidnext - 1 - known.last_uid):
             return []
         present = set(await imap.uids())
-        return [uid for uid in stored if uid not in present]
+        return [uid for uid in await uow.messages.uids(mailbox.id) if uid not in present]
 
     async def _fetch_new(
         self,
