@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 import aioimaplib
 
 from adapters.imap.connection import close_imap, open_imap
+from adapters.imap.fetch_command import LinearFetchCommand
 from adapters.imap.responses import (
     FetchItem,
     Line,
@@ -119,7 +120,7 @@ class AioimaplibSession(ImapSession):
         updates: list[FlagUpdate] = []
         for start in range(first_uid, max(self._uidnext, first_uid + 1), FLAG_BATCH):
             uid_set = f"{start}:{start + FLAG_BATCH - 1}"
-            lines = await self._run(self._client.uid("fetch", uid_set, parts), "UID FETCH")
+            lines = await self._uid_fetch(uid_set, parts)
             updates.extend(u for u in flag_updates(lines) if start <= u.uid < start + FLAG_BATCH)
         return updates
 
@@ -147,8 +148,12 @@ class AioimaplibSession(ImapSession):
         return isinstance(lines, list) and any(_CHANGE.search(bytes(line)) for line in lines)
 
     async def _fetch(self, uid_set: str, parts: str) -> list[FetchItem]:
-        lines = await self._run(self._client.uid("fetch", uid_set, parts), "UID FETCH")
-        return list(parse_fetch(lines))
+        return list(parse_fetch(await self._uid_fetch(uid_set, parts)))
+
+    async def _uid_fetch(self, uid_set: str, parts: str) -> list[Line]:
+        protocol = self._client.protocol
+        command = LinearFetchCommand(protocol.new_tag(), uid_set, parts, prefix="UID", loop=protocol.loop)
+        return await self._run(protocol.execute(command), "UID FETCH")
 
     async def _command(self, name: str, *arguments: str) -> Sequence[Line]:
         protocol = self._client.protocol
