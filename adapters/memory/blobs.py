@@ -1,5 +1,5 @@
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from domain.errors import NotFound
 from domain.ports.storage import BlobStore
@@ -13,6 +13,9 @@ class MemoryBlobStore(BlobStore):
         key = hashlib.sha256(data).hexdigest()
         self.blobs[key] = data
         return key
+
+    async def put_many(self, blobs: Sequence[bytes]) -> list[str]:
+        return [await self.put(data) for data in blobs]
 
     async def get(self, key: str) -> bytes:
         if key not in self.blobs:

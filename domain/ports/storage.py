@@ -1,4 +1,4 @@
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
 
@@ -7,6 +7,10 @@ class BlobStore(Protocol):
 
     async def put(self, data: bytes) -> str:
         """Stores `data` and returns its key (the SHA-256 of the bytes, in hex)."""
+        ...
+
+    async def put_many(self, blobs: Sequence[bytes]) -> list[str]:
+        """Stores each of `blobs`; the keys in the same order. One call for a sync batch."""
         ...
 
     async def get(self, key: str) -> bytes:

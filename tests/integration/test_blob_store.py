@@ -23,6 +23,13 @@ async def test_same_bytes_same_key_and_read_back(store: BlobStore) -> None:
     assert await store.get(key) == raw
 
 
+async def test_a_batch_is_stored_with_keys_in_order(store: BlobStore) -> None:
+    blobs = [b"first", b"second", b"first", b"third" * 1000]
+    keys = await store.put_many(blobs)
+    assert keys[0] == keys[2] != keys[1]
+    assert [await store.get(key) for key in keys] == blobs
+
+
 async def test_streams_in_chunks(store: BlobStore) -> None:
     raw = bytes(range(256)) * 1000
     key = await store.put(raw)
