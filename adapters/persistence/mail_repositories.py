@@ -3,10 +3,11 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, Table, bindparam, case, delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, Table, bindparam, case, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.persistence.bulk import DuplicateRow, insert_rows
 from adapters.persistence.mail_mappers import (
     copy_mailbox_to_row,
     copy_sync_to_row,
@@ -70,8 +71,8 @@ class SqlMessageRepository(MessageRepository):
         if not messages:
             return
         try:
-            await self._session.execute(insert(MessageModel), [message_row(m) for m in messages])
-        except IntegrityError:
+            await insert_rows(self._session, _MESSAGES, [message_row(m) for m in messages])
+        except DuplicateRow:
             raise Conflict("a message with that UID is already stored") from None
 
     async def uids(self, mailbox_id: UUID) -> list[int]:
