@@ -1,9 +1,11 @@
+import asyncio
+from collections.abc import Sequence
 from email import message_from_bytes, policy
 from email.message import Message
 
 from adapters.mime.headers import address_header, date_header, message_ids, text_header
 from adapters.mime.parts import BodyCollector
-from adapters.mime.text import collapse, html_to_text
+from adapters.mime.text import html_to_text, preview
 from domain.parsed import AttachmentPart, ParsedMessage
 from domain.ports.mail import MessageParser
 
@@ -33,6 +35,9 @@ class StdlibMessageParser(MessageParser):
         except Exception as error:  # noqa: BLE001 - the contract is: never raise, say what went wrong
             return _unreadable(f"unparseable message ({type(error).__name__})", warnings)
 
+    async def parse_many(self, raws: Sequence[bytes]) -> list[ParsedMessage]:
+        return await asyncio.to_thread(lambda: [self.parse(raw) for raw in raws])
+
     def _read(self, message: Message, warnings: list[str]) -> ParsedMessage:
         bodies = BodyCollector(warnings)
         bodies.walk(message)
@@ -59,7 +64,7 @@ class StdlibMessageParser(MessageParser):
             references=references,
             text_body=text,
             html_body=html,
-            preview=collapse(text or "")[:PREVIEW_CHARS],
+            preview=preview(text or "", PREVIEW_CHARS),
             attachments=bodies.attachments,
             warnings=list(dict.fromkeys(warnings)),
         )

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _FOLDING = re.compile(r"\r?\n[ \t]*")
 _SPACES = re.compile(r"\s+")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 _FALLBACK_CHARSETS = ("utf-8", "cp1252", "latin-1")
 
 
@@ -27,7 +28,7 @@ def decode_bytes(data: bytes, charset: str | None, warnings: list[str]) -> str:
 
 def unescape_8bit(value: str, warnings: list[str]) -> str:
     """The stdlib parser keeps raw 8-bit header bytes as lone surrogates; decode them for real."""
-    if not any("\udc80" <= ch <= "\udcff" for ch in value):
+    if not _SURROGATE.search(value):
         return value
     warnings.append("8-bit characters in a header")
     return decode_bytes(value.encode("utf-8", "surrogateescape"), None, warnings)
@@ -49,6 +50,17 @@ def decode_words(value: str, warnings: list[str]) -> str:
 
 def collapse(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
+
+
+def preview(text: str, length: int) -> str:
+    """The first `length` characters of `text` with its whitespace collapsed, reading only as much of a long
+    body as it needs (collapsing whole bodies was a tenth of the parse time)."""
+    window = 4 * length
+    while True:
+        head = collapse(text[:window])
+        if len(head) >= length or window >= len(text):
+            return head[:length]
+        window *= 4
 
 
 class _HtmlText(HTMLParser):

@@ -16,8 +16,9 @@ _EMPTY = b"\r\n"
 
 
 class MessageBuilder:
-    """Turns fetched IMAP messages into stored Messages: parse (in a thread, it is CPU work), keep the raw
-    bytes in the blob store, and place each message in its thread."""
+    """Turns fetched IMAP messages into stored Messages: parse, and keep the raw bytes in the blob store (the two
+    at once, a batch at a time: parsing is CPU work, writing files mostly waits on the disk), then place each
+    message in its thread."""
 
     def __init__(self, parser: MessageParser, blobs: BlobStore) -> None:
         self._parser = parser
@@ -26,11 +27,15 @@ class MessageBuilder:
     async def build(
         self, uow: UnitOfWork, account: MailAccount, mailbox: Mailbox, fetched: Sequence[FetchedMessage]
     ) -> list[Message]:
-        parsed = await asyncio.to_thread(lambda: [self._parser.parse(f.raw or _EMPTY) for f in fetched])
+        downloaded = [f.raw for f in fetched if f.raw is not None]
+        parsed, blob_keys = await asyncio.gather(
+            self._parser.parse_many([f.raw or _EMPTY for f in fetched]), self._blobs.put_many(downloaded)
+        )
+        keys = iter(blob_keys)
         messages = []
         batch_threads: dict[str, UUID] = {}
         for item, content in zip(fetched, parsed, strict=True):
-            blob_key = await self._blobs.put(item.raw) if item.raw is not None else None
+            blob_key = next(keys) if item.raw is not None else None
             thread_id = await self._thread(uow, account, content, batch_threads)
             if content.message_id:
                 batch_threads[content.message_id] = thread_id

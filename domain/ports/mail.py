@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
@@ -26,6 +27,10 @@ class MailSender(Protocol):
 class MessageParser(Protocol):
     def parse(self, raw: bytes) -> ParsedMessage:
         """Reads raw RFC 5322 bytes; never raises: what cannot be read is listed in `warnings`."""
+        ...
+
+    async def parse_many(self, raws: Sequence[bytes]) -> list[ParsedMessage]:
+        """`parse` of each, off the event loop (it is CPU work), in the same order."""
         ...
 
 

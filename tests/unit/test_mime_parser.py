@@ -136,3 +136,10 @@ def test_garbage_never_raises(raw: bytes) -> None:
     parsed = parse(raw)
     assert isinstance(parsed.subject, str)
     assert isinstance(parsed.warnings, list)
+
+
+def test_the_preview_is_the_start_of_the_body_with_whitespace_collapsed() -> None:
+    body = b"\n" * 3000 + b"  ".join(b"word%d\r\n\t" % n for n in range(2000))
+    parsed = parse(corpus.plain(body=body))
+    expected = " ".join(f"word{n}" for n in range(2000))[:200]
+    assert parsed.preview == expected
