@@ -61,7 +61,7 @@ def fill_maildir(maildir: Path, count: int, seed: int = 20261124) -> int:
     rng = random.Random(seed)
     shutil.rmtree(maildir, ignore_errors=True)
     for sub in ("cur", "new", "tmp"):
-        (maildir / sub).mkdir(parents=True)
+        (maildir / sub).mkdir(parents=True, exist_ok=True)
     total, now = 0, int(time.time())
     for n in range(count):
         raw = message(rng, n, target_size=rng.randint(1_000, 9_000)).replace(b"\n", b"\r\n")

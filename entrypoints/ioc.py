@@ -134,7 +134,11 @@ class SyncProvider(Provider):
 
     @provide
     def settings(self, settings: Settings) -> SyncSettings:
-        return SyncSettings(batch_size=settings.sync_batch_size, max_message_bytes=settings.sync_max_message_bytes)
+        return SyncSettings(
+            batch_size=settings.sync_batch_size,
+            max_message_bytes=settings.sync_max_message_bytes,
+            lease_ttl=timedelta(seconds=settings.sync_lease_seconds),
+        )
 
     @provide
     def blobs(self, settings: Settings) -> BlobStore:

@@ -6,7 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -44,6 +44,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     idle_enabled: bool = True
     idle_seconds: float = 25 * 60
     idle_refresh_seconds: float = 60
+    sync_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 300
+    job_redelivery_seconds: Annotated[float, msgspec.Meta(gt=0)] = 600
 
     def __repr__(self) -> str:
         shown = {f: getattr(self, f) for f in self.__struct_fields__ if f not in _SECRET_FIELDS}
@@ -80,6 +82,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = msgspec.structs.replace(settings, database_url=_database_url(settings))
     settings = _with_secrets(settings)
     settings.keyring()
+    if settings.job_redelivery_seconds <= settings.sync_lease_seconds:
+        raise SettingsError(
+            f"{PREFIX}JOB_REDELIVERY_SECONDS must be longer than {PREFIX}SYNC_LEASE_SECONDS: a task delivered again"
+            " must find the dead worker's lease expired"
+        )
     if settings.is_production and len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:
         raise SettingsError(f"{PREFIX}JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters (RFC 7518 3.2)")
     return settings

@@ -11,7 +11,7 @@ from entrypoints.worker.tasks import register_tasks
 
 
 def create_broker(settings: Settings) -> AsyncBroker:
-    return build_broker(settings.redis_url)
+    return build_broker(settings.redis_url, redelivery_seconds=settings.job_redelivery_seconds)
 
 
 def attach_container(broker: AsyncBroker, container: AsyncContainer) -> None:

@@ -52,3 +52,12 @@ def test_production_needs_a_long_jwt_secret() -> None:
     short = {"MAILROOM_ENV": "production", "MAILROOM_JWT_SECRET": "short", "MAILROOM_ENCRYPTION_KEYS": "k1:" + "A" * 43}
     with pytest.raises(SettingsError, match="at least 32"):
         load_settings(short)
+
+
+def test_a_task_is_delivered_again_only_after_the_sync_lease_expires(tmp_path: Path) -> None:
+    base = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_SYNC_LEASE_SECONDS": "300"}
+    with pytest.raises(SettingsError, match="MAILROOM_JOB_REDELIVERY_SECONDS"):
+        load_settings(base | {"MAILROOM_JOB_REDELIVERY_SECONDS": "300"})
+    with pytest.raises(SettingsError, match="MAILROOM_SYNC_LEASE_SECONDS"):
+        load_settings(base | {"MAILROOM_SYNC_LEASE_SECONDS": "0"})
+    assert load_settings(base | {"MAILROOM_JOB_REDELIVERY_SECONDS": "301"}).job_redelivery_seconds == 301
