@@ -77,3 +77,22 @@ class Message:
     raw_blob_key: str | None = None
     parse_warnings: list[str] = field(default_factory=list)
     modseq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageSummary:
+    """A message as lists and search results show it: no bodies."""
+
+    id: UUID
+    account_id: UUID
+    mailbox_id: UUID
+    thread_id: UUID
+    sender: list[Address]
+    to: list[Address]
+    subject: str
+    preview: str
+    date: datetime | None
+    internal_date: datetime
+    flags: Flags
+    size: int
+    has_attachments: bool

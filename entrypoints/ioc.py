@@ -44,6 +44,11 @@ from application.accounts.verification import LoginVerifier
 from application.auth.authenticate import Authenticate
 from application.auth.login import Login
 from application.health import CheckHealth
+from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
+from application.messages.mailboxes import ListMailboxes
+from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread
+from application.messages.search import SearchMessages
+from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
 from application.sync.request import RequestSync
@@ -201,6 +206,18 @@ class UseCaseProvider(Provider):
     list_accounts = provide(ListMailAccounts)
     update_account = provide(UpdateMailAccount)
     delete_account = provide(DeleteMailAccount)
+    list_mailboxes = provide(ListMailboxes)
+    search_messages = provide(SearchMessages)
+    get_message = provide(GetMessage)
+    get_raw_message = provide(GetRawMessage)
+    get_attachment = provide(GetAttachment)
+    get_thread = provide(GetThread)
+    change_flags = provide(ChangeFlags)
+    move_message = provide(MoveMessage)
+    delete_message = provide(DeleteMessage)
+    write_flags = provide(WriteFlags)
+    apply_move = provide(ApplyMove)
+    apply_delete = provide(ApplyDelete)
 
     @provide
     def rotate_keys(self, uow: UnitOfWork, cipher: CredentialCipher) -> RotateEncryptionKeys:

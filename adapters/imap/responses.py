@@ -157,3 +157,14 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return value[1:-1].replace('\\"', '"').replace("\\\\", "\\")
     return value
+
+
+_COPYUID = re.compile(rb"\[COPYUID \d+ \d+ (\d+)\]", re.IGNORECASE)
+
+
+def copied_uid(lines: Sequence[Line]) -> int | None:
+    """The new UID of one copied or moved message, from a COPYUID response code (RFC 4315 section 3)."""
+    for line in lines:
+        if match := _COPYUID.search(bytes(line)):
+            return int(match.group(1))
+    return None

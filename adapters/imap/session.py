@@ -11,6 +11,7 @@ from adapters.imap.responses import (
     FetchItem,
     Line,
     compress_uids,
+    copied_uid,
     flag_updates,
     parse_fetch,
     parse_list,
@@ -127,6 +128,34 @@ class AioimaplibSession(ImapSession):
     async def uids(self) -> list[int]:
         return parse_search(await self._run(self._client.uid_search("ALL", charset=None), "UID SEARCH"))
 
+    async def open_for_changes(self, name: str) -> None:
+        await self._command("SELECT", quote(name))
+        self._client.protocol.state = aioimaplib.SELECTED
+
+    async def store_flags(self, uid: int, add: Sequence[str], remove: Sequence[str]) -> None:
+        for sign, flags in (("+", add), ("-", remove)):
+            if flags:
+                await self._command("STORE", str(uid), f"{sign}FLAGS.SILENT", f"({' '.join(flags)})", prefix="UID")
+
+    async def move(self, uid: int, target: str) -> int | None:
+        if "MOVE" in self._capabilities:
+            lines = await self._command("MOVE", str(uid), quote(target), prefix="UID")
+        else:
+            self._require_uidplus()
+            lines = await self._command("COPY", str(uid), quote(target), prefix="UID")
+            await self.expunge(uid)
+        return copied_uid(lines)
+
+    async def expunge(self, uid: int) -> None:
+        self._require_uidplus()
+        await self._command("STORE", str(uid), "+FLAGS.SILENT", "(\\Deleted)", prefix="UID")
+        await self._command("EXPUNGE", str(uid), prefix="UID")
+
+    def _require_uidplus(self) -> None:
+        """A plain EXPUNGE removes every \\Deleted message of the folder, other clients' too: refuse it."""
+        if "UIDPLUS" not in self._capabilities:
+            raise MailServerRejected("imap", "the server cannot expunge one message alone (no UIDPLUS)")
+
     async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
         if "IDLE" not in self._capabilities:
             await asyncio.sleep(idle_seconds)
@@ -155,10 +184,10 @@ class AioimaplibSession(ImapSession):
         command = LinearFetchCommand(protocol.new_tag(), uid_set, parts, prefix="UID", loop=protocol.loop)
         return await self._run(protocol.execute(command), "UID FETCH")
 
-    async def _command(self, name: str, *arguments: str) -> Sequence[Line]:
+    async def _command(self, name: str, *arguments: str, prefix: str = "") -> Sequence[Line]:
         protocol = self._client.protocol
-        command = aioimaplib.Command(name, protocol.new_tag(), *arguments, loop=protocol.loop)
-        return await self._run(protocol.execute(command), name)
+        command = aioimaplib.Command(name, protocol.new_tag(), *arguments, prefix=prefix, loop=protocol.loop)
+        return await self._run(protocol.execute(command), f"{prefix} {name}".strip())
 
     async def _run(self, pending: Awaitable[aioimaplib.Response], name: str) -> list[Line]:
         command = asyncio.ensure_future(pending)

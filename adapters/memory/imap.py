@@ -3,7 +3,7 @@ fallback paths (UID SEARCH for deletions, full FLAGS fetch). It counts downloade
 connection after a number of fetches."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -25,6 +25,10 @@ class FakeImapMessage:
     flags: Flags
     internal_date: datetime
 
+    def flags_as_imap(self) -> set[str]:
+        names = {"seen", "flagged", "answered", "draft", "deleted"}
+        return {f"\\{n.title()}" for n in names if getattr(self.flags, n)} | set(self.flags.keywords)
+
 
 @dataclass
 class FakeImapFolder:
@@ -39,6 +43,7 @@ class FakeImapServer:
     folders: dict[str, FakeImapFolder] = field(default_factory=lambda: {"INBOX": FakeImapFolder()})
     bodies_fetched: int = 0
     fetches_before_drop: int | None = None
+    reports_new_uids: bool = True
     deliveries: asyncio.Event = field(default_factory=asyncio.Event)
 
     def deliver(self, folder: str, raw: bytes, flags: Flags | None = None) -> int:
@@ -93,6 +98,25 @@ class FakeImapSession(ImapSession):
 
     async def uids(self) -> list[int]:
         return sorted(self._folder().messages)
+
+    async def open_for_changes(self, name: str) -> None:
+        await self.select(name)
+
+    async def store_flags(self, uid: int, add: Sequence[str], remove: Sequence[str]) -> None:
+        message = self._folder().messages.get(uid)
+        if message is not None:
+            names = {*message.flags_as_imap(), *add} - set(remove)
+            message.flags = Flags.from_imap(names)
+
+    async def move(self, uid: int, target: str) -> int | None:
+        message = self._folder().messages.pop(uid, None)
+        if message is None:
+            return None
+        new_uid = self._server.deliver(target, message.raw, message.flags)
+        return new_uid if self._server.reports_new_uids else None
+
+    async def expunge(self, uid: int) -> None:
+        self._folder().messages.pop(uid, None)
 
     async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
         self._server.deliveries.clear()

@@ -5,12 +5,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from uuid import UUID
 
+from adapters.memory import message_search
 from adapters.memory.store import MemoryStore
 from domain.errors import Conflict
 from domain.mailboxes import Mailbox
-from domain.messages import Message
+from domain.messages import Flags, Message, MessageSummary
 from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
 from domain.remote import FlagUpdate
+from domain.search import KeysetPage, MessageQuery, PageAfter
 from domain.sync import AccountSync
 
 
@@ -21,6 +23,10 @@ class MemoryMailboxRepository(MailboxRepository):
     async def for_account(self, tenant_id: UUID, account_id: UUID) -> list[Mailbox]:
         found = (m for m in self._store.mailboxes.values() if (m.tenant_id, m.account_id) == (tenant_id, account_id))
         return sorted((replace(m) for m in found), key=lambda m: m.name)
+
+    async def get(self, tenant_id: UUID, mailbox_id: UUID) -> Mailbox | None:
+        mailbox = self._store.mailboxes.get(mailbox_id)
+        return replace(mailbox) if mailbox and mailbox.tenant_id == tenant_id else None
 
     async def add(self, mailbox: Mailbox) -> None:
         if any((m.account_id, m.name) == (mailbox.account_id, mailbox.name) for m in self._store.mailboxes.values()):
@@ -80,6 +86,39 @@ class MemoryMessageRepository(MessageRepository):
                 for m in self._store.messages.values()
                 if m.account_id == account_id and m.message_id in wanted
             ),
+            None,
+        )
+
+    async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
+        return {uid for box, uid in self._store.messages if box == mailbox_id and first_uid <= uid <= last_uid}
+
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
+        found = self._find(tenant_id, message_id)
+        return replace(found[1]) if found else None
+
+    async def search(self, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
+        return message_search.search(self._store.messages.values(), query, page)
+
+    async def thread(self, tenant_id: UUID, thread_id: UUID) -> list[MessageSummary]:
+        found = [m for m in self._store.messages.values() if m.tenant_id == tenant_id and m.thread_id == thread_id]
+        return [message_search.summary(m) for m in sorted(found, key=lambda m: (m.internal_date, m.id))]
+
+    async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None:
+        if found := self._find(tenant_id, message_id):
+            self._store.messages[found[0]] = replace(found[1], flags=flags)
+
+    async def relocate(self, tenant_id: UUID, message_id: UUID, mailbox_id: UUID, uid: int) -> None:
+        if found := self._find(tenant_id, message_id):
+            del self._store.messages[found[0]]
+            self._store.messages[(mailbox_id, uid)] = replace(found[1], mailbox_id=mailbox_id, uid=uid)
+
+    async def remove(self, tenant_id: UUID, message_id: UUID) -> None:
+        if found := self._find(tenant_id, message_id):
+            del self._store.messages[found[0]]
+
+    def _find(self, tenant_id: UUID, message_id: UUID) -> tuple[tuple[UUID, int], Message] | None:
+        return next(
+            ((key, m) for key, m in self._store.messages.items() if m.id == message_id and m.tenant_id == tenant_id),
             None,
         )
 

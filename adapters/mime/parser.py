@@ -38,6 +38,26 @@ class StdlibMessageParser(MessageParser):
     async def parse_many(self, raws: Sequence[bytes]) -> list[ParsedMessage]:
         return await asyncio.to_thread(lambda: [self.parse(raw) for raw in raws])
 
+    def extract(self, raw: bytes, part: str) -> bytes | None:
+        try:
+            node = message_from_bytes(raw, policy=policy.compat32)
+            for index in (int(n) for n in part.split(".")):
+                if node.is_multipart() and node.get_content_type() != "message/rfc822":
+                    children = [c for c in node.get_payload() if isinstance(c, Message)]
+                    if not 1 <= index <= len(children):
+                        return None
+                    node = children[index - 1]
+                elif index != 1:
+                    return None
+            if node.get_content_type() == "message/rfc822":
+                inner = node.get_payload()
+                attached = inner[0] if isinstance(inner, list) and inner else None
+                return attached.as_bytes() if isinstance(attached, Message) else None
+            payload = node.get_payload(decode=True)
+            return payload if isinstance(payload, bytes) else None
+        except Exception:  # noqa: BLE001 - a damaged message has no such part, which is all a caller can act on
+            return None
+
     def _read(self, message: Message, warnings: list[str]) -> ParsedMessage:
         bodies = BodyCollector(warnings)
         bodies.walk(message)

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from adapters.persistence.mail_models import AccountSyncModel, MailboxModel, MessageModel
 from domain.mailboxes import Mailbox, MailboxRole, SyncState
-from domain.messages import Address, Attachment, Flags, Message
+from domain.messages import Address, Attachment, Flags, Message, MessageSummary
 from domain.sync import AccountSync, SyncPhase, SyncProgress
 
 
@@ -77,7 +77,14 @@ def message_row(message: Message) -> dict[str, Any]:
         "in_reply_to": message.in_reply_to,
         "references": message.references,
         "parse_warnings": message.parse_warnings,
+        "from_text": address_text(message.sender),
+        "to_text": address_text([*message.to, *message.cc, *message.bcc]),
     }
+
+
+def address_text(addresses: list[Address]) -> str:
+    """Names and addresses as one lower-case string, for full text and the parts-of-an-address filters."""
+    return " ".join(f"{a.name} {a.address}".strip() for a in addresses).lower()
 
 
 def flag_columns(flags: Flags) -> dict[str, Any]:
@@ -120,6 +127,50 @@ def message_from_row(row: MessageModel) -> Message:
         parse_warnings=list(row.parse_warnings),
         modseq=row.modseq,
     )
+
+
+def summary_from_row(row: Any) -> MessageSummary:
+    """From a row of SUMMARY_COLUMNS."""
+    return MessageSummary(
+        id=row.id,
+        account_id=row.account_id,
+        mailbox_id=row.mailbox_id,
+        thread_id=row.thread_id,
+        sender=_addresses(row.sender),
+        to=_addresses(row.recipients_to),
+        subject=row.subject,
+        preview=row.preview,
+        date=row.date,
+        internal_date=row.internal_date,
+        flags=Flags(row.seen, row.flagged, row.answered, row.draft, row.deleted, frozenset(row.keywords)),
+        size=row.size,
+        has_attachments=row.has_attachments,
+    )
+
+
+SUMMARY_COLUMNS = [
+    getattr(MessageModel, name)
+    for name in [
+        "id",
+        "account_id",
+        "mailbox_id",
+        "thread_id",
+        "sender",
+        "recipients_to",
+        "subject",
+        "preview",
+        "date",
+        "internal_date",
+        "seen",
+        "flagged",
+        "answered",
+        "draft",
+        "deleted",
+        "keywords",
+        "size",
+        "has_attachments",
+    ]
+]
 
 
 def sync_from_row(row: AccountSyncModel) -> AccountSync:

@@ -42,6 +42,8 @@ class MessageModel(UUIDv7AuditBase):
         Index("ix_messages_tenant_account_date", "tenant_id", "account_id", "internal_date", "id"),
         Index("ix_messages_account_message_id", "account_id", "message_id"),
         Index("ix_messages_thread", "thread_id"),
+        Index("ix_messages_mailbox_date", "mailbox_id", "internal_date", "id"),
+        Index("ix_messages_tenant_date", "tenant_id", "internal_date", "id"),
     )
 
     tenant_id: Mapped[UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -75,6 +77,8 @@ class MessageModel(UUIDv7AuditBase):
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     references: Mapped[list[str]] = mapped_column(JsonB)
     parse_warnings: Mapped[list[str]] = mapped_column(JsonB)
+    from_text: Mapped[str] = mapped_column(Text, server_default="")
+    to_text: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class AccountSyncModel(UUIDv7AuditBase):

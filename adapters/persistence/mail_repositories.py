@@ -7,23 +7,27 @@ from sqlalchemy import CursorResult, Table, bindparam, case, delete, func, or_, 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from adapters.persistence import message_search
 from adapters.persistence.bulk import DuplicateRow, insert_rows
 from adapters.persistence.mail_mappers import (
+    SUMMARY_COLUMNS,
     copy_mailbox_to_row,
     copy_sync_to_row,
     flag_columns,
     mailbox_from_row,
     message_from_row,
     message_row,
+    summary_from_row,
     sync_from_row,
 )
 from adapters.persistence.mail_models import AccountSyncModel, MailboxModel, MessageModel
 from adapters.persistence.models import MailAccountModel
 from domain.errors import Conflict
 from domain.mailboxes import Mailbox
-from domain.messages import Message
+from domain.messages import Flags, Message, MessageSummary
 from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
 from domain.remote import FlagUpdate
+from domain.search import KeysetPage, MessageQuery, PageAfter
 from domain.sync import AccountSync
 
 _CHUNK = 1000
@@ -43,6 +47,10 @@ class SqlMailboxRepository(MailboxRepository):
             .order_by(MailboxModel.name)
         )
         return [mailbox_from_row(row) for row in rows]
+
+    async def get(self, tenant_id: UUID, mailbox_id: UUID) -> Mailbox | None:
+        row = await self._session.get(MailboxModel, mailbox_id)
+        return mailbox_from_row(row) if row is not None and row.tenant_id == tenant_id else None
 
     async def add(self, mailbox: Mailbox) -> None:
         self._session.add(copy_mailbox_to_row(mailbox, MailboxModel()))
@@ -130,6 +138,48 @@ class SqlMessageRepository(MessageRepository):
             select(MessageModel.thread_id)
             .where(MessageModel.account_id == account_id, MessageModel.message_id.in_(list(message_ids)))
             .limit(1)
+        )
+
+    async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
+        rows = await self._session.scalars(
+            select(MessageModel.uid).where(
+                MessageModel.mailbox_id == mailbox_id, MessageModel.uid.between(first_uid, last_uid)
+            )
+        )
+        return set(rows)
+
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
+        row = await self._session.get(MessageModel, message_id)
+        return message_from_row(row) if row is not None and row.tenant_id == tenant_id else None
+
+    async def search(self, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
+        return await message_search.search(self._session, query, page)
+
+    async def thread(self, tenant_id: UUID, thread_id: UUID) -> list[MessageSummary]:
+        rows = await self._session.execute(
+            select(*SUMMARY_COLUMNS)
+            .where(MessageModel.tenant_id == tenant_id, MessageModel.thread_id == thread_id)
+            .order_by(MessageModel.internal_date, MessageModel.id)
+        )
+        return [summary_from_row(row) for row in rows]
+
+    async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None:
+        await self._session.execute(
+            update(MessageModel)
+            .where(MessageModel.id == message_id, MessageModel.tenant_id == tenant_id)
+            .values(**flag_columns(flags))
+        )
+
+    async def relocate(self, tenant_id: UUID, message_id: UUID, mailbox_id: UUID, uid: int) -> None:
+        await self._session.execute(
+            update(MessageModel)
+            .where(MessageModel.id == message_id, MessageModel.tenant_id == tenant_id)
+            .values(mailbox_id=mailbox_id, uid=uid)
+        )
+
+    async def remove(self, tenant_id: UUID, message_id: UUID) -> None:
+        await self._session.execute(
+            delete(MessageModel).where(MessageModel.id == message_id, MessageModel.tenant_id == tenant_id)
         )
 
 

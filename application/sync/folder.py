@@ -95,6 +95,8 @@ class FolderSync:
             batch_end = min(first + size - 1, selected.uidnext - 1)
             fetched = await imap.fetch_messages(first, batch_end, self._settings.max_message_bytes)
             async with self._uow as uow:
+                stored = await uow.messages.stored_uids(mailbox.id, first, batch_end)
+                fetched = [f for f in fetched if f.uid not in stored]
                 messages = await self._builder.build(uow, account, mailbox, fetched)
                 await uow.messages.add_many(messages)
                 state = SyncState(known.uidvalidity, batch_end, known.highest_modseq)

@@ -33,6 +33,10 @@ class MessageParser(Protocol):
         """`parse` of each, off the event loop (it is CPU work), in the same order."""
         ...
 
+    def extract(self, raw: bytes, part: str) -> bytes | None:
+        """The decoded content of MIME section `part` (as `AttachmentPart.part` names it), None if absent."""
+        ...
+
 
 class ImapSession(Protocol):
     """A logged-in IMAP connection, as the sync uses it. Every call has a timeout."""
@@ -56,6 +60,23 @@ class ImapSession(Protocol):
 
     async def uids(self) -> list[int]:
         """Every UID of the selected folder (UID SEARCH ALL)."""
+        ...
+
+    async def open_for_changes(self, name: str) -> None:
+        """Selects read-write (SELECT), for the calls below, which change the server."""
+        ...
+
+    async def store_flags(self, uid: int, add: Sequence[str], remove: Sequence[str]) -> None:
+        """UID STORE +FLAGS / -FLAGS: only the named flags change, whatever else another client set."""
+        ...
+
+    async def move(self, uid: int, target: str) -> int | None:
+        """UID MOVE (RFC 6851), or COPY, \\Deleted and UID EXPUNGE where MOVE is missing. The message's UID in
+        `target` when the server says it (UIDPLUS COPYUID, RFC 4315), else None."""
+        ...
+
+    async def expunge(self, uid: int) -> None:
+        """Deletes for good: \\Deleted, then UID EXPUNGE of that UID alone (UIDPLUS)."""
         ...
 
     async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:

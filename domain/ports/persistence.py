@@ -6,9 +6,10 @@ from uuid import UUID
 
 from domain.accounts import MailAccount
 from domain.mailboxes import Mailbox
-from domain.messages import Message
+from domain.messages import Flags, Message, MessageSummary
 from domain.pagination import Page, PageRequest
 from domain.remote import FlagUpdate
+from domain.search import KeysetPage, MessageQuery, PageAfter
 from domain.sync import AccountSync
 from domain.tenants import Tenant, User
 
@@ -45,6 +46,7 @@ class MailAccountRepository(Protocol):
 
 class MailboxRepository(Protocol):
     async def for_account(self, tenant_id: UUID, account_id: UUID) -> list[Mailbox]: ...
+    async def get(self, tenant_id: UUID, mailbox_id: UUID) -> Mailbox | None: ...
     async def add(self, mailbox: Mailbox) -> None: ...
     async def update(self, mailbox: Mailbox) -> None: ...
     async def delete(self, tenant_id: UUID, mailbox_id: UUID) -> None:
@@ -71,6 +73,29 @@ class MessageRepository(Protocol):
     async def thread_of(self, account_id: UUID, message_ids: Sequence[str]) -> UUID | None:
         """The thread of any stored message of the account with one of these Message-IDs."""
         ...
+
+    async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
+        """UIDs in [first_uid, last_uid] already stored: a message moved in by Mailroom is stored at once."""
+        ...
+
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None: ...
+
+    async def search(self, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
+        """Messages matching every condition of `query`: by relevance (best first) when it has full text,
+        else newest first (by INTERNALDATE); ties by id."""
+        ...
+
+    async def thread(self, tenant_id: UUID, thread_id: UUID) -> list[MessageSummary]:
+        """The messages of a thread, oldest first."""
+        ...
+
+    async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None: ...
+
+    async def relocate(self, tenant_id: UUID, message_id: UUID, mailbox_id: UUID, uid: int) -> None:
+        """The message now lives in another folder under another UID (after an IMAP MOVE)."""
+        ...
+
+    async def remove(self, tenant_id: UUID, message_id: UUID) -> None: ...
 
 
 class AccountSyncRepository(Protocol):

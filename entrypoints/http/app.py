@@ -16,6 +16,12 @@ from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProv
 from entrypoints.http.controllers.accounts import MailAccountController
 from entrypoints.http.controllers.auth import LoginController, MeController
 from entrypoints.http.controllers.health import health
+from entrypoints.http.controllers.messages import (
+    AccountMailController,
+    MessageController,
+    ThreadController,
+    search_messages,
+)
 from entrypoints.http.controllers.sync import SyncController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.settings import Settings, load_settings
@@ -56,7 +62,15 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
 
     protected = Router(
         path="/",
-        route_handlers=[MeController, MailAccountController, SyncController],
+        route_handlers=[
+            MeController,
+            MailAccountController,
+            SyncController,
+            search_messages,
+            AccountMailController,
+            MessageController,
+            ThreadController,
+        ],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         security=[{"bearer": []}],
     )

@@ -1,5 +1,6 @@
 """Taskiq tasks: plain ids in, one use case called. Taskiq-redis delivers at least once, so each is idempotent:
-a second delivery of a sync finds the lease taken, or nothing new to fetch."""
+a second delivery of a sync finds the lease taken, or nothing new to fetch; a second write-back finds the message
+already changed, moved or gone."""
 
 import logging
 import os
@@ -10,6 +11,8 @@ from uuid import UUID
 from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker
 
+from application.messages.changes import DELETE_TASK, MOVE_TASK, WRITE_FLAGS_TASK
+from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.request import SYNC_TASK
 from application.sync.schedule import EnqueueDueSyncs
 from application.sync.sync_account import SyncAccount
@@ -32,6 +35,30 @@ async def enqueue_due_syncs(enqueue: FromDishka[EnqueueDueSyncs]) -> int:
     return await enqueue()
 
 
+@inject(patch_module=True)
+async def write_flags(
+    tenant_id: str, message_id: str, write: FromDishka[WriteFlags], seen: str | None = None, flagged: str | None = None
+) -> None:
+    await write(UUID(tenant_id), UUID(message_id), _flag(seen), _flag(flagged))
+
+
+@inject(patch_module=True)
+async def move_message(tenant_id: str, message_id: str, mailbox_id: str, move: FromDishka[ApplyMove]) -> None:
+    await move(UUID(tenant_id), UUID(message_id), UUID(mailbox_id))
+
+
+@inject(patch_module=True)
+async def delete_message(tenant_id: str, message_id: str, remove: FromDishka[ApplyDelete]) -> None:
+    await remove(UUID(tenant_id), UUID(message_id))
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value is None else value == "true"
+
+
 def register_tasks(broker: AsyncBroker) -> None:
     broker.register_task(sync_account, task_name=SYNC_TASK)
+    broker.register_task(write_flags, task_name=WRITE_FLAGS_TASK)
+    broker.register_task(move_message, task_name=MOVE_TASK)
+    broker.register_task(delete_message, task_name=DELETE_TASK)
     broker.register_task(enqueue_due_syncs, task_name=DUE_SYNCS_TASK, schedule=[{"cron": "* * * * *"}])

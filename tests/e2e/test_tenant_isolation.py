@@ -10,7 +10,10 @@ from typing import Any
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from adapters.memory.imap import FakeImapServer
 from tests.e2e.conftest import Login, account_body
+from tests.e2e.test_sync_api import wait_for_idle
+from tests.unit.mail_corpus import nested_with_attached_message
 
 _ID_PARAMETER = re.compile(r"\{(\w+_id):\w+\}")
 
@@ -30,17 +33,37 @@ async def test_every_id_route_answers_404_for_another_tenants_ids(
     app: Litestar, client: AsyncTestClient[Litestar], login: Login
 ) -> None:
     acme, globex = await login(), await login(tenant="globex", email="eve@globex.test")
+    server = await app.state.dishka_container.get(FakeImapServer)
+    server.deliver("INBOX", nested_with_attached_message())
     account = (await client.post("/api/accounts", json=account_body(), headers=acme)).json()
-    ids = {"account_id": account["id"]}
-    bodies: dict[str, Any] = {"PUT": account_body("eve@globex.test"), "PATCH": {"name": "Taken over"}, "POST": {}}
+    await client.post(f"/api/sync/imap/{account['id']}", headers=acme)
+    await wait_for_idle(client, account["id"], acme)
+    mailbox = (await client.get(f"/api/accounts/{account['id']}/mailboxes", headers=acme)).json()["items"][0]
+    listed = (await client.get(f"/api/accounts/{account['id']}/messages", headers=acme)).json()["items"][0]
+    message = (await client.get(f"/api/messages/{listed['id']}", headers=acme)).json()
+    ids = {
+        "account_id": account["id"],
+        "message_id": message["id"],
+        "attachment_id": message["attachments"][0]["id"],
+        "thread_id": message["thread_id"],
+    }
+    bodies: dict[str, Any] = {
+        "PUT": account_body("eve@globex.test"),
+        "PATCH /api/accounts": {"name": "Taken over"},
+        "PATCH /api/messages": {"seen": True},
+        "POST": {"mailbox_id": mailbox["id"]},
+    }
 
     routes = id_routes(app)
     assert ("DELETE", "/api/accounts/{account_id:uuid}") in routes
     for method, template in routes:
         path = _ID_PARAMETER.sub(lambda m: ids[m.group(1)], template)
-        answer = await client.request(method, path, headers=globex, json=bodies.get(method))
+        body = bodies.get(method, bodies.get(f"{method} {template[: template.index('/{')]}"))
+        answer = await client.request(method, path, headers=globex, json=body)
         assert answer.status_code == 404, (method, template, answer.text)
         assert account["email"] not in answer.text
 
     assert (await client.get("/api/accounts", headers=globex)).json() == {"items": [], "total": 0}
+    assert (await client.get("/api/sync/search", headers=globex)).json() == {"items": [], "next_cursor": None}
+    assert (await client.get(f"/api/messages/{message['id']}", headers=acme)).json() == message
     assert (await client.get(f"/api/accounts/{account['id']}", headers=acme)).json() == account

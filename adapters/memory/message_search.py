@@ -1,0 +1,94 @@
+"""The fake's search: the same conditions, orderings and cursors as the SQL stores, over Python objects."""
+
+import re
+from collections.abc import Iterable
+
+from domain.messages import Address, Message, MessageSummary
+from domain.search import Cursor, KeysetPage, MessageQuery, PageAfter, TermGroup, parse_web_search
+
+_WORD = re.compile(r"\w+")
+
+
+def summary(message: Message) -> MessageSummary:
+    return MessageSummary(
+        id=message.id,
+        account_id=message.account_id,
+        mailbox_id=message.mailbox_id,
+        thread_id=message.thread_id,
+        sender=list(message.sender),
+        to=list(message.to),
+        subject=message.subject,
+        preview=message.preview,
+        date=message.date,
+        internal_date=message.internal_date,
+        flags=message.flags,
+        size=message.size,
+        has_attachments=bool(message.attachments),
+    )
+
+
+def search(messages: Iterable[Message], query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
+    groups = parse_web_search(query.text) if query.text else []
+    scored: list[tuple[float, Message]] = []
+    for message in messages:
+        if not _matches(message, query):
+            continue
+        if query.text is None:
+            scored.append((0.0, message))
+        elif (score := _score(message, groups)) > 0:
+            scored.append((score, message))
+    if query.by_relevance:
+        scored.sort(key=lambda item: (item[0], item[1].id), reverse=True)
+        after = page.cursor
+        if after is not None and after.score is not None:
+            scored = [(s, m) for s, m in scored if (s, m.id) < (after.score, after.id)]
+    else:
+        scored.sort(key=lambda item: (item[1].internal_date, item[1].id), reverse=True)
+        after = page.cursor
+        if after is not None and after.date is not None:
+            scored = [(s, m) for s, m in scored if (m.internal_date, m.id) < (after.date, after.id)]
+    chosen = scored[: page.limit]
+    next_cursor = None
+    if len(scored) > page.limit:
+        score, last = chosen[-1]
+        next_cursor = Cursor(None, score, last.id) if query.by_relevance else Cursor(last.internal_date, None, last.id)
+    return KeysetPage([summary(m) for _, m in chosen], next_cursor)
+
+
+def _matches(message: Message, query: MessageQuery) -> bool:
+    checks = [
+        query.account_id is None or message.account_id == query.account_id,
+        query.mailbox_id is None or message.mailbox_id == query.mailbox_id,
+        query.unread is None or message.flags.seen != query.unread,
+        query.flagged is None or message.flags.flagged == query.flagged,
+        query.has_attachments is None or bool(message.attachments) == query.has_attachments,
+        query.since is None or message.internal_date >= query.since,
+        query.before is None or message.internal_date < query.before,
+        query.sender is None or query.sender.lower() in _addresses(message.sender),
+        query.recipient is None or query.recipient.lower() in _addresses([*message.to, *message.cc, *message.bcc]),
+        query.subject is None or query.subject.lower() in message.subject.lower(),
+    ]
+    return message.tenant_id == query.tenant_id and all(checks)
+
+
+def _addresses(addresses: Iterable[Address]) -> str:
+    return " ".join(f"{a.name} {a.address}" for a in addresses).lower()
+
+
+def _score(message: Message, groups: list[TermGroup]) -> float:
+    """Occurrences of the required phrases, subject counted ten times; 0 when no alternative matches."""
+    addresses = _addresses([*message.sender, *message.to, *message.cc, *message.bcc])
+    fields = [(message.subject, 10.0), (addresses, 5.0), (message.text_body or "", 1.0)]
+    texts = [(" " + " ".join(_WORD.findall(text.lower())) + " ", weight) for text, weight in fields]
+    document = " ".join(text for text, _ in texts)
+    best = 0.0
+    for group in groups:
+        if not group.required or any(_contains(document, p) for p in group.excluded):
+            continue
+        if all(_contains(document, p) for p in group.required):
+            best = max(best, sum(w * t.count(f" {' '.join(p)} ") for p in group.required for t, w in texts))
+    return best
+
+
+def _contains(document: str, phrase: tuple[str, ...]) -> bool:
+    return f" {' '.join(phrase)} " in document

@@ -1,0 +1,87 @@
+"""Full-text search and the indexes of the message lists.
+
+Postgres: a tsvector kept by the database (a generated column, 'simple' configuration so mail in any language is
+found, the body cut at 200,000 characters to stay under tsvector's 1 MB), a GIN index on it, and trigram indexes
+for the parts-of-an-address and subject filters. SQLite: an FTS5 table over the same text, kept by triggers.
+
+Revision ID: 0005
+Revises: 0004
+Create Date: 2026-11-25
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0005"
+down_revision: str | None = "0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.add_column("messages", sa.Column("from_text", sa.Text(), nullable=False, server_default=""))
+    op.add_column("messages", sa.Column("to_text", sa.Text(), nullable=False, server_default=""))
+    op.create_index("ix_messages_mailbox_date", "messages", ["mailbox_id", "internal_date", "id"])
+    op.create_index("ix_messages_tenant_date", "messages", ["tenant_id", "internal_date", "id"])
+    if op.get_bind().dialect.name == "postgresql":
+        _postgres()
+    else:
+        _sqlite()
+
+
+def _postgres() -> None:
+    op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    op.execute(
+        "ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
+        " setweight(to_tsvector('simple'::regconfig, subject), 'A')"
+        " || setweight(to_tsvector('simple'::regconfig, from_text || ' ' || to_text), 'B')"
+        " || setweight(to_tsvector('simple'::regconfig, left(coalesce(text_body, ''), 200000)), 'D')"
+        ") STORED"
+    )
+    op.execute("CREATE INDEX ix_messages_search ON messages USING gin (search_vector)")
+    op.execute("CREATE INDEX ix_messages_from_trgm ON messages USING gin (from_text gin_trgm_ops)")
+    op.execute("CREATE INDEX ix_messages_to_trgm ON messages USING gin (to_text gin_trgm_ops)")
+    op.execute("CREATE INDEX ix_messages_subject_trgm ON messages USING gin (lower(subject) gin_trgm_ops)")
+
+
+def _sqlite() -> None:
+    op.execute(
+        "CREATE VIRTUAL TABLE messages_fts USING fts5(subject, from_text, to_text, text_body,"
+        " content='messages', content_rowid='rowid', tokenize='unicode61 remove_diacritics 0')"
+    )
+    op.execute(
+        "CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN"
+        " INSERT INTO messages_fts(rowid, subject, from_text, to_text, text_body)"
+        " VALUES (new.rowid, new.subject, new.from_text, new.to_text, new.text_body); END"
+    )
+    op.execute(
+        "CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN"
+        " INSERT INTO messages_fts(messages_fts, rowid, subject, from_text, to_text, text_body)"
+        " VALUES ('delete', old.rowid, old.subject, old.from_text, old.to_text, old.text_body); END"
+    )
+    op.execute(
+        "CREATE TRIGGER messages_fts_update AFTER UPDATE OF subject, from_text, to_text, text_body ON messages BEGIN"
+        " INSERT INTO messages_fts(messages_fts, rowid, subject, from_text, to_text, text_body)"
+        " VALUES ('delete', old.rowid, old.subject, old.from_text, old.to_text, old.text_body);"
+        " INSERT INTO messages_fts(rowid, subject, from_text, to_text, text_body)"
+        " VALUES (new.rowid, new.subject, new.from_text, new.to_text, new.text_body); END"
+    )
+    op.execute("INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')")
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for index in ("ix_messages_search", "ix_messages_from_trgm", "ix_messages_to_trgm", "ix_messages_subject_trgm"):
+            op.execute(f"DROP INDEX IF EXISTS {index}")
+        op.execute("ALTER TABLE messages DROP COLUMN search_vector")
+    else:
+        for trigger in ("messages_fts_insert", "messages_fts_delete", "messages_fts_update"):
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        op.execute("DROP TABLE IF EXISTS messages_fts")
+    op.drop_index("ix_messages_tenant_date", "messages")
+    op.drop_index("ix_messages_mailbox_date", "messages")
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("to_text")
+        batch.drop_column("from_text")

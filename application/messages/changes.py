@@ -1,0 +1,87 @@
+"""What a client changes on a message: the store first or the server first, and a job to do the other."""
+
+from dataclasses import replace
+from uuid import UUID
+
+from application.messages.read import owned_message
+from domain.auth import Principal
+from domain.errors import InvalidInput, NotFound
+from domain.ids import new_id
+from domain.messages import Message
+from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import JobQueue
+
+WRITE_FLAGS_TASK = "write_flags"
+MOVE_TASK = "move_message"
+DELETE_TASK = "delete_message"
+
+
+class ChangeFlags:
+    """Seen and flagged change in the store at once; a job writes them to the IMAP server. If the server
+    disagrees later, the next sync brings the server's flags back."""
+
+    def __init__(self, uow: UnitOfWork, jobs: JobQueue) -> None:
+        self._uow = uow
+        self._jobs = jobs
+
+    async def __call__(
+        self, principal: Principal, message_id: UUID, seen: bool | None, flagged: bool | None
+    ) -> Message:
+        if seen is None and flagged is None:
+            raise InvalidInput("seen", "name `seen`, `flagged` or both")
+        message = await owned_message(self._uow, principal, message_id)
+        flags = replace(
+            message.flags,
+            seen=message.flags.seen if seen is None else seen,
+            flagged=message.flags.flagged if flagged is None else flagged,
+        )
+        async with self._uow as uow:
+            await uow.messages.set_flags(principal.tenant_id, message_id, flags)
+            await uow.commit()
+        changes = {
+            name: str(value).lower() for name, value in (("seen", seen), ("flagged", flagged)) if value is not None
+        }
+        await self._jobs.enqueue(
+            WRITE_FLAGS_TASK, new_id().hex, tenant_id=str(principal.tenant_id), message_id=str(message_id), **changes
+        )
+        message.flags = flags
+        return message
+
+
+class MoveMessage:
+    """Queues a move to another folder of the same account; the job moves it on the server, then in the store."""
+
+    def __init__(self, uow: UnitOfWork, jobs: JobQueue) -> None:
+        self._uow = uow
+        self._jobs = jobs
+
+    async def __call__(self, principal: Principal, message_id: UUID, mailbox_id: UUID) -> str:
+        message = await owned_message(self._uow, principal, message_id)
+        async with self._uow as uow:
+            target = await uow.mailboxes.get(principal.tenant_id, mailbox_id)
+        if target is None or target.account_id != message.account_id:
+            raise NotFound("mailbox not found in this message's account")
+        job_id = new_id().hex
+        await self._jobs.enqueue(
+            MOVE_TASK,
+            job_id,
+            tenant_id=str(principal.tenant_id),
+            message_id=str(message_id),
+            mailbox_id=str(mailbox_id),
+        )
+        return job_id
+
+
+class DeleteMessage:
+    """Queues a delete: the job moves the message to the account's Trash, or deletes it for good when it is
+    in the Trash already (or the account has none)."""
+
+    def __init__(self, uow: UnitOfWork, jobs: JobQueue) -> None:
+        self._uow = uow
+        self._jobs = jobs
+
+    async def __call__(self, principal: Principal, message_id: UUID) -> str:
+        await owned_message(self._uow, principal, message_id)
+        job_id = new_id().hex
+        await self._jobs.enqueue(DELETE_TASK, job_id, tenant_id=str(principal.tenant_id), message_id=str(message_id))
+        return job_id

@@ -1,0 +1,77 @@
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from uuid import UUID
+
+from domain.auth import Principal
+from domain.errors import NotFound
+from domain.messages import Attachment, Message, MessageSummary
+from domain.ports.mail import MessageParser
+from domain.ports.persistence import UnitOfWork
+from domain.ports.storage import BlobStore
+
+
+async def owned_message(uow: UnitOfWork, principal: Principal, message_id: UUID) -> Message:
+    async with uow:
+        message = await uow.messages.get(principal.tenant_id, message_id)
+    if message is None:
+        raise NotFound("message not found")
+    return message
+
+
+class GetMessage:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, principal: Principal, message_id: UUID) -> Message:
+        return await owned_message(self._uow, principal, message_id)
+
+
+class GetRawMessage:
+    """The original RFC 5322 bytes, streamed from the blob store (not from the IMAP server)."""
+
+    def __init__(self, uow: UnitOfWork, blobs: BlobStore) -> None:
+        self._uow = uow
+        self._blobs = blobs
+
+    async def __call__(self, principal: Principal, message_id: UUID) -> AsyncIterator[bytes]:
+        message = await owned_message(self._uow, principal, message_id)
+        if message.raw_blob_key is None:
+            raise NotFound("the original of this message was not downloaded (over the size limit)")
+        return self._blobs.stream(message.raw_blob_key)
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentContent:
+    attachment: Attachment
+    data: bytes
+
+
+class GetAttachment:
+    """An attachment's decoded bytes, cut out of the stored original message."""
+
+    def __init__(self, uow: UnitOfWork, blobs: BlobStore, parser: MessageParser) -> None:
+        self._uow = uow
+        self._blobs = blobs
+        self._parser = parser
+
+    async def __call__(self, principal: Principal, message_id: UUID, attachment_id: UUID) -> AttachmentContent:
+        message = await owned_message(self._uow, principal, message_id)
+        attachment = next((a for a in message.attachments if a.id == attachment_id), None)
+        if attachment is None or message.raw_blob_key is None:
+            raise NotFound("attachment not found")
+        data = self._parser.extract(await self._blobs.get(message.raw_blob_key), attachment.part)
+        if data is None:
+            raise NotFound("attachment not found")
+        return AttachmentContent(attachment, data)
+
+
+class GetThread:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, principal: Principal, thread_id: UUID) -> list[MessageSummary]:
+        async with self._uow as uow:
+            messages = await uow.messages.thread(principal.tenant_id, thread_id)
+        if not messages:
+            raise NotFound("thread not found")
+        return messages

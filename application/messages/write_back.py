@@ -1,0 +1,101 @@
+"""The jobs that carry a client's change to the IMAP server. Each is safe to run twice (tasks are delivered at
+least once): a message already moved, deleted or gone is left alone."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from uuid import UUID
+
+from domain.accounts import MailAccount
+from domain.mailboxes import Mailbox, MailboxRole
+from domain.messages import Message
+from domain.ports.mail import ImapSession, MailSession
+from domain.ports.persistence import UnitOfWork
+from domain.ports.security import CredentialCipher
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    message: Message
+    account: MailAccount
+    mailbox: Mailbox
+    folders: list[Mailbox]
+
+
+class _RemoteChange:
+    def __init__(self, uow: UnitOfWork, imap: MailSession, cipher: CredentialCipher) -> None:
+        self._uow = uow
+        self._imap = imap
+        self._cipher = cipher
+
+    async def _locate(self, tenant_id: UUID, message_id: UUID) -> Located | None:
+        async with self._uow as uow:
+            message = await uow.messages.get(tenant_id, message_id)
+            if message is None:
+                return None
+            account = await uow.accounts.get(tenant_id, message.account_id)
+            folders = await uow.mailboxes.for_account(tenant_id, message.account_id)
+        mailbox = next((f for f in folders if f.id == message.mailbox_id), None)
+        if account is None or mailbox is None:
+            return None
+        return Located(message, account, mailbox, folders)
+
+    @asynccontextmanager
+    async def _folder(self, located: Located) -> AsyncIterator[ImapSession]:
+        password = self._cipher.decrypt(located.account.imap_password)
+        async with self._imap(located.account.imap, password) as imap:
+            await imap.open_for_changes(located.mailbox.name)
+            yield imap
+
+    async def _move(self, located: Located, target: Mailbox) -> None:
+        async with self._folder(located) as imap:
+            new_uid = await imap.move(located.message.uid, target.name)
+        async with self._uow as uow:
+            if new_uid is None:
+                await uow.messages.remove(located.message.tenant_id, located.message.id)
+            else:
+                await uow.messages.relocate(located.message.tenant_id, located.message.id, target.id, new_uid)
+            await uow.commit()
+
+
+class WriteFlags(_RemoteChange):
+    async def __call__(self, tenant_id: UUID, message_id: UUID, seen: bool | None, flagged: bool | None) -> None:
+        located = await self._locate(tenant_id, message_id)
+        if located is None:
+            return
+        wanted = {"\\Seen": seen, "\\Flagged": flagged}
+        add = [flag for flag, on in wanted.items() if on is True]
+        remove = [flag for flag, on in wanted.items() if on is False]
+        async with self._folder(located) as imap:
+            await imap.store_flags(located.message.uid, add, remove)
+
+
+class ApplyMove(_RemoteChange):
+    """Moves on the server, then in the store: to the new UID the server reports (UIDPLUS), or, when it does
+    not, out of the store until the next sync of the target folder brings the message in."""
+
+    async def __call__(self, tenant_id: UUID, message_id: UUID, mailbox_id: UUID) -> None:
+        located = await self._locate(tenant_id, message_id)
+        if located is None or located.message.mailbox_id == mailbox_id:
+            return
+        target = next((f for f in located.folders if f.id == mailbox_id), None)
+        if target is not None:
+            await self._move(located, target)
+
+
+class ApplyDelete(_RemoteChange):
+    """To the account's Trash; for good when the message is in the Trash already or there is no Trash."""
+
+    async def __call__(self, tenant_id: UUID, message_id: UUID) -> None:
+        located = await self._locate(tenant_id, message_id)
+        if located is None:
+            return
+        trash = next((f for f in located.folders if f.role is MailboxRole.TRASH), None)
+        if trash is not None and trash.id != located.mailbox.id:
+            await self._move(located, trash)
+            return
+        async with self._folder(located) as imap:
+            await imap.expunge(located.message.uid)
+        async with self._uow as uow:
+            await uow.messages.remove(tenant_id, message_id)
+            await uow.commit()

@@ -1,0 +1,208 @@
+"""Mailboxes, messages and threads of the caller's tenant, and the changes a client makes to a message."""
+
+import re
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+from uuid import UUID
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, delete, get, patch, post
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
+from litestar.response import Stream
+from msgspec import UNSET
+
+from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
+from application.messages.mailboxes import ListMailboxes
+from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread
+from application.messages.search import SearchMessages
+from domain.auth import Principal
+from domain.pagination import MAX_PAGE_SIZE
+from domain.search import Cursor, MessageQuery, PageAfter
+from entrypoints.http.schemas.messages import (
+    FlagsPatch,
+    JobQueued,
+    MailboxList,
+    MailboxOut,
+    MessageOut,
+    MessagePage,
+    MessageSummaryOut,
+    MoveIn,
+    ThreadOut,
+)
+
+Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="items per page")]
+Unread = Annotated[bool | None, QueryParameter(description="true: only unread; false: only read")]
+Flagged = Annotated[bool | None, QueryParameter(description="true: only flagged; false: only not flagged")]
+CursorParam = Annotated[str | None, QueryParameter(description="next_cursor of the previous page")]
+_SAFE_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9 ._()-]")
+
+
+def page_after(limit: int, cursor: str | None, query: MessageQuery) -> PageAfter:
+    return PageAfter(limit, Cursor.decode(cursor, query.by_relevance) if cursor else None)
+
+
+class AccountMailController(Controller):
+    path = "/api/accounts/{account_id:uuid}"
+    tags = ["messages"]
+
+    @get("/mailboxes", summary="The account's folders with their message and unread counts")
+    @inject
+    async def mailboxes(
+        self, account_id: FromPath[UUID], principal: FromDishka[Principal], list_mailboxes: FromDishka[ListMailboxes]
+    ) -> MailboxList:
+        return MailboxList(items=[MailboxOut.of(m) for m in await list_mailboxes(principal, account_id)])
+
+    @get("/messages", summary="The account's messages, newest first, a page at a time")
+    @inject
+    async def messages(
+        self,
+        account_id: FromPath[UUID],
+        principal: FromDishka[Principal],
+        search: FromDishka[SearchMessages],
+        mailbox: Annotated[UUID | None, QueryParameter(description="a folder id")] = None,
+        unread: Unread = None,
+        flagged: Flagged = None,
+        limit: Limit = 50,
+        cursor: CursorParam = None,
+    ) -> MessagePage:
+        query = MessageQuery(
+            principal.tenant_id, account_id=account_id, mailbox_id=mailbox, unread=unread, flagged=flagged
+        )
+        return MessagePage.of(await search(principal, query, page_after(limit, cursor, query)))
+
+
+class MessageController(Controller):
+    path = "/api/messages/{message_id:uuid}"
+    tags = ["messages"]
+
+    @get(summary="A whole message: headers, addresses, text, HTML, attachments")
+    @inject
+    async def message(
+        self, message_id: FromPath[UUID], principal: FromDishka[Principal], get_message: FromDishka[GetMessage]
+    ) -> MessageOut:
+        return MessageOut.of(await get_message(principal, message_id))
+
+    @get("/raw", summary="The original RFC 5322 bytes", media_type="message/rfc822")
+    @inject
+    async def raw(
+        self, message_id: FromPath[UUID], principal: FromDishka[Principal], get_raw: FromDishka[GetRawMessage]
+    ) -> Stream:
+        return Stream(await get_raw(principal, message_id), media_type="message/rfc822")
+
+    @get("/attachments/{attachment_id:uuid}", summary="An attachment's content, as a download")
+    @inject
+    async def attachment(
+        self,
+        message_id: FromPath[UUID],
+        attachment_id: FromPath[UUID],
+        principal: FromDishka[Principal],
+        get_attachment: FromDishka[GetAttachment],
+    ) -> Stream:
+        content = await get_attachment(principal, message_id, attachment_id)
+        media_type = content.attachment.content_type.lower()
+        return Stream(
+            _chunks(content.data),
+            media_type=media_type if _SAFE_TYPE.match(media_type) else "application/octet-stream",
+            headers={
+                "Content-Disposition": content_disposition(content.attachment.filename or "attachment"),
+                "Content-Length": str(len(content.data)),
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+    @patch(summary="Mark seen or flagged; written back to the IMAP server by a job")
+    @inject
+    async def change_flags(
+        self,
+        message_id: FromPath[UUID],
+        data: JSONBody[FlagsPatch],
+        principal: FromDishka[Principal],
+        change: FromDishka[ChangeFlags],
+    ) -> MessageOut:
+        seen = None if data.seen is UNSET else data.seen
+        flagged = None if data.flagged is UNSET else data.flagged
+        return MessageOut.of(await change(principal, message_id, seen, flagged))
+
+    @post("/move", status_code=202, summary="Move to another folder of the account (done by a job)")
+    @inject
+    async def move(
+        self,
+        message_id: FromPath[UUID],
+        data: JSONBody[MoveIn],
+        principal: FromDishka[Principal],
+        move: FromDishka[MoveMessage],
+    ) -> JobQueued:
+        return JobQueued(job_id=await move(principal, message_id, data.mailbox_id))
+
+    @delete(status_code=202, summary="Move to the Trash, or delete for good from the Trash (done by a job)")
+    @inject
+    async def delete_message(
+        self, message_id: FromPath[UUID], principal: FromDishka[Principal], remove: FromDishka[DeleteMessage]
+    ) -> JobQueued:
+        return JobQueued(job_id=await remove(principal, message_id))
+
+
+class ThreadController(Controller):
+    path = "/api/threads"
+    tags = ["messages"]
+
+    @get("/{thread_id:uuid}", summary="The messages of a thread, oldest first")
+    @inject
+    async def thread(
+        self, thread_id: FromPath[UUID], principal: FromDishka[Principal], get_thread: FromDishka[GetThread]
+    ) -> ThreadOut:
+        messages = await get_thread(principal, thread_id)
+        return ThreadOut(thread_id=thread_id, items=[MessageSummaryOut.of(m) for m in messages])
+
+
+SearchText = Annotated[str | None, QueryParameter(description='full text: words, "phrases", OR, -word')]
+
+
+@get("/api/sync/search", tags=["messages"], summary="Search messages (path kept from the replaced service)")
+@inject
+async def search_messages(
+    principal: FromDishka[Principal],
+    search: FromDishka[SearchMessages],
+    q: SearchText = None,
+    sender: Annotated[str | None, Parameter(query="from", description="part of a From name or address")] = None,
+    to: Annotated[str | None, QueryParameter(description="part of a To, Cc or Bcc name or address")] = None,
+    subject: Annotated[str | None, QueryParameter(description="part of the subject")] = None,
+    account_id: Annotated[UUID | None, QueryParameter(description="only this account's messages")] = None,
+    mailbox_id: Annotated[UUID | None, QueryParameter(description="only this folder's messages")] = None,
+    since: Annotated[datetime | None, QueryParameter(description="received at or after")] = None,
+    before: Annotated[datetime | None, QueryParameter(description="received before")] = None,
+    unread: Unread = None,
+    flagged: Flagged = None,
+    has_attachments: Annotated[bool | None, QueryParameter(description="with or without attachments")] = None,
+    limit: Limit = 50,
+    cursor: CursorParam = None,
+) -> MessagePage:
+    query = MessageQuery(
+        principal.tenant_id,
+        account_id=account_id,
+        mailbox_id=mailbox_id,
+        text=q,
+        sender=sender,
+        recipient=to,
+        subject=subject,
+        since=since,
+        before=before,
+        unread=unread,
+        flagged=flagged,
+        has_attachments=has_attachments,
+    )
+    return MessagePage.of(await search(principal, query, page_after(limit, cursor, query)))
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII fallback without quotes, slashes or control characters, and the real name encoded."""
+    fallback = _UNSAFE_NAME.sub("_", filename)[:150] or "attachment"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename[:200], safe='')}"
+
+
+async def _chunks(data: bytes, size: int = 64 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
