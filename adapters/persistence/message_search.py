@@ -3,6 +3,7 @@
 Every value reaches the database as a bound parameter; the full-text string is read by websearch_to_tsquery on
 Postgres (which accepts any string) and turned into a quoted FTS5 expression on SQLite."""
 
+import re
 from typing import Any
 
 from sqlalchemy import (
@@ -29,6 +30,7 @@ from domain.search import Cursor, KeysetPage, MessageQuery, PageAfter, TermGroup
 _FTS: ColumnElement[Any] = literal_column("messages_fts")
 _VECTOR: ColumnElement[Any] = literal_column("messages.search_vector")
 _FTS_WEIGHTS = (10.0, 5.0, 5.0, 1.0)  # subject, from, to, body
+_JOINERS = re.compile(r"(?<=\w)[@.+_](?=\w)")  # split as the indexed text is (migration 0005)
 
 
 async def search(session: AsyncSession, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
@@ -97,7 +99,8 @@ def _best_first(statement: Select[Any], score: ColumnElement[float], cursor: Cur
 
 
 def _postgres_text(statement: Select[Any], text: str) -> tuple[Select[Any], ColumnElement[float] | None]:
-    tsquery = func.websearch_to_tsquery(literal_column("'simple'::regconfig"), bindparam("text", text))
+    split = _JOINERS.sub(" ", text)
+    tsquery = func.websearch_to_tsquery(literal_column("'simple'::regconfig"), bindparam("text", split))
     score = cast(func.ts_rank(_VECTOR, tsquery), REAL)
     return statement.where(_VECTOR.op("@@")(tsquery)), score
 

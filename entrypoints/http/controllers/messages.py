@@ -9,7 +9,7 @@ from uuid import UUID
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Stream
 from msgspec import UNSET
 
@@ -167,7 +167,7 @@ async def search_messages(
     principal: FromDishka[Principal],
     search: FromDishka[SearchMessages],
     q: SearchText = None,
-    sender: Annotated[str | None, Parameter(query="from", description="part of a From name or address")] = None,
+    sender: Annotated[str | None, QueryParameter(name="from", description="part of a From name or address")] = None,
     to: Annotated[str | None, QueryParameter(description="part of a To, Cc or Bcc name or address")] = None,
     subject: Annotated[str | None, QueryParameter(description="part of the subject")] = None,
     account_id: Annotated[UUID | None, QueryParameter(description="only this account's messages")] = None,

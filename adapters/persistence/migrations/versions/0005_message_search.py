@@ -2,7 +2,9 @@
 
 Postgres: a tsvector kept by the database (a generated column, 'simple' configuration so mail in any language is
 found, the body cut at 200,000 characters to stay under tsvector's 1 MB), a GIN index on it, and trigram indexes
-for the parts-of-an-address and subject filters. SQLite: an FTS5 table over the same text, kept by triggers.
+for the parts-of-an-address and subject filters. The text is split at @ . + _ first, as FTS5 splits it: Postgres's
+parser would keep zoe@example.org or example.org as one token, and "zoe" would not find it. The search string is
+split the same way (adapters/persistence/message_search.py). SQLite: an FTS5 table over the same text, kept by triggers.
 
 Revision ID: 0005
 Revises: 0004
@@ -35,9 +37,10 @@ def _postgres() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     op.execute(
         "ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
-        " setweight(to_tsvector('simple'::regconfig, subject), 'A')"
-        " || setweight(to_tsvector('simple'::regconfig, from_text || ' ' || to_text), 'B')"
-        " || setweight(to_tsvector('simple'::regconfig, left(coalesce(text_body, ''), 200000)), 'D')"
+        " setweight(to_tsvector('simple'::regconfig, translate(subject, '@.+_', '    ')), 'A')"
+        " || setweight(to_tsvector('simple'::regconfig, translate(from_text || ' ' || to_text, '@.+_', '    ')), 'B')"
+        " || setweight(to_tsvector('simple'::regconfig,"
+        "    translate(left(coalesce(text_body, ''), 200000), '@.+_', '    ')), 'D')"
         ") STORED"
     )
     op.execute("CREATE INDEX ix_messages_search ON messages USING gin (search_vector)")

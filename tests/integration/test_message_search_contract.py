@@ -1,0 +1,301 @@
+"""Message lists and search: the same answers from SQLite (FTS5), Postgres (tsvector) and the in-memory fake."""
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from domain.ids import new_id
+from domain.mailboxes import Mailbox, MailboxRole, SyncState
+from domain.messages import Address, Attachment, Flags, Message
+from domain.ports.persistence import UnitOfWork
+from domain.search import KeysetPage, MessageQuery, PageAfter
+from tests.integration.test_mail_store_contract import folder
+from tests.integration.test_persistence_contract import account, store, tenant
+
+Factory = Callable[[], UnitOfWork]
+START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+# label: (subject, from, to, body, seen, flagged, attachment, day)
+CORPUS: dict[str, tuple[str, str, str, str, bool, bool, bool, int]] = {
+    "report": (
+        "Quarterly report",
+        "Zoë Müller <zoe@example.org>",
+        "bob@example.com",
+        "numbers inside",
+        True,
+        False,
+        True,
+        0,
+    ),
+    "reply": (
+        "Re: Quarterly report",
+        "bob@example.com",
+        "zoe@example.org",
+        "thanks for the report",
+        False,
+        False,
+        False,
+        1,
+    ),
+    "invoice": ("Invoice 42", "billing@shop.test", "bob@example.com", "please pay the invoice", False, True, True, 2),
+    "cafe": (
+        "Café meeting",
+        "José Álvarez <jose@example.es>",
+        "bob@example.com",
+        "déjà vu at the café",
+        True,
+        True,
+        False,
+        3,
+    ),
+    "japanese": (
+        "会議の予定",
+        "田中 太郎 <tanaka@example.jp>",
+        "bob@example.com",
+        "明日 会議 です",
+        False,
+        False,
+        False,
+        4,
+    ),
+    "russian": ("Отчёт за март", "alexey@example.ru", "bob@example.com", "годовой отчёт готов", True, False, True, 5),
+    "spam": ("Cheap report generator", "spam@junk.test", "bob@example.com", "buy now buy now", False, False, False, 6),
+    "plan": (
+        "Budget plan",
+        "carol@example.com",
+        "Bob <bob@example.com>",
+        "the plan for the quarterly budget",
+        True,
+        False,
+        False,
+        7,
+    ),
+}
+
+
+async def seeded(make_uow: Factory) -> tuple[Mailbox, Mailbox, dict[str, Message]]:
+    inbox = await folder(make_uow)
+    archive = Mailbox(
+        new_id(), inbox.tenant_id, inbox.account_id, "Archive", "/", MailboxRole.ARCHIVE, SyncState(8, 0, None)
+    )
+    messages: dict[str, Message] = {}
+    for uid, (label, row) in enumerate(CORPUS.items(), start=1):
+        box = archive if label in ("plan", "russian") else inbox
+        messages[label] = make_message(box, uid, *row)
+    async with make_uow() as uow:
+        await uow.mailboxes.add(archive)
+        await uow.messages.add_many([m for m in messages.values() if m.mailbox_id == inbox.id])
+        await uow.messages.add_many([m for m in messages.values() if m.mailbox_id == archive.id])
+        await uow.commit()
+    await other_tenants_copy(make_uow, messages["report"])
+    return inbox, archive, messages
+
+
+def make_message(
+    box: Mailbox,
+    uid: int,
+    subject: str,
+    sender: str,
+    to: str,
+    body: str,
+    seen: bool,
+    flagged: bool,
+    attached: bool,
+    day: int,
+) -> Message:
+    return Message(
+        id=new_id(),
+        tenant_id=box.tenant_id,
+        account_id=box.account_id,
+        mailbox_id=box.id,
+        uid=uid,
+        thread_id=new_id(),
+        message_id=f"<{uid}@example.com>",
+        subject=subject,
+        sender=[address(sender)],
+        to=[address(to)],
+        date=START + timedelta(days=day),
+        internal_date=START + timedelta(days=day),
+        size=1000 + uid,
+        flags=Flags(seen=seen, flagged=flagged),
+        preview=body[:20],
+        text_body=body,
+        attachments=[Attachment(new_id(), "a.pdf", "application/pdf", 10, None, False, "2")] if attached else [],
+    )
+
+
+def address(text: str) -> Address:
+    name, _, rest = text.rpartition(" <")
+    return Address(name, rest.rstrip(">")) if rest.endswith(">") else Address("", text)
+
+
+async def other_tenants_copy(make_uow: Factory, original: Message) -> None:
+    globex = await tenant(make_uow, "globex")
+    owner = account(globex)
+    await store(make_uow, owner)
+    box = Mailbox(new_id(), globex.id, owner.id, "INBOX", "/", MailboxRole.INBOX, SyncState(1, 0, None))
+    async with make_uow() as uow:
+        await uow.mailboxes.add(box)
+        await uow.messages.add_many(
+            [replace(original, id=new_id(), tenant_id=globex.id, account_id=owner.id, mailbox_id=box.id)]
+        )
+        await uow.commit()
+
+
+async def labels(make_uow: Factory, messages: dict[str, Message], query: MessageQuery, limit: int = 50) -> list[str]:
+    by_id = {m.id: label for label, m in messages.items()}
+    async with make_uow() as uow:
+        page = await uow.messages.search(query, PageAfter(limit))
+    return [by_id[item.id] for item in page.items]
+
+
+async def test_without_text_the_newest_come_first(make_uow: Factory) -> None:
+    inbox, _, messages = await seeded(make_uow)
+    everything = await labels(make_uow, messages, MessageQuery(inbox.tenant_id))
+    assert everything == list(reversed(CORPUS))
+
+
+@pytest.mark.parametrize(
+    ("conditions", "expected"),
+    [
+        ({"text": "report"}, {"report", "reply", "spam"}),
+        ({"text": "quarterly report"}, {"report", "reply"}),
+        ({"text": '"quarterly budget"'}, {"plan"}),
+        ({"text": "report -spam"}, {"report", "reply"}),
+        ({"text": "invoice OR budget"}, {"invoice", "plan"}),
+        ({"text": "café"}, {"cafe"}),
+        ({"text": "会議"}, {"japanese"}),
+        ({"text": "отчёт"}, {"russian"}),
+        ({"text": "zoe"}, {"report", "reply"}),
+        ({"text": "zoe@example.org"}, {"report", "reply"}),
+        ({"text": "junk.test"}, {"spam"}),
+        ({"sender": "zoë"}, {"report"}),
+        ({"sender": "@EXAMPLE.ES"}, {"cafe"}),
+        ({"recipient": "zoe@example"}, {"reply"}),
+        ({"subject": "quarterly"}, {"report", "reply"}),
+        ({"unread": True}, {"reply", "invoice", "japanese", "spam"}),
+        ({"unread": False}, {"report", "cafe", "russian", "plan"}),
+        ({"flagged": True}, {"invoice", "cafe"}),
+        ({"has_attachments": True}, {"report", "invoice", "russian"}),
+        ({"since": START + timedelta(days=6)}, {"spam", "plan"}),
+        ({"before": START + timedelta(days=1)}, {"report"}),
+        ({"since": START + timedelta(days=1), "before": START + timedelta(days=3)}, {"reply", "invoice"}),
+        ({"text": "report", "unread": True}, {"reply", "spam"}),
+        ({"text": "report", "has_attachments": True, "sender": "zoe"}, {"report"}),
+        ({"flagged": True, "unread": True, "subject": "invoice"}, {"invoice"}),
+        ({"text": "nothing-like-this"}, set()),
+    ],
+)
+async def test_each_filter_alone_and_combined(
+    make_uow: Factory, conditions: dict[str, Any], expected: set[str]
+) -> None:
+    inbox, _, messages = await seeded(make_uow)
+    assert set(await labels(make_uow, messages, MessageQuery(inbox.tenant_id, **conditions))) == expected
+
+
+async def test_account_and_folder_filters(make_uow: Factory) -> None:
+    inbox, archive, messages = await seeded(make_uow)
+    in_archive = MessageQuery(inbox.tenant_id, account_id=inbox.account_id, mailbox_id=archive.id)
+    assert await labels(make_uow, messages, in_archive) == ["plan", "russian"]
+    assert await labels(make_uow, messages, MessageQuery(inbox.tenant_id, account_id=new_id())) == []
+
+
+async def test_another_tenants_mail_is_never_found(make_uow: Factory) -> None:
+    inbox, _, messages = await seeded(make_uow)
+    found = await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text="numbers"))
+    assert found == ["report"], "the other tenant's copy of the report is not among them"
+
+
+async def test_subject_matches_rank_above_body_matches(make_uow: Factory) -> None:
+    inbox, _, messages = await seeded(make_uow)
+    ranked = await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text="quarterly"))
+    assert set(ranked[:2]) == {"report", "reply"}
+    assert ranked[2:] == ["plan"]
+
+
+@pytest.mark.parametrize("text", [None, "report OR budget OR café OR invoice"])
+@pytest.mark.parametrize("limit", [1, 2, 3])
+async def test_pages_cover_every_result_exactly_once(make_uow: Factory, text: str | None, limit: int) -> None:
+    inbox, _, messages = await seeded(make_uow)
+    query = MessageQuery(inbox.tenant_id, text=text)
+    whole = await labels(make_uow, messages, query)
+    seen: list[UUID] = []
+    page: KeysetPage[Any] = KeysetPage([], None)
+    async with make_uow() as uow:
+        for _ in range(20):
+            page = await uow.messages.search(query, PageAfter(limit, page.next_cursor))
+            seen.extend(item.id for item in page.items)
+            if page.next_cursor is None:
+                break
+    by_id = {m.id: label for label, m in messages.items()}
+    assert [by_id[i] for i in seen] == whole
+    assert len(whole) >= 4
+
+
+HOSTILE = [
+    "'; DROP TABLE messages; --",
+    "' OR 1=1 --",
+    '"',
+    '"""',
+    "a\"b'c",
+    "-",
+    "!!! ??? ***",
+    "OR",
+    "AND NOT NEAR(",
+    "report\x00\x01\x1f",
+    "x" * 10_000,
+    "report " * 2_000,
+    "🙂 📧 report",
+    "\u202e\u200b",
+    "$1 :name %s ? {} []",
+    "col:value subject:report ^report report*",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE, ids=range(len(HOSTILE)))
+async def test_any_text_gives_results_or_none_never_an_error(make_uow: Factory, text: str) -> None:
+    inbox, _, messages = await seeded(make_uow)
+    found = await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text=text))
+    assert set(found) <= set(CORPUS)
+    assert set(await labels(make_uow, messages, MessageQuery(inbox.tenant_id, sender=text, subject=text))) <= {"report"}
+    async with make_uow() as uow:
+        assert await uow.messages.get(inbox.tenant_id, messages["report"].id) is not None, "nothing was dropped"
+
+
+async def test_a_message_is_read_changed_moved_and_removed_within_its_tenant(make_uow: Factory) -> None:
+    inbox, archive, messages = await seeded(make_uow)
+    report = messages["report"]
+    async with make_uow() as uow:
+        assert await uow.messages.get(new_id(), report.id) is None
+        assert await uow.mailboxes.get(new_id(), archive.id) is None
+        assert await uow.messages.stored_uids(inbox.id, 1, 3) == {1, 2, 3}
+        await uow.messages.set_flags(inbox.tenant_id, report.id, Flags(seen=False, flagged=True))
+        await uow.messages.relocate(inbox.tenant_id, report.id, archive.id, 99)
+        await uow.messages.remove(inbox.tenant_id, messages["spam"].id)
+        await uow.commit()
+    async with make_uow() as uow:
+        moved = await uow.messages.get(inbox.tenant_id, report.id)
+        assert moved is not None
+        assert (moved.mailbox_id, moved.uid, moved.flags.seen, moved.flags.flagged) == (archive.id, 99, False, True)
+        assert await uow.messages.get(inbox.tenant_id, messages["spam"].id) is None
+        assert await uow.mailboxes.get(inbox.tenant_id, archive.id) == archive
+    assert await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text="numbers", mailbox_id=archive.id)) == [
+        "report"
+    ]
+    assert await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text="generator")) == []
+
+
+async def test_a_thread_comes_oldest_first(make_uow: Factory) -> None:
+    inbox, _, messages = await seeded(make_uow)
+    thread_id = messages["report"].thread_id
+    async with make_uow() as uow:
+        await uow.messages.add_many([replace(messages["reply"], id=new_id(), uid=50, thread_id=thread_id)])
+        await uow.commit()
+    async with make_uow() as uow:
+        thread = await uow.messages.thread(inbox.tenant_id, thread_id)
+        assert [m.subject for m in thread] == ["Quarterly report", "Re: Quarterly report"]
+        assert await uow.messages.thread(new_id(), thread_id) == []
