@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import count
 
 from domain.accounts import ServerSettings
@@ -17,6 +17,7 @@ from domain.ports.mail import ImapSession, MailSession
 from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFolder
 
 _UIDVALIDITY = count(1000)
+_DELIVERIES = count()
 
 
 @dataclass
@@ -49,7 +50,8 @@ class FakeImapServer:
     def deliver(self, folder: str, raw: bytes, flags: Flags | None = None) -> int:
         box = self.folders.setdefault(folder, FakeImapFolder())
         uid, box.uidnext = box.uidnext, box.uidnext + 1
-        box.messages[uid] = FakeImapMessage(raw, flags or Flags(), datetime(2026, 1, 1, tzinfo=UTC))
+        received = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=next(_DELIVERIES))
+        box.messages[uid] = FakeImapMessage(raw, flags or Flags(), received)
         self.deliveries.set()
         return uid
 
