@@ -52,3 +52,7 @@ health:
 # benchmark: first sync of 20,000 messages from Dovecot into Postgres, a re-sync, and the raw IMAP transport
 bench-sync *ARGS:
     uv run python -m bench.sync_benchmark {{ARGS}}
+
+# benchmark: search and list latencies over 1,000,000 messages in Postgres, and a wrk load of the list endpoint
+bench-search *ARGS:
+    uv run python -m bench.search_benchmark {{ARGS}}
