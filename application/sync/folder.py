@@ -90,6 +90,8 @@ class FolderSync:
         progress: SyncProgress,
         after_batch: AfterBatch,
     ) -> int:
+        """Batch by batch, each committed with its last UID. A message Mailroom itself moved here is stored
+        already, under the UID the server reported, and is skipped."""
         last_uid, size = known.last_uid, self._settings.batch_size
         for first in range(known.last_uid + 1, selected.uidnext, size):
             batch_end = min(first + size - 1, selected.uidnext - 1)
