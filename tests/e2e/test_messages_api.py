@@ -191,3 +191,15 @@ async def test_a_folder_of_another_account_is_not_found(
     inbox = synced["boxes"]["INBOX"]["id"]
     answer = await client.get(f"/api/accounts/{other['id']}/messages", params={"mailbox": inbox}, headers=auth)
     assert answer.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "q", ["'; DROP TABLE messages; --", '"', "a\x00b\x1f", "x" * 10_000, "🙂 first", "-", "OR", "%_\\"], ids=range(8)
+)
+async def test_any_search_string_answers_200(client: AsyncTestClient[Litestar], synced: dict[str, Any], q: str) -> None:
+    answer = await client.get(
+        "/api/sync/search", params={"q": q, "from": q, "to": q, "subject": q}, headers=synced["auth"]
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["items"] == []
+    assert (await client.get("/api/sync/search", params={"q": q}, headers=synced["auth"])).status_code == 200
