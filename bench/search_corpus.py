@@ -44,7 +44,8 @@ COLUMNS = [
     "id", "tenant_id", "account_id", "mailbox_id", "uid", "thread_id", "message_id", "subject", "sender",
     "recipients_to", "recipients_cc", "recipients_bcc", "reply_to", "date", "internal_date", "size", "seen",
     "flagged", "answered", "draft", "deleted", "keywords", "preview", "text_body", "attachments",
-    "has_attachments", "references", "parse_warnings", "from_text", "to_text", "created_at", "updated_at",
+    "has_attachments", "references", "parse_warnings", "from_text", "to_text", "from_address", "created_at",
+    "updated_at",
 ]  # fmt: skip
 
 
@@ -77,7 +78,7 @@ def rows(corpus: Corpus, mailboxes: Sequence[Mailbox], count: int, seed: int = 7
             f"<{n}@bench.test>", subject, json.dumps([{"name": "", "address": sender}]),
             json.dumps([{"name": "", "address": box.address}]), empty, empty, empty, when, when,
             len(body) + 500, rng.random() < 0.7, rng.random() < 0.05, False, False, False, empty, body[:200], body,
-            json.dumps(attachments), attached, empty, empty, sender, box.address, now, now,
+            json.dumps(attachments), attached, empty, empty, sender, box.address, sender, now, now,
         )  # fmt: skip
 
 

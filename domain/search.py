@@ -67,31 +67,31 @@ class MessageQuery:
 
 @dataclass(frozen=True, slots=True)
 class Cursor:
-    """Where a page ended: the sort key of its last item (its date, or its relevance score) and its id, which
-    breaks ties. Opaque to clients; a cursor from one ordering is refused by the other."""
+    """Where a page ended: the sort key of its last item. Newest first sorts by (date received, id); by relevance,
+    by (score, date received, id), so matches of equal score come newest first. Opaque to clients; a cursor from
+    one ordering is refused by the other."""
 
-    date: datetime | None
     score: float | None
+    date: datetime
     id: UUID
 
     def encode(self) -> str:
-        body = [self.date.isoformat() if self.date else None, self.score, str(self.id)]
+        body = [self.score, self.date.isoformat(), str(self.id)]
         return base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
 
     @classmethod
     def decode(cls, raw: str, by_relevance: bool) -> "Cursor":
         try:
-            date, score, id_ = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-            cursor = cls(
-                datetime.fromisoformat(date) if date else None,
-                float(score) if score is not None else None,
-                UUID(id_),
-            )
+            score, date, id_ = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+            cursor = cls(float(score) if score is not None else None, datetime.fromisoformat(date), UUID(id_))
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
             raise InvalidInput("cursor", "not a cursor this API gave out") from None
-        if (cursor.score is not None) != by_relevance or (cursor.date is not None) == by_relevance:
+        if (cursor.score is not None) != by_relevance:
             raise InvalidInput("cursor", "belongs to a search with another ordering")
         return cursor
+
+    def key(self) -> tuple[float, datetime, UUID]:
+        return (self.score or 0.0, self.date, self.id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,21 +37,15 @@ def search(messages: Iterable[Message], query: MessageQuery, page: PageAfter) ->
             scored.append((0.0, message))
         elif (score := _score(message, groups)) > 0:
             scored.append((score, message))
-    if query.by_relevance:
-        scored.sort(key=lambda item: (item[0], item[1].id), reverse=True)
-        after = page.cursor
-        if after is not None and after.score is not None:
-            scored = [(s, m) for s, m in scored if (s, m.id) < (after.score, after.id)]
-    else:
-        scored.sort(key=lambda item: (item[1].internal_date, item[1].id), reverse=True)
-        after = page.cursor
-        if after is not None and after.date is not None:
-            scored = [(s, m) for s, m in scored if (m.internal_date, m.id) < (after.date, after.id)]
+    scored.sort(key=lambda item: (item[0], item[1].internal_date, item[1].id), reverse=True)
+    if page.cursor is not None:
+        after = page.cursor.key()
+        scored = [(s, m) for s, m in scored if (s, m.internal_date, m.id) < after]
     chosen = scored[: page.limit]
     next_cursor = None
     if len(scored) > page.limit:
         score, last = chosen[-1]
-        next_cursor = Cursor(None, score, last.id) if query.by_relevance else Cursor(last.internal_date, None, last.id)
+        next_cursor = Cursor(score if query.by_relevance else None, last.internal_date, last.id)
     return KeysetPage([summary(m) for _, m in chosen], next_cursor)
 
 
@@ -76,7 +70,8 @@ def _addresses(addresses: Iterable[Address]) -> str:
 
 
 def _score(message: Message, groups: list[TermGroup]) -> float:
-    """Occurrences of the required phrases, subject counted ten times; 0 when no alternative matches."""
+    """Above 0 for a match: 1 for the body alone, more for occurrences in the subject (10 each) and the addresses
+    (5 each), as the SQL stores rank their headline text; 0 when no alternative matches."""
     addresses = _addresses([*message.sender, *message.to, *message.cc, *message.bcc])
     fields = [(message.subject, 10.0), (addresses, 5.0), (message.text_body or "", 1.0)]
     texts = [(" " + " ".join(_WORD.findall(text.lower())) + " ", weight) for text, weight in fields]
@@ -86,7 +81,8 @@ def _score(message: Message, groups: list[TermGroup]) -> float:
         if not group.required or any(_contains(document, p) for p in group.excluded):
             continue
         if all(_contains(document, p) for p in group.required):
-            best = max(best, sum(w * t.count(f" {' '.join(p)} ") for p in group.required for t, w in texts))
+            headline = sum(w * t.count(f" {' '.join(p)} ") for p in group.required for t, w in texts[:2])
+            best = max(best, 1.0 + headline)
     return best
 
 

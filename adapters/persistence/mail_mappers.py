@@ -79,6 +79,7 @@ def message_row(message: Message) -> dict[str, Any]:
         "parse_warnings": message.parse_warnings,
         "from_text": address_text(message.sender),
         "to_text": address_text([*message.to, *message.cc, *message.bcc]),
+        "from_address": message.sender[0].address.lower()[:998] if message.sender else "",
     }
 
 

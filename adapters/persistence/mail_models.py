@@ -44,6 +44,7 @@ class MessageModel(UUIDv7AuditBase):
         Index("ix_messages_thread", "thread_id"),
         Index("ix_messages_mailbox_date", "mailbox_id", "internal_date", "id"),
         Index("ix_messages_tenant_date", "tenant_id", "internal_date", "id"),
+        Index("ix_messages_tenant_from", "tenant_id", "from_address", "internal_date"),
     )
 
     tenant_id: Mapped[UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -79,6 +80,7 @@ class MessageModel(UUIDv7AuditBase):
     parse_warnings: Mapped[list[str]] = mapped_column(JsonB)
     from_text: Mapped[str] = mapped_column(Text, server_default="")
     to_text: Mapped[str] = mapped_column(Text, server_default="")
+    from_address: Mapped[str] = mapped_column(String(998), server_default="")
 
 
 class AccountSyncModel(UUIDv7AuditBase):
