@@ -170,6 +170,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--wrk-seconds", type=int, default=20)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards, to look into plans")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
@@ -209,7 +210,10 @@ def main() -> None:
         for server in servers:
             server.terminate()
             server.wait()
-        asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if args.keep:
+            print(f"kept the database {dsn}")
+        else:
+            asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _admin(url: str, sql: str) -> None:

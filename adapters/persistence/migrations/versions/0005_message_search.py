@@ -41,6 +41,12 @@ def upgrade() -> None:
 
 def _postgres() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    # A folder belongs to one account of one tenant; without this the planner multiplies the three filters'
+    # selectivities, expects a few rows where there are thousands, and picks a bitmap plan 60 times slower.
+    op.execute(
+        "CREATE STATISTICS messages_owner_dependencies (dependencies)"
+        " ON tenant_id, account_id, mailbox_id FROM messages"
+    )
     op.execute(
         "ALTER TABLE messages ADD COLUMN search_vector tsvector GENERATED ALWAYS AS ("
         " setweight(to_tsvector('simple'::regconfig, translate(subject, '@.+_', '    ')), 'A')"
@@ -56,6 +62,7 @@ def _postgres() -> None:
         ") STORED"
     )
     op.execute("CREATE INDEX ix_messages_search ON messages USING gin (search_vector)")
+    op.execute("CREATE INDEX ix_messages_headline ON messages USING gin (headline_vector)")
     op.execute("CREATE INDEX ix_messages_from_trgm ON messages USING gin (from_text gin_trgm_ops)")
     op.execute("CREATE INDEX ix_messages_to_trgm ON messages USING gin (to_text gin_trgm_ops)")
     op.execute("CREATE INDEX ix_messages_subject_trgm ON messages USING gin (lower(subject) gin_trgm_ops)")
@@ -88,8 +95,15 @@ def _sqlite() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for index in ("ix_messages_search", "ix_messages_from_trgm", "ix_messages_to_trgm", "ix_messages_subject_trgm"):
+        for index in (
+            "ix_messages_search",
+            "ix_messages_headline",
+            "ix_messages_from_trgm",
+            "ix_messages_to_trgm",
+            "ix_messages_subject_trgm",
+        ):
             op.execute(f"DROP INDEX IF EXISTS {index}")
+        op.execute("DROP STATISTICS IF EXISTS messages_owner_dependencies")
         op.execute("ALTER TABLE messages DROP COLUMN search_vector")
         op.execute("ALTER TABLE messages DROP COLUMN headline_vector")
     else:
