@@ -1,5 +1,6 @@
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from domain.accounts import MailAccount
@@ -15,31 +16,46 @@ from domain.remote import FetchedMessage
 _EMPTY = b"\r\n"
 
 
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A fetched message, parsed, its raw bytes stored: all of it but the database work."""
+
+    fetched: FetchedMessage
+    content: ParsedMessage
+    blob_key: str | None
+
+
 class MessageBuilder:
-    """Turns fetched IMAP messages into stored Messages: parse, and keep the raw bytes in the blob store (the two
-    at once, a batch at a time: parsing is CPU work, writing files mostly waits on the disk), then place each
+    """Turns fetched IMAP messages into stored Messages in two steps. `prepare` parses and keeps the raw bytes in
+    the blob store (the two at once, a batch at a time: parsing is CPU work, writing files mostly waits on the
+    disk) and needs no database, so it can run while the previous batch is being written; `build` places each
     message in its thread."""
 
     def __init__(self, parser: MessageParser, blobs: BlobStore) -> None:
         self._parser = parser
         self._blobs = blobs
 
-    async def build(
-        self, uow: UnitOfWork, account: MailAccount, mailbox: Mailbox, fetched: Sequence[FetchedMessage]
-    ) -> list[Message]:
+    async def prepare(self, fetched: Sequence[FetchedMessage]) -> list[Prepared]:
         downloaded = [f.raw for f in fetched if f.raw is not None]
         parsed, blob_keys = await asyncio.gather(
             self._parser.parse_many([f.raw or _EMPTY for f in fetched]), self._blobs.put_many(downloaded)
         )
         keys = iter(blob_keys)
+        return [
+            Prepared(item, content, next(keys) if item.raw is not None else None)
+            for item, content in zip(fetched, parsed, strict=True)
+        ]
+
+    async def build(
+        self, uow: UnitOfWork, account: MailAccount, mailbox: Mailbox, prepared: Sequence[Prepared]
+    ) -> list[Message]:
         messages = []
         batch_threads: dict[str, UUID] = {}
-        for item, content in zip(fetched, parsed, strict=True):
-            blob_key = next(keys) if item.raw is not None else None
-            thread_id = await self._thread(uow, account, content, batch_threads)
-            if content.message_id:
-                batch_threads[content.message_id] = thread_id
-            messages.append(self._message(account, mailbox, item, content, blob_key, thread_id))
+        for item in prepared:
+            thread_id = await self._thread(uow, account, item.content, batch_threads)
+            if item.content.message_id:
+                batch_threads[item.content.message_id] = thread_id
+            messages.append(self._message(account, mailbox, item.fetched, item.content, item.blob_key, thread_id))
         return messages
 
     @staticmethod
