@@ -101,7 +101,7 @@ class MemoryMessageRepository(MessageRepository):
 
     async def thread(self, tenant_id: UUID, thread_id: UUID) -> list[MessageSummary]:
         found = [m for m in self._store.messages.values() if m.tenant_id == tenant_id and m.thread_id == thread_id]
-        return [message_search.summary(m) for m in sorted(found, key=lambda m: (m.internal_date, m.id))]
+        return [m.summary() for m in sorted(found, key=lambda m: (m.internal_date, m.id))]
 
     async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None:
         if found := self._find(tenant_id, message_id):

@@ -9,24 +9,6 @@ from domain.search import Cursor, KeysetPage, MessageQuery, PageAfter, TermGroup
 _WORD = re.compile(r"\w+")
 
 
-def summary(message: Message) -> MessageSummary:
-    return MessageSummary(
-        id=message.id,
-        account_id=message.account_id,
-        mailbox_id=message.mailbox_id,
-        thread_id=message.thread_id,
-        sender=list(message.sender),
-        to=list(message.to),
-        subject=message.subject,
-        preview=message.preview,
-        date=message.date,
-        internal_date=message.internal_date,
-        flags=message.flags,
-        size=message.size,
-        has_attachments=bool(message.attachments),
-    )
-
-
 def search(messages: Iterable[Message], query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
     groups = parse_web_search(query.text) if query.text else []
     scored: list[tuple[float, Message]] = []
@@ -46,7 +28,7 @@ def search(messages: Iterable[Message], query: MessageQuery, page: PageAfter) ->
     if len(scored) > page.limit:
         score, last = chosen[-1]
         next_cursor = Cursor(score if query.by_relevance else None, last.internal_date, last.id)
-    return KeysetPage([summary(m) for _, m in chosen], next_cursor)
+    return KeysetPage([m.summary() for _, m in chosen], next_cursor)
 
 
 def _matches(message: Message, query: MessageQuery) -> bool:

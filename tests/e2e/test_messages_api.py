@@ -1,6 +1,8 @@
 """Mailboxes, messages, threads and search over HTTP, on the in-memory adapters; write-backs run as in-process
 jobs against the fake IMAP server."""
 
+import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,6 +14,14 @@ from domain.messages import Flags
 from tests.e2e.conftest import Login, account_body
 from tests.e2e.test_sync_api import wait_for_idle
 from tests.unit import mail_corpus
+
+
+async def written_back(done: Callable[[], bool]) -> None:
+    """The write-back job runs in the background of the in-process broker."""
+    for _ in range(100):
+        if done():
+            return
+        await asyncio.sleep(0.01)
 
 
 @pytest.fixture
@@ -113,6 +123,7 @@ async def test_flags_change_at_once_and_reach_the_server(
     changed = await client.patch(f"/api/messages/{first['id']}", json={"seen": True, "flagged": True}, headers=auth)
     assert changed.status_code == 200
     assert (changed.json()["flags"]["seen"], changed.json()["flags"]["flagged"]) == (True, True)
+    await written_back(lambda: server.folders["INBOX"].messages[3].flags.flagged)
     on_server = server.folders["INBOX"].messages[3].flags
     assert (on_server.seen, on_server.flagged) == (True, True)
     inbox = (await client.get(f"/api/accounts/{synced['account']['id']}/mailboxes", headers=auth)).json()["items"]
@@ -128,11 +139,13 @@ async def test_move_then_delete_twice_ends_in_the_trash_then_gone(
     deleted = await client.delete(f"/api/messages/{target['id']}", headers=auth)
     assert deleted.status_code == 202
     assert deleted.json()["status"] == "queued"
+    await written_back(lambda: len(server.folders["Trash"].messages) == 1)
     moved = (await client.get(f"/api/messages/{target['id']}", headers=auth)).json()
     assert moved["mailbox_id"] == boxes["Trash"]["id"]
     assert 1 not in server.folders["INBOX"].messages
     assert len(server.folders["Trash"].messages) == 1
     assert (await client.delete(f"/api/messages/{target['id']}", headers=auth)).status_code == 202
+    await written_back(lambda: not server.folders["Trash"].messages)
     assert (await client.get(f"/api/messages/{target['id']}", headers=auth)).status_code == 404
     assert server.folders["Trash"].messages == {}
 
@@ -141,6 +154,7 @@ async def test_move_then_delete_twice_ends_in_the_trash_then_gone(
         f"/api/messages/{other['id']}/move", json={"mailbox_id": boxes["Trash"]["id"]}, headers=auth
     )
     assert answer.status_code == 202
+    await written_back(lambda: len(server.folders["Trash"].messages) == 1)
     assert (await client.get(f"/api/messages/{other['id']}", headers=auth)).json()["mailbox_id"] == boxes["Trash"]["id"]
 
 

@@ -70,11 +70,11 @@ def test_page_requests_are_bounded(limit: int, offset: int) -> None:
         PageRequest(limit=limit, offset=offset)
 
 
-def test_ids_are_uuid7_ordered_by_millisecond() -> None:
-    first = new_id()
-    assert first.version == 7
-    assert first.variant == "specified in RFC 4122"
-    assert first.bytes[:6] <= new_id().bytes[:6]
+def test_ids_are_uuid7_and_only_grow_even_within_a_millisecond() -> None:
+    ids = [new_id() for _ in range(10_000)]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+    assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in ids)
 
 
 def test_a_sent_draft_cannot_be_queued_again() -> None:
