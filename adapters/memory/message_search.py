@@ -53,14 +53,15 @@ def _addresses(addresses: Iterable[Address]) -> str:
 
 def _score(message: Message, groups: list[TermGroup]) -> float:
     """Above 0 for a match: 1 for the body alone, more for occurrences in the subject (10 each) and the addresses
-    (5 each), as the SQL stores rank their headline text; 0 when no alternative matches."""
+    (5 each), as the SQL stores rank their headline text; 0 when no alternative matches. An alternative of
+    exclusions alone matches what has none of them, as on Postgres."""
     addresses = _addresses([*message.sender, *message.to, *message.cc, *message.bcc])
     fields = [(message.subject, 10.0), (addresses, 5.0), (message.text_body or "", 1.0)]
     texts = [(" " + " ".join(_WORD.findall(text.lower())) + " ", weight) for text, weight in fields]
     document = " ".join(text for text, _ in texts)
     best = 0.0
     for group in groups:
-        if not group.required or any(_contains(document, p) for p in group.excluded):
+        if any(_contains(document, p) for p in group.excluded):
             continue
         if all(_contains(document, p) for p in group.required):
             headline = sum(w * t.count(f" {' '.join(p)} ") for p in group.required for t, w in texts[:2])

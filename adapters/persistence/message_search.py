@@ -57,8 +57,8 @@ async def search(session: AsyncSession, query: MessageQuery, page: PageAfter) ->
 async def _postgres_ranked(
     session: AsyncSession, base: Select[Any], text: str, page: PageAfter
 ) -> list[tuple[Row[Any], float | None]]:
-    """Two steps, so no query ranks every match: first the messages whose subject or addresses match, by
-    ts_rank of that small headline vector (an index finds them); then the matches in the body alone, score 0,
+    """Two steps, so no query ranks every match: first the messages whose subject or addresses match, scored
+    1 + ts_rank of that small headline vector (an index finds them); then the matches in the body alone, score 0,
     newest first, which the date index can serve a page at a time however common the words are. Ranking every
     match by its whole vector read each body vector from TOAST (116 ms at p50 for a word in 1.6% of a million)."""
     tsquery = func.websearch_to_tsquery(
@@ -66,8 +66,8 @@ async def _postgres_ranked(
     )
     cursor, wanted = page.cursor, page.limit + 1
     found: list[tuple[Row[Any], float | None]] = []
-    if cursor is None or (cursor.score or 0.0) > 0:
-        score = cast(func.ts_rank(_HEADLINE, tsquery), REAL)
+    if cursor is None or (cursor.score or 0.0) >= 1:
+        score = cast(1 + func.ts_rank(_HEADLINE, tsquery), REAL)
         headline = base.where(_VECTOR.op("@@")(tsquery), _HEADLINE.op("@@")(tsquery))
         found = [(row, float(row.score)) for row in await _rows(session, _best_first(headline, score, cursor), wanted)]
         cursor = None

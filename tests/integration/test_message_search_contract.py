@@ -217,6 +217,25 @@ async def test_subject_matches_rank_above_body_matches(make_uow: Factory) -> Non
     assert ranked[2:] == ["plan"]
 
 
+async def test_a_search_of_exclusions_alone_pages_through_everything_else(
+    make_uow: Factory, request: pytest.FixtureRequest
+) -> None:
+    inbox, _, messages = await seeded(make_uow)
+    query = MessageQuery(inbox.tenant_id, text="-generator")
+    whole = await labels(make_uow, messages, query)
+    expected = set() if "sqlite" in request.node.name else set(CORPUS) - {"spam"}
+    assert set(whole) == expected, "FTS5 cannot express a search of exclusions alone (documented)"
+    seen: list[UUID] = []
+    page: KeysetPage[Any] = KeysetPage([], None)
+    async with make_uow() as uow:
+        for _ in range(20):
+            page = await uow.messages.search(query, PageAfter(3, page.next_cursor))
+            seen.extend(item.id for item in page.items)
+            if page.next_cursor is None:
+                break
+    assert sorted(seen) == sorted(messages[label].id for label in whole)
+
+
 @pytest.mark.parametrize("text", [None, "report OR budget OR café OR invoice"])
 @pytest.mark.parametrize("limit", [1, 2, 3])
 async def test_pages_cover_every_result_exactly_once(make_uow: Factory, text: str | None, limit: int) -> None:
