@@ -37,7 +37,15 @@ class GetRawMessage:
         message = await owned_message(self._uow, principal, message_id)
         if message.raw_blob_key is None:
             raise NotFound("the original of this message was not downloaded (over the size limit)")
-        return self._blobs.stream(message.raw_blob_key)
+        chunks = self._blobs.stream(message.raw_blob_key)
+        first = await anext(chunks, b"")  # a missing blob is a NotFound now, before the answer starts
+
+        async def whole() -> AsyncIterator[bytes]:
+            yield first
+            async for chunk in chunks:
+                yield chunk
+
+        return whole()
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from adapters.memory.imap import FakeImapServer
 from domain.messages import Flags
+from domain.ports.storage import BlobStore
 from tests.e2e.conftest import Login, account_body
 from tests.e2e.test_sync_api import wait_for_idle
 from tests.unit import mail_corpus
@@ -217,3 +218,16 @@ async def test_any_search_string_answers_200(client: AsyncTestClient[Litestar], 
     assert answer.status_code == 200, answer.text
     assert answer.json()["items"] == []
     assert (await client.get("/api/sync/search", params={"q": q}, headers=synced["auth"])).status_code == 200
+
+
+async def test_a_raw_message_whose_blob_is_gone_is_a_404_problem(
+    app: Litestar, client: AsyncTestClient[Litestar], synced: dict[str, Any]
+) -> None:
+    blobs = await app.state.dishka_container.get(BlobStore)
+    item = (await client.get("/api/sync/search", params={"subject": "fwd"}, headers=synced["auth"])).json()["items"][0]
+    message = (await client.get(f"/api/messages/{item['id']}", headers=synced["auth"])).json()
+    for key in list(blobs.blobs):  # type: ignore[attr-defined]
+        await blobs.delete(key)
+    answer = await client.get(f"/api/messages/{message['id']}/raw", headers=synced["auth"])
+    assert answer.status_code == 404
+    assert answer.headers["content-type"] == "application/problem+json"
