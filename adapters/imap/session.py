@@ -28,7 +28,8 @@ from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFold
 
 _NOT_SELECTABLE = {"\\noselect", "\\nonexistent"}
 _METADATA = "(UID FLAGS INTERNALDATE RFC822.SIZE{modseq})"
-FLAG_BATCH = 500
+FETCH_BATCH = 500
+BODY_BATCH = 200
 _CHANGE = re.compile(rb"\b(EXISTS|EXPUNGE|FETCH|VANISHED)\b", re.IGNORECASE)
 
 
@@ -91,13 +92,18 @@ class AioimaplibSession(ImapSession):
         )
 
     async def fetch_messages(self, first_uid: int, last_uid: int, max_size: int) -> list[FetchedMessage]:
-        items = await self._fetch(
-            f"{first_uid}:{last_uid}", _METADATA.format(modseq=" MODSEQ" if self._condstore else "")
-        )
+        """In UID sets of at most FETCH_BATCH messages (BODY_BATCH for bodies) whatever the sync's batch size:
+        aioimaplib handles the lines of one read recursively, and about 1,000 lines in one read (1,000 metadata
+        lines, or 500 small messages at three lines each) exceed Python's recursion limit."""
+        modseq = " MODSEQ" if self._condstore else ""
+        items: list[FetchItem] = []
+        for start in range(first_uid, last_uid + 1, FETCH_BATCH):
+            end = min(start + FETCH_BATCH - 1, last_uid)
+            items += await self._fetch(f"{start}:{end}", _METADATA.format(modseq=modseq))
         wanted = [item.uid for item in items if (item.size or 0) <= max_size and first_uid <= item.uid <= last_uid]
         bodies: dict[int, bytes] = {}
-        if wanted:
-            for item in await self._fetch(compress_uids(wanted), "(UID BODY.PEEK[])"):
+        for start in range(0, len(wanted), BODY_BATCH):
+            for item in await self._fetch(compress_uids(wanted[start : start + BODY_BATCH]), "(UID BODY.PEEK[])"):
                 if item.body is not None:
                     bodies[item.uid] = item.body
         return [
@@ -114,15 +120,15 @@ class AioimaplibSession(ImapSession):
         ]
 
     async def fetch_flags(self, first_uid: int, changed_since: int | None = None) -> list[FlagUpdate]:
-        """In UID ranges of FLAG_BATCH up to the selected folder's UIDNEXT: aioimaplib handles each response
+        """In UID ranges of FETCH_BATCH up to the selected folder's UIDNEXT: aioimaplib handles each response
         line recursively, and a single answer of thousands of lines exceeds Python's recursion limit."""
         modifier = f" (CHANGEDSINCE {changed_since})" if changed_since and self._condstore else ""
         parts = ("(UID FLAGS MODSEQ)" if self._condstore else "(UID FLAGS)") + modifier
         updates: list[FlagUpdate] = []
-        for start in range(first_uid, max(self._uidnext, first_uid + 1), FLAG_BATCH):
-            uid_set = f"{start}:{start + FLAG_BATCH - 1}"
+        for start in range(first_uid, max(self._uidnext, first_uid + 1), FETCH_BATCH):
+            uid_set = f"{start}:{start + FETCH_BATCH - 1}"
             lines = await self._uid_fetch(uid_set, parts)
-            updates.extend(u for u in flag_updates(lines) if start <= u.uid < start + FLAG_BATCH)
+            updates.extend(u for u in flag_updates(lines) if start <= u.uid < start + FETCH_BATCH)
         return updates
 
     async def uids(self) -> list[int]:

@@ -141,6 +141,10 @@ async def test_flags_and_uids_of_a_20000_message_folder(mail: dict[str, str], bi
         selected = await session.select(name)
         flags = await session.fetch_flags(1)
         uids = await session.uids()
+        fetched = await session.fetch_messages(1, 2_000, 10_000)
+    assert [f.uid for f in fetched] == list(range(1, 2_001)), "2,000 at once, more than one read can recurse over"
+    assert fetched[-1].raw is not None
+    assert b"bulk 1999" in fetched[-1].raw
     assert selected.exists == count
     assert len(flags) == count
     assert sum(update.flags.seen for update in flags) == count // 2
