@@ -39,8 +39,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     mail_timeout_seconds: float = 30.0
     mail_ca_file: str | None = None
     log_level: str = "INFO"
-    sync_batch_size: int = 500
-    sync_max_message_bytes: int = 50 * 1024 * 1024
+    sync_batch_size: Annotated[int, msgspec.Meta(gt=0)] = 500
+    sync_max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 50 * 1024 * 1024
     idle_enabled: bool = True
     idle_seconds: float = 25 * 60
     idle_refresh_seconds: float = 60

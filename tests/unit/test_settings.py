@@ -61,3 +61,9 @@ def test_a_task_is_delivered_again_only_after_the_sync_lease_expires(tmp_path: P
     with pytest.raises(SettingsError, match="MAILROOM_SYNC_LEASE_SECONDS"):
         load_settings(base | {"MAILROOM_SYNC_LEASE_SECONDS": "0"})
     assert load_settings(base | {"MAILROOM_JOB_REDELIVERY_SECONDS": "301"}).job_redelivery_seconds == 301
+
+
+@pytest.mark.parametrize("name", ["MAILROOM_SYNC_BATCH_SIZE", "MAILROOM_SYNC_MAX_MESSAGE_BYTES"])
+def test_sync_sizes_must_be_positive(tmp_path: Path, name: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_settings({"MAILROOM_DATA_DIR": str(tmp_path), name: "0"})
