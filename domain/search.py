@@ -5,7 +5,7 @@ import binascii
 import json
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 from uuid import UUID
@@ -60,9 +60,6 @@ class MessageQuery:
     @property
     def by_relevance(self) -> bool:
         return self.text is not None
-
-    def within(self, account_id: UUID) -> "MessageQuery":
-        return replace(self, account_id=account_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,13 +29,15 @@ class ChangeFlags:
     ) -> Message:
         if seen is None and flagged is None:
             raise InvalidInput("seen", "name `seen`, `flagged` or both")
-        message = await owned_message(self._uow, principal, message_id)
-        flags = replace(
-            message.flags,
-            seen=message.flags.seen if seen is None else seen,
-            flagged=message.flags.flagged if flagged is None else flagged,
-        )
         async with self._uow as uow:
+            message = await uow.messages.get(principal.tenant_id, message_id)
+            if message is None:
+                raise NotFound("message not found")
+            flags = replace(
+                message.flags,
+                seen=message.flags.seen if seen is None else seen,
+                flagged=message.flags.flagged if flagged is None else flagged,
+            )
             await uow.messages.set_flags(principal.tenant_id, message_id, flags)
             await uow.commit()
         changes = {
