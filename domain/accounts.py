@@ -60,6 +60,7 @@ class MailAccount:
     created_at: datetime
     updated_at: datetime
     sync_interval_seconds: int = 300
+    server_saves_sent: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +72,8 @@ class MailAccountDetails:
     imap: ServerSettings
     smtp: ServerSettings
     sync_interval_seconds: int = 300
+    server_saves_sent: bool = False
+    """The SMTP server files a copy of what it sends in the Sent folder itself (Gmail does): no APPEND."""
 
     def __post_init__(self) -> None:
         require_text("name", self.name, max_length=200)
@@ -82,7 +85,14 @@ class MailAccountDetails:
 
     @classmethod
     def of(cls, account: MailAccount) -> "MailAccountDetails":
-        return cls(account.name, account.email, account.imap, account.smtp, account.sync_interval_seconds)
+        return cls(
+            account.name,
+            account.email,
+            account.imap,
+            account.smtp,
+            account.sync_interval_seconds,
+            account.server_saves_sent,
+        )
 
     def apply_to(self, account: MailAccount) -> MailAccount:
         return replace(
@@ -92,4 +102,5 @@ class MailAccountDetails:
             imap=self.imap,
             smtp=self.smtp,
             sync_interval_seconds=self.sync_interval_seconds,
+            server_saves_sent=self.server_saves_sent,
         )

@@ -45,3 +45,17 @@ class MailServerRejected(DomainError):
 
 class DependencyUnavailable(DomainError):
     """A backing service (database, broker, cipher keys) cannot be used right now."""
+
+
+class TooLarge(DomainError):
+    """A message or upload is over the size the deployment allows."""
+
+
+class DeliveryFailed(DomainError):
+    """The SMTP server did not take the message. `permanent` (a 5xx reply) means trying again cannot help;
+    otherwise (a 4xx reply, a dropped connection, a timeout) a later attempt may succeed."""
+
+    def __init__(self, reply: str, *, permanent: bool) -> None:
+        super().__init__(reply)
+        self.reply = reply
+        self.permanent = permanent

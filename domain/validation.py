@@ -49,3 +49,23 @@ def require_email(field: str, value: str) -> str:
     if "." not in domain.strip("[]"):
         raise InvalidInput(field, "must be an email address")
     return value
+
+
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+_MEDIA_TYPE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$")
+
+
+def require_header_text(field: str, value: str, *, max_length: int, allow_empty: bool = False) -> str:
+    """Text bound for a mail header: besides control characters, the Unicode line breaks Python's
+    `str.splitlines` splits on (NEL, LINE and PARAGRAPH SEPARATOR) are refused too."""
+    require_text(field, value, max_length=max_length, allow_empty=allow_empty)
+    if _LINE_BREAKS.search(value):
+        raise InvalidInput(field, "must not contain line breaks or control characters")
+    return value
+
+
+def require_media_type(field: str, value: str) -> str:
+    """`type/subtype` (RFC 6838 section 4.2), without parameters."""
+    if not _MEDIA_TYPE.match(value):
+        raise InvalidInput(field, "must be a media type such as application/pdf")
+    return value

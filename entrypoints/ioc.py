@@ -28,11 +28,13 @@ from adapters.memory.runtime import SwitchableProbe
 from adapters.memory.security import PlainPasswordHasher
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import MemoryUnitOfWork
+from adapters.mime.composer import StdlibMessageComposer
 from adapters.mime.parser import StdlibMessageParser
 from adapters.network import OutboundPolicy
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.health import DatabaseProbe
 from adapters.persistence.unit_of_work import SqlUnitOfWork
+from adapters.smtp.pool import ConnectionPool
 from adapters.smtp.sender import SmtpMailSender
 from adapters.system_clock import SystemClock
 from application.accounts.create import CreateMailAccount
@@ -43,6 +45,12 @@ from application.accounts.update import UpdateMailAccount
 from application.accounts.verification import LoginVerifier
 from application.auth.authenticate import Authenticate
 from application.auth.login import Login
+from application.compose.content import DraftWriter
+from application.compose.deliver import DeliverDraft
+from application.compose.drafts import CreateDraft, DeleteDraft, GetDraft, UpdateDraft
+from application.compose.outbox import EnqueueDueSends
+from application.compose.send import QueueSend
+from application.compose.settings import OutboxSettings
 from application.health import CheckHealth
 from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
 from application.messages.mailboxes import ListMailboxes
@@ -58,7 +66,7 @@ from application.sync.status import GetSyncStatus
 from application.sync.sync_account import SyncAccount
 from application.sync.watch import WatchInbox
 from application.users.register import RegisterUser
-from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageParser
+from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageComposer, MessageParser
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, HealthProbe, JobQueue
 from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
@@ -131,7 +139,43 @@ class MailProvider(Provider):
         )
 
     fetcher = provide(ImapMailFetcher, provides=MailFetcher)
-    sender = provide(SmtpMailSender, provides=MailSender)
+
+    @provide
+    async def sender(self, policy: OutboundPolicy, settings: Settings) -> AsyncIterator[MailSender]:
+        """One connection pool per process, closed with the container."""
+        sender = SmtpMailSender(policy, ConnectionPool(per_login=settings.smtp_connections_per_login))
+        yield sender
+        await sender.close()
+
+
+class OutboxProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    def settings(self, settings: Settings) -> OutboxSettings:
+        return OutboxSettings(
+            max_message_bytes=settings.max_message_bytes,
+            max_attempts=settings.send_max_attempts,
+            retry_base=timedelta(seconds=settings.send_retry_base_seconds),
+            retry_max=timedelta(seconds=settings.send_retry_max_seconds),
+            lease_ttl=timedelta(seconds=settings.send_lease_seconds),
+        )
+
+    @provide
+    def composer(self) -> MessageComposer:
+        return StdlibMessageComposer()
+
+    @provide
+    def writer(self, blobs: BlobStore, settings: OutboxSettings) -> DraftWriter:
+        return DraftWriter(blobs, settings.max_message_bytes)
+
+    create_draft = provide(CreateDraft, scope=Scope.REQUEST)
+    update_draft = provide(UpdateDraft, scope=Scope.REQUEST)
+    get_draft = provide(GetDraft, scope=Scope.REQUEST)
+    delete_draft = provide(DeleteDraft, scope=Scope.REQUEST)
+    queue_send = provide(QueueSend, scope=Scope.REQUEST)
+    deliver_draft = provide(DeliverDraft, scope=Scope.REQUEST)
+    due_sends = provide(EnqueueDueSends, scope=Scope.REQUEST)
 
 
 class SyncProvider(Provider):
@@ -232,6 +276,7 @@ def app_providers() -> list[Provider]:
         MailProvider(),
         JobsProvider(),
         SyncProvider(),
+        OutboxProvider(),
         HealthProvider(),
         UseCaseProvider(),
     ]

@@ -46,6 +46,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     idle_refresh_seconds: float = 60
     sync_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 300
     job_redelivery_seconds: Annotated[float, msgspec.Meta(gt=0)] = 600
+    max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * 1024 * 1024
+    send_max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 6
+    send_retry_base_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30
+    send_retry_max_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600
+    send_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 300
+    smtp_connections_per_login: Annotated[int, msgspec.Meta(ge=1)] = 4
 
     def __repr__(self) -> str:
         shown = {f: getattr(self, f) for f in self.__struct_fields__ if f not in _SECRET_FIELDS}
@@ -82,10 +88,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = msgspec.structs.replace(settings, database_url=_database_url(settings))
     settings = _with_secrets(settings)
     settings.keyring()
-    if settings.job_redelivery_seconds <= settings.sync_lease_seconds:
+    for lease in ("sync_lease_seconds", "send_lease_seconds"):
+        if settings.job_redelivery_seconds <= getattr(settings, lease):
+            raise SettingsError(
+                f"{PREFIX}JOB_REDELIVERY_SECONDS must be longer than {PREFIX}{lease.upper()}: a task delivered again"
+                " must find the dead worker's lease expired"
+            )
+    if settings.send_lease_seconds <= 4 * settings.mail_timeout_seconds:
         raise SettingsError(
-            f"{PREFIX}JOB_REDELIVERY_SECONDS must be longer than {PREFIX}SYNC_LEASE_SECONDS: a task delivered again"
-            " must find the dead worker's lease expired"
+            f"{PREFIX}SEND_LEASE_SECONDS must be longer than 4 x {PREFIX}MAIL_TIMEOUT_SECONDS (connect, login, the"
+            " envelope and the data may each take that long): a lease expiring mid-send could send twice"
         )
     if settings.is_production and len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:
         raise SettingsError(f"{PREFIX}JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters (RFC 7518 3.2)")

@@ -2,6 +2,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from contextlib import asynccontextmanager
+from datetime import datetime
 
 import aioimaplib
 
@@ -161,6 +162,10 @@ class AioimaplibSession(ImapSession):
         """A plain EXPUNGE removes every \\Deleted message of the folder, other clients' too: refuse it."""
         if "UIDPLUS" not in self._capabilities:
             raise MailServerRejected("imap", "the server cannot expunge one message alone (no UIDPLUS)")
+
+    async def append(self, folder: str, message: bytes, flags: Sequence[str], date: datetime) -> None:
+        protocol = self._client.protocol
+        await self._run(protocol.append(message, quote(folder), " ".join(flags), date), "APPEND")
 
     async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
         if "IDLE" not in self._capabilities:

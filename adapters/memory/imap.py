@@ -120,6 +120,11 @@ class FakeImapSession(ImapSession):
     async def expunge(self, uid: int) -> None:
         self._folder().messages.pop(uid, None)
 
+    async def append(self, folder: str, message: bytes, flags: Sequence[str], date: datetime) -> None:
+        if folder not in self._server.folders:
+            raise MailServerRejected("imap", f"NO [TRYCREATE] Mailbox doesn't exist: {folder}")
+        self._server.deliver(folder, message, Flags.from_imap(flags))
+
     async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
         self._server.deliveries.clear()
         try:

@@ -15,6 +15,9 @@ class ManualClock(Clock):
     def advance(self, delta: timedelta) -> None:
         self._now += delta
 
+    async def sleep(self, seconds: float) -> None:
+        self.advance(timedelta(seconds=seconds))
+
 
 @dataclass
 class RecordingJobQueue(JobQueue):

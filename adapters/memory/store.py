@@ -2,6 +2,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from domain.accounts import MailAccount
+from domain.drafts import Draft
 from domain.mailboxes import Mailbox
 from domain.messages import Message
 from domain.sync import AccountSync
@@ -18,6 +19,7 @@ class MemoryStore:
     mailboxes: dict[UUID, Mailbox] = field(default_factory=dict)
     messages: dict[tuple[UUID, int], Message] = field(default_factory=dict)
     syncs: dict[UUID, AccountSync] = field(default_factory=dict)
+    drafts: dict[UUID, Draft] = field(default_factory=dict)
 
     def snapshot(self) -> "MemoryStore":
         """A copy of every table; stored objects are replaced, never changed in place, so a shallow copy does."""

@@ -1,6 +1,7 @@
 from types import TracebackType
 from typing import Self
 
+from adapters.memory.drafts import MemoryDraftRepository
 from adapters.memory.mail_store import (
     MemoryAccountSyncRepository,
     MemoryMailboxRepository,
@@ -26,6 +27,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self.mailboxes = MemoryMailboxRepository(self.store)
         self.messages = MemoryMessageRepository(self.store)
         self.syncs = MemoryAccountSyncRepository(self.store)
+        self.drafts = MemoryDraftRepository(self.store)
         self.committed = False
         self._before: MemoryStore | None = None
 

@@ -46,6 +46,7 @@ def account_from_row(row: MailAccountModel) -> MailAccount:
         created_at=row.created_at,
         updated_at=row.updated_at,
         sync_interval_seconds=row.sync_interval_seconds,
+        server_saves_sent=row.server_saves_sent,
     )
 
 
@@ -65,4 +66,5 @@ def copy_account_to_row(account: MailAccount, row: MailAccountModel) -> MailAcco
     row.created_at = account.created_at
     row.updated_at = account.updated_at
     row.sync_interval_seconds = account.sync_interval_seconds
+    row.server_saves_sent = account.server_saves_sent
     return row

@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from advanced_alchemy.base import UUIDv7AuditBase
-from sqlalchemy import ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, func
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -43,6 +43,7 @@ class MailAccountModel(UUIDv7AuditBase):
     smtp_password_key_id: Mapped[str] = mapped_column(String(32), index=True)
     smtp_password_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     sync_interval_seconds: Mapped[int] = mapped_column(Integer, server_default="300")
+    server_saves_sent: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     __table_args__ = (
         Index("ix_mail_accounts_tenant_created", "tenant_id", "created_at", "id"),

@@ -3,6 +3,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.persistence.draft_repository import SqlDraftRepository
 from adapters.persistence.mail_repositories import (
     SqlAccountSyncRepository,
     SqlMailboxRepository,
@@ -27,6 +28,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.mailboxes = SqlMailboxRepository(self._session)
         self.messages = SqlMessageRepository(self._session)
         self.syncs = SqlAccountSyncRepository(self._session)
+        self.drafts = SqlDraftRepository(self._session)
         return self
 
     async def __aexit__(

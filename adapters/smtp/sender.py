@@ -1,33 +1,54 @@
+import logging
 import ssl
 
 import aiosmtplib
 
 from adapters.network import OutboundPolicy
+from adapters.smtp.pool import ConnectionPool, Lease, PoolKey
 from domain.accounts import Security, ServerSettings
-from domain.errors import MailServerRejected
+from domain.drafts import Envelope
+from domain.errors import DeliveryFailed, MailServerRejected
 from domain.ports.mail import MailSender
+
+log = logging.getLogger("mailroom.smtp")
+
+_DROPPED = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError, ssl.SSLError, TimeoutError)
 
 
 class SmtpMailSender(MailSender):
-    def __init__(self, policy: OutboundPolicy) -> None:
+    """aiosmtplib behind the MailSender port. A reply of 5xx is a permanent failure, 4xx, a dropped connection
+    or a timeout a temporary one (RFC 5321 section 4.2.1). `timeout` bounds every command and the data."""
+
+    def __init__(self, policy: OutboundPolicy, pool: ConnectionPool | None = None) -> None:
         self._policy = policy
+        self._pool = pool or ConnectionPool()
 
     async def verify_login(self, server: ServerSettings, password: str) -> None:
-        await self._policy.check_host("smtp", server.host, server.port)
-        client = self._client(server)
         try:
-            await client.connect()
-            await client.login(server.username, password)
-        except aiosmtplib.SMTPResponseException as error:
-            raise MailServerRejected("smtp", f"{error.code} {error.message}") from None
-        except (aiosmtplib.SMTPException, OSError, ssl.SSLError, TimeoutError) as error:
-            raise MailServerRejected("smtp", str(error) or type(error).__name__) from None
-        finally:
-            if client.is_connected:
-                client.close()
+            client = await self._open(server, password)
+        except DeliveryFailed as error:
+            raise MailServerRejected("smtp", error.reply) from None
+        client.close()
 
-    def _client(self, server: ServerSettings) -> aiosmtplib.SMTP:
-        return aiosmtplib.SMTP(
+    async def send(self, server: ServerSettings, password: str, envelope: Envelope, message: bytes) -> str:
+        key = PoolKey.of(server, password)
+        for _ in range(2):
+            async with self._pool.connection(key, lambda: self._open(server, password)) as lease:
+                try:
+                    return await _transaction(lease, envelope, message)
+                except _StaleConnection:
+                    lease.healthy = False
+        raise DeliveryFailed("the server closed the connection twice before the transaction", permanent=False)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def _open(self, server: ServerSettings, password: str) -> aiosmtplib.SMTP:
+        try:
+            await self._policy.check_host("smtp", server.host, server.port)
+        except MailServerRejected as error:
+            raise DeliveryFailed(error.reason, permanent=True) from None
+        client = aiosmtplib.SMTP(
             hostname=server.host,
             port=server.port,
             use_tls=server.security is Security.SSL,
@@ -35,3 +56,71 @@ class SmtpMailSender(MailSender):
             tls_context=self._policy.tls_context(),
             timeout=self._policy.timeout,
         )
+        try:
+            await client.connect()
+            await client.login(server.username, password)
+        except aiosmtplib.SMTPResponseException as error:
+            client.close()
+            raise _failure(error.code, error.message) from None
+        except (aiosmtplib.SMTPException, *_DROPPED) as error:
+            client.close()
+            raise DeliveryFailed(str(error) or type(error).__name__, permanent=False) from None
+        return client
+
+
+class _StaleConnection(Exception):
+    """A kept connection the server had closed; nothing was sent on it, so a new one may try at once."""
+
+
+async def _transaction(lease: Lease, envelope: Envelope, message: bytes) -> str:
+    client = lease.client
+    options = ["BODY=8BITMIME"] if _has_8bit(message) and client.supports_extension("8bitmime") else []
+    try:
+        await client.mail(envelope.sender, options=options)
+    except aiosmtplib.SMTPServerDisconnected:
+        if lease.reused:
+            raise _StaleConnection from None
+        raise DeliveryFailed("connection lost before MAIL FROM", permanent=False) from None
+    except aiosmtplib.SMTPResponseException as error:
+        lease.healthy = False
+        raise _failure(error.code, error.message) from None
+    except _DROPPED as error:
+        lease.healthy = False
+        raise DeliveryFailed(str(error) or type(error).__name__, permanent=False) from None
+    try:
+        refused = await _recipients(client, envelope)
+        response = await client.data(message)
+    except aiosmtplib.SMTPResponseException as error:
+        lease.healthy = False
+        raise _failure(error.code, error.message) from None
+    except (aiosmtplib.SMTPException, *_DROPPED) as error:
+        lease.healthy = False
+        raise DeliveryFailed(f"connection lost: {str(error) or type(error).__name__}", permanent=False) from None
+    reply = f"{response.code} {response.message}"
+    if refused:
+        reply += "; refused: " + "; ".join(f"{rcpt} ({code} {text})" for rcpt, (code, text) in refused.items())
+    return reply
+
+
+async def _recipients(client: aiosmtplib.SMTP, envelope: Envelope) -> dict[str, tuple[int, str]]:
+    """RCPT TO for each; fails the send only when every recipient is refused (the most hopeful reply wins:
+    one temporary refusal makes the whole failure temporary)."""
+    refused: dict[str, tuple[int, str]] = {}
+    for recipient in envelope.recipients:
+        try:
+            await client.rcpt(recipient)
+        except aiosmtplib.SMTPRecipientRefused as error:
+            refused[recipient] = (error.code, error.message)
+    if len(refused) == len(envelope.recipients):
+        code = min(code for code, _ in refused.values())
+        text = "; ".join(f"{rcpt}: {code} {message}" for rcpt, (code, message) in refused.items())
+        raise DeliveryFailed(f"every recipient was refused: {text}", permanent=code >= 500)
+    return refused
+
+
+def _failure(code: int, message: str) -> DeliveryFailed:
+    return DeliveryFailed(f"{code} {message}", permanent=code >= 500)
+
+
+def _has_8bit(message: bytes) -> bool:
+    return not message.isascii()

@@ -24,10 +24,11 @@ class NewMailAccount:
     imap: ServerLogin
     smtp: ServerLogin
     sync_interval_seconds: int = 300
+    server_saves_sent: bool = False
 
     def details(self) -> MailAccountDetails:
         imap, smtp = self.imap.settings("imap"), self.smtp.settings("smtp")
-        return MailAccountDetails(self.name, self.email, imap, smtp, self.sync_interval_seconds)
+        return MailAccountDetails(self.name, self.email, imap, smtp, self.sync_interval_seconds, self.server_saves_sent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,7 @@ class MailAccountChanges:
     imap: ServerLoginChanges = ServerLoginChanges()
     smtp: ServerLoginChanges = ServerLoginChanges()
     sync_interval_seconds: int | None = None
+    server_saves_sent: bool | None = None
 
     def apply_to(self, current: MailAccountDetails) -> MailAccountDetails:
         interval = self.sync_interval_seconds
@@ -66,4 +68,5 @@ class MailAccountChanges:
             imap=self.imap.apply_to(current.imap),
             smtp=self.smtp.apply_to(current.smtp),
             sync_interval_seconds=current.sync_interval_seconds if interval is None else interval,
+            server_saves_sent=current.server_saves_sent if self.server_saves_sent is None else self.server_saves_sent,
         )

@@ -29,6 +29,7 @@ class CreateMailAccount:
             imap=details.imap,
             smtp=details.smtp,
             sync_interval_seconds=details.sync_interval_seconds,
+            server_saves_sent=details.server_saves_sent,
             imap_password=self._cipher.encrypt(new.imap.password),
             smtp_password=self._cipher.encrypt(new.smtp.password),
             created_at=now,

@@ -1,8 +1,10 @@
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
+from datetime import datetime
 from typing import Protocol
 
 from domain.accounts import ServerSettings
+from domain.drafts import DraftContent, Envelope
 from domain.mailboxes import SyncState
 from domain.parsed import ParsedMessage
 from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFolder
@@ -21,6 +23,19 @@ class MailSender(Protocol):
 
     async def verify_login(self, server: ServerSettings, password: str) -> None:
         """Connects and authenticates; raises MailServerRejected with the server's reason."""
+        ...
+
+    async def send(self, server: ServerSettings, password: str, envelope: Envelope, message: bytes) -> str:
+        """Hands `message` to the server for the envelope's recipients and returns the server's reply to the
+        data (`250 2.0.0 Ok: queued as ...`). Raises DeliveryFailed: permanent for a 5xx reply, temporary for a
+        4xx reply, a dropped connection or a timeout. Connections may be kept open and reused per login."""
+        ...
+
+
+class MessageComposer(Protocol):
+    def compose(self, content: DraftContent, message_id: str, date: datetime, attachments: Sequence[bytes]) -> bytes:
+        """The RFC 5322 message with CRLF line endings; Bcc stays out of the headers. `attachments[i]` holds the
+        bytes of `content.attachments[i]`. Raises InvalidInput when a header could not be written safely."""
         ...
 
 
@@ -77,6 +92,10 @@ class ImapSession(Protocol):
 
     async def expunge(self, uid: int) -> None:
         """Deletes for good: \\Deleted, then UID EXPUNGE of that UID alone (UIDPLUS)."""
+        ...
+
+    async def append(self, folder: str, message: bytes, flags: Sequence[str], date: datetime) -> None:
+        """APPEND (RFC 3501 section 6.3.11) of a whole message to `folder`, with these flags and INTERNALDATE."""
         ...
 
     async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:

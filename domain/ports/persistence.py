@@ -5,6 +5,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from domain.accounts import MailAccount
+from domain.drafts import Draft, DraftStatus
 from domain.mailboxes import Mailbox
 from domain.messages import Flags, Message, MessageSummary
 from domain.pagination import Page, PageRequest
@@ -112,6 +113,33 @@ class AccountSyncRepository(Protocol):
         ...
 
 
+class DraftRepository(Protocol):
+    """Drafts and the outbox. Every read and write names the tenant, except the workers' calls by draft id."""
+
+    async def get(self, tenant_id: UUID, draft_id: UUID) -> Draft | None: ...
+    async def add(self, draft: Draft) -> None: ...
+
+    async def update(self, draft: Draft, *, expected: DraftStatus, owner: str | None = None) -> bool:
+        """Writes `draft` only if the stored one still has status `expected` (and, given `owner`, that lease
+        owner): False when another request or worker changed it first."""
+        ...
+
+    async def delete(self, tenant_id: UUID, draft_id: UUID) -> bool:
+        """Deletes unless it is being sent (compared in the same statement); False when nothing was deleted."""
+        ...
+
+    async def claim(self, draft_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
+        """Atomically moves a due queued draft, or a sending one whose lease expired, to sending under
+        `owner`'s lease and counts the attempt (Draft.start_sending); False when it is not claimable."""
+        ...
+
+    async def needing_jobs(self, now: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        """(tenant, draft) of drafts that Draft.needs_job, oldest due first."""
+        ...
+
+    async def mark_enqueued(self, draft_id: UUID, now: datetime) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: `async with uow:` opens it, `commit()` keeps it, leaving without commit rolls back."""
 
@@ -121,6 +149,7 @@ class UnitOfWork(Protocol):
     mailboxes: MailboxRepository
     messages: MessageRepository
     syncs: AccountSyncRepository
+    drafts: DraftRepository
 
     async def __aenter__(self) -> Self: ...
 

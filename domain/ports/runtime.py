@@ -7,6 +7,10 @@ class Clock(Protocol):
         """The current time, timezone-aware, in UTC."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Waits; a test's clock moves on at once instead."""
+        ...
+
 
 class JobQueue(Protocol):
     async def enqueue(self, task_name: str, job_id: str, **arguments: str) -> None:

@@ -15,6 +15,7 @@ from entrypoints.container import build_container
 from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProvider
 from entrypoints.http.controllers.accounts import MailAccountController
 from entrypoints.http.controllers.auth import LoginController, MeController
+from entrypoints.http.controllers.compose import ComposeController
 from entrypoints.http.controllers.health import health
 from entrypoints.http.controllers.messages import (
     AccountMailController,
@@ -70,6 +71,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
             AccountMailController,
             MessageController,
             ThreadController,
+            Router(path="/", route_handlers=[ComposeController], request_max_body_size=compose_body_limit(settings)),
         ],
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
         security=[{"bearer": []}],
@@ -83,6 +85,11 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
     )
     setup_dishka(container, app)
     return app
+
+
+def compose_body_limit(settings: Settings) -> int:
+    """A message at the size limit, its attachments base64-encoded in JSON (4 bytes for 3), and room for the rest."""
+    return settings.max_message_bytes * 4 // 3 + 1024 * 1024
 
 
 def _openapi() -> OpenAPIConfig:

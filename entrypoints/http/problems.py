@@ -17,6 +17,7 @@ from domain.errors import (
     MailServerRejected,
     NotFound,
     PermissionDenied,
+    TooLarge,
 )
 
 log = logging.getLogger("mailroom.http")
@@ -47,6 +48,7 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (AuthenticationFailed, 401),
     (PermissionDenied, 403),
     (DependencyUnavailable, 503),
+    (TooLarge, 413),
 ]
 
 

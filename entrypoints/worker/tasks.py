@@ -11,6 +11,9 @@ from uuid import UUID
 from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker
 
+from application.compose.deliver import DeliverDraft
+from application.compose.outbox import EnqueueDueSends
+from application.compose.send import SEND_TASK
 from application.messages.changes import DELETE_TASK, MOVE_TASK, WRITE_FLAGS_TASK
 from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.request import SYNC_TASK
@@ -21,6 +24,7 @@ log = logging.getLogger("mailroom.worker")
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 DUE_SYNCS_TASK = "enqueue_due_syncs"
+DUE_SENDS_TASK = "enqueue_due_sends"
 
 
 @inject(patch_module=True)
@@ -52,6 +56,17 @@ async def delete_message(tenant_id: str, message_id: str, remove: FromDishka[App
     await remove(UUID(tenant_id), UUID(message_id))
 
 
+@inject(patch_module=True)
+async def send_draft(tenant_id: str, draft_id: str, deliver: FromDishka[DeliverDraft]) -> str | None:
+    status = await deliver(UUID(tenant_id), UUID(draft_id), WORKER_ID)
+    return None if status is None else status.value
+
+
+@inject(patch_module=True)
+async def enqueue_due_sends(enqueue: FromDishka[EnqueueDueSends]) -> int:
+    return await enqueue()
+
+
 def _flag(value: str | None) -> bool | None:
     return None if value is None else value == "true"
 
@@ -61,4 +76,6 @@ def register_tasks(broker: AsyncBroker) -> None:
     broker.register_task(write_flags, task_name=WRITE_FLAGS_TASK)
     broker.register_task(move_message, task_name=MOVE_TASK)
     broker.register_task(delete_message, task_name=DELETE_TASK)
+    broker.register_task(send_draft, task_name=SEND_TASK)
     broker.register_task(enqueue_due_syncs, task_name=DUE_SYNCS_TASK, schedule=[{"cron": "* * * * *"}])
+    broker.register_task(enqueue_due_sends, task_name=DUE_SENDS_TASK, schedule=[{"cron": "* * * * *"}])

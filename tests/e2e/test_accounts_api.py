@@ -31,7 +31,18 @@ async def test_create_read_list_and_delete(client: AsyncTestClient[Litestar], lo
     created = await client.post("/api/accounts", json=account_body(), headers=auth)
     assert created.status_code == 201
     account = created.json()
-    assert set(account) == {"id", "name", "email", "imap", "smtp", "sync_interval_seconds", "created_at", "updated_at"}
+    assert set(account) == {
+        "id",
+        "name",
+        "email",
+        "imap",
+        "smtp",
+        "sync_interval_seconds",
+        "server_saves_sent",
+        "created_at",
+        "updated_at",
+    }
+    assert account["server_saves_sent"] is False
     assert account["sync_interval_seconds"] == 300
     assert account["imap"] == {"host": "imap.example.com", "port": 993, "security": "ssl", "username": "alice"}
 

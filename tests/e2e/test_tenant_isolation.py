@@ -41,7 +41,11 @@ async def test_every_id_route_answers_404_for_another_tenants_ids(
     mailbox = (await client.get(f"/api/accounts/{account['id']}/mailboxes", headers=acme)).json()["items"][0]
     listed = (await client.get(f"/api/accounts/{account['id']}/messages", headers=acme)).json()["items"][0]
     message = (await client.get(f"/api/messages/{listed['id']}", headers=acme)).json()
+    draft = (
+        await client.post("/api/compose", json={"account_id": account["id"], "to": ["b@example.org"]}, headers=acme)
+    ).json()
     ids = {
+        "draft_id": draft["id"],
         "account_id": account["id"],
         "message_id": message["id"],
         "attachment_id": message["attachments"][0]["id"],
@@ -52,13 +56,15 @@ async def test_every_id_route_answers_404_for_another_tenants_ids(
         "PATCH /api/accounts": {"name": "Taken over"},
         "PATCH /api/messages": {"seen": True},
         "POST": {"mailbox_id": mailbox["id"]},
+        "PUT /api/compose": {"subject": "Taken over"},
+        "POST /api/compose": {},
     }
 
     routes = id_routes(app)
     assert ("DELETE", "/api/accounts/{account_id:uuid}") in routes
     for method, template in routes:
         path = _ID_PARAMETER.sub(lambda m: ids[m.group(1)], template)
-        body = bodies.get(method, bodies.get(f"{method} {template[: template.index('/{')]}"))
+        body = bodies.get(f"{method} {template[: template.index('/{')]}", bodies.get(method))
         answer = await client.request(method, path, headers=globex, json=body)
         assert answer.status_code == 404, (method, template, answer.text)
         assert account["email"] not in answer.text
@@ -67,3 +73,4 @@ async def test_every_id_route_answers_404_for_another_tenants_ids(
     assert (await client.get("/api/sync/search", headers=globex)).json() == {"items": [], "next_cursor": None}
     assert (await client.get(f"/api/messages/{message['id']}", headers=acme)).json() == message
     assert (await client.get(f"/api/accounts/{account['id']}", headers=acme)).json() == account
+    assert (await client.get(f"/api/compose/{draft['id']}", headers=acme)).json() == draft

@@ -3,10 +3,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from domain.accounts import MailAccountDetails, Security, ServerSettings
-from domain.drafts import Draft, DraftStatus
-from domain.errors import Conflict, InvalidInput
+from domain.errors import InvalidInput
 from domain.ids import new_id
-from domain.messages import Address
 from domain.pagination import PageRequest
 from domain.sync import AccountSync
 from domain.tenants import normalise_email, require_slug
@@ -75,14 +73,6 @@ def test_ids_are_uuid7_and_only_grow_even_within_a_millisecond() -> None:
     assert ids == sorted(ids)
     assert len(set(ids)) == len(ids)
     assert all(i.version == 7 and i.variant == "specified in RFC 4122" for i in ids)
-
-
-def test_a_sent_draft_cannot_be_queued_again() -> None:
-    draft = Draft(new_id(), new_id(), new_id(), Address("A", "a@example.com"), [], "Hi")
-    for status in (DraftStatus.QUEUED, DraftStatus.SENDING, DraftStatus.SENT):
-        draft.move_to(status)
-    with pytest.raises(Conflict):
-        draft.move_to(DraftStatus.QUEUED)
 
 
 def test_a_sync_is_stalled_when_its_job_was_lost_or_its_worker_died() -> None:

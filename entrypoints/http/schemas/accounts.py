@@ -15,6 +15,9 @@ Username = Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
 Password = Annotated[str, msgspec.Meta(min_length=1, max_length=1024, description="write-only; never returned")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200, examples=["Work"])]
 Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, examples=["alice@example.com"])]
+SavesSent = Annotated[
+    bool, msgspec.Meta(description="the SMTP server files sent mail in the Sent folder itself (as Gmail does)")
+]
 SyncInterval = Annotated[
     int, msgspec.Meta(ge=60, le=86400, description="seconds between scheduled syncs (new mail also arrives by IDLE)")
 ]
@@ -52,6 +55,7 @@ class MailAccountCreate(msgspec.Struct, forbid_unknown_fields=True):
     imap: ServerIn
     smtp: ServerIn
     sync_interval_seconds: SyncInterval = 300
+    server_saves_sent: SavesSent = False
 
 
 class MailAccountReplace(msgspec.Struct, forbid_unknown_fields=True):
@@ -60,6 +64,7 @@ class MailAccountReplace(msgspec.Struct, forbid_unknown_fields=True):
     imap: ServerReplace
     smtp: ServerReplace
     sync_interval_seconds: SyncInterval | UnsetType = UNSET
+    server_saves_sent: SavesSent | UnsetType = UNSET
 
 
 class MailAccountPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -68,6 +73,7 @@ class MailAccountPatch(msgspec.Struct, forbid_unknown_fields=True):
     imap: ServerPatch | UnsetType = UNSET
     smtp: ServerPatch | UnsetType = UNSET
     sync_interval_seconds: SyncInterval | UnsetType = UNSET
+    server_saves_sent: SavesSent | UnsetType = UNSET
 
 
 class ServerOut(msgspec.Struct):
@@ -88,6 +94,7 @@ class MailAccountOut(msgspec.Struct):
     imap: ServerOut
     smtp: ServerOut
     sync_interval_seconds: int
+    server_saves_sent: bool
     created_at: datetime
     updated_at: datetime
 
@@ -100,6 +107,7 @@ class MailAccountOut(msgspec.Struct):
             imap=ServerOut.of(account.imap),
             smtp=ServerOut.of(account.smtp),
             sync_interval_seconds=account.sync_interval_seconds,
+            server_saves_sent=account.server_saves_sent,
             created_at=account.created_at,
             updated_at=account.updated_at,
         )

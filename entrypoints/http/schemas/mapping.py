@@ -22,7 +22,14 @@ def _given(value: T | UnsetType) -> T | None:
 
 
 def new_account(body: MailAccountCreate) -> NewMailAccount:
-    return NewMailAccount(body.name, body.email, _login(body.imap), _login(body.smtp), body.sync_interval_seconds)
+    return NewMailAccount(
+        body.name,
+        body.email,
+        _login(body.imap),
+        _login(body.smtp),
+        body.sync_interval_seconds,
+        body.server_saves_sent,
+    )
 
 
 def account_changes(body: MailAccountReplace | MailAccountPatch) -> MailAccountChanges:
@@ -34,6 +41,7 @@ def account_changes(body: MailAccountReplace | MailAccountPatch) -> MailAccountC
         imap=_server_changes(imap) if imap else ServerLoginChanges(),
         smtp=_server_changes(smtp) if smtp else ServerLoginChanges(),
         sync_interval_seconds=_given(body.sync_interval_seconds),
+        server_saves_sent=_given(body.server_saves_sent),
     )
 
 

@@ -1,0 +1,131 @@
+"""The worker's side of the outbox: one draft, sent under a lease, tried again on temporary failures."""
+
+import logging
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.compose.settings import OutboxSettings
+from application.sync.request import request_sync
+from domain.accounts import MailAccount
+from domain.drafts import Draft, DraftStatus, Envelope
+from domain.errors import DeliveryFailed, DomainError
+from domain.mailboxes import MailboxRole
+from domain.ports.mail import MailSender, MailSession
+from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import Clock, JobQueue
+from domain.ports.security import CredentialCipher
+from domain.ports.storage import BlobStore
+
+log = logging.getLogger("mailroom.outbox")
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    draft: Draft
+    account: MailAccount
+    message: bytes
+
+
+class DeliverDraft:
+    """Safe to run twice (jobs are delivered at least once): only the holder of the draft's lease sends it, and
+    a sent or failed draft is never claimed again. A worker that dies mid-send leaves the lease to expire; the
+    scheduler then queues the draft again. The one window left is a crash after the server accepted the message
+    and before `sent` was committed: that message is sent again (SMTP has no way to ask)."""
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        sender: MailSender,
+        imap: MailSession,
+        blobs: BlobStore,
+        cipher: CredentialCipher,
+        jobs: JobQueue,
+        clock: Clock,
+        settings: OutboxSettings,
+    ) -> None:
+        self._uow = uow
+        self._sender = sender
+        self._imap = imap
+        self._blobs = blobs
+        self._cipher = cipher
+        self._jobs = jobs
+        self._clock = clock
+        self._settings = settings
+
+    async def __call__(self, tenant_id: UUID, draft_id: UUID, owner: str) -> DraftStatus | None:
+        """Returns the draft's status after this job, None when there was nothing for it to do."""
+        status = None
+        while (claimed := await self._claim(tenant_id, draft_id, owner)) is not None:
+            status, wait = await self._attempt(claimed, owner)
+            if wait is None:
+                break
+            await self._clock.sleep(wait)
+        return status
+
+    async def _claim(self, tenant_id: UUID, draft_id: UUID, owner: str) -> Claimed | None:
+        async with self._uow as uow:
+            if not await uow.drafts.claim(draft_id, owner, self._clock.now(), self._settings.lease_ttl):
+                return None
+            draft = await uow.drafts.get(tenant_id, draft_id)
+            account = await uow.accounts.get(tenant_id, draft.account_id) if draft else None
+            if draft is None or account is None or draft.outgoing is None:
+                return None
+            await uow.commit()
+        return Claimed(draft, account, await self._blobs.get(draft.outgoing.blob_key))
+
+    async def _attempt(self, claimed: Claimed, owner: str) -> tuple[DraftStatus, float | None]:
+        draft, account = claimed.draft, claimed.account
+        envelope = Envelope(draft.content.sender.address, tuple(draft.content.recipients))
+        wait = None
+        try:
+            password = self._cipher.decrypt(account.smtp_password)
+            reply = await self._sender.send(account.smtp, password, envelope, claimed.message)
+        except DeliveryFailed as error:
+            wait = self._failed(draft, error)
+        except Exception as error:
+            log.exception("sending draft %s failed unexpectedly", draft.id)
+            wait = self._failed(draft, DeliveryFailed(f"internal error ({type(error).__name__})", permanent=False))
+        else:
+            draft.mark_sent(reply, self._clock.now())
+        if not await self._save(draft, owner):
+            log.warning("draft %s: lease lost while sending; another worker took over", draft.id)
+            return draft.status, None
+        if draft.status is DraftStatus.SENT and not account.server_saves_sent:
+            await self._file_in_sent(draft, account, claimed.message)
+        return draft.status, wait
+
+    def _failed(self, draft: Draft, error: DeliveryFailed) -> float | None:
+        now = self._clock.now()
+        if error.permanent or draft.attempts >= self._settings.max_attempts:
+            draft.mark_failed(error.reply, now)
+            return None
+        delay = self._settings.retry_delay(draft.attempts)
+        waits = delay <= self._settings.inline_retry_max
+        draft.retry_later(error.reply, now, delay, job_waits=waits)
+        return delay.total_seconds() if waits else None
+
+    async def _save(self, draft: Draft, owner: str) -> bool:
+        async with self._uow as uow:
+            saved = await uow.drafts.update(draft, expected=DraftStatus.SENDING, owner=owner)
+            await uow.commit()
+        return saved
+
+    async def _file_in_sent(self, draft: Draft, account: MailAccount, message: bytes) -> None:
+        """APPEND with \\Seen to the Sent folder (RFC 6154 special use), then a sync brings it into the store.
+        The message is sent whatever happens here; a failure is recorded on the draft for the user to see."""
+        assert draft.outgoing is not None
+        try:
+            password = self._cipher.decrypt(account.imap_password)
+            async with self._imap(account.imap, password) as imap:
+                sent = next((f for f in await imap.list_folders() if f.role is MailboxRole.SENT), None)
+                if sent is None:
+                    raise DomainError("the account has no Sent folder")
+                await imap.append(sent.name, message, ["\\Seen"], draft.outgoing.date)
+        except (DomainError, OSError, TimeoutError) as error:
+            log.warning("draft %s sent, but not filed in Sent: %s", draft.id, error)
+            draft.sent_copy_error = str(error)[:500] or type(error).__name__
+            async with self._uow as uow:
+                await uow.drafts.update(draft, expected=DraftStatus.SENT)
+                await uow.commit()
+            return
+        await request_sync(self._uow, self._jobs, self._clock, account.tenant_id, account.id)

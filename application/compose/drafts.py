@@ -1,0 +1,94 @@
+"""Creating, changing, reading and deleting drafts."""
+
+from uuid import UUID
+
+from application.compose.commands import ComposeRequest
+from application.compose.content import DraftWriter
+from domain.auth import Principal
+from domain.drafts import Draft
+from domain.errors import Conflict, InvalidInput, NotFound
+from domain.ids import new_id
+from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import Clock
+
+
+async def owned_draft(uow: UnitOfWork, tenant_id: UUID, draft_id: UUID) -> Draft:
+    draft = await uow.drafts.get(tenant_id, draft_id)
+    if draft is None:
+        raise NotFound("draft not found")
+    return draft
+
+
+class CreateDraft:
+    def __init__(self, uow: UnitOfWork, writer: DraftWriter, clock: Clock) -> None:
+        self._uow = uow
+        self._writer = writer
+        self._clock = clock
+
+    async def __call__(self, principal: Principal, request: ComposeRequest) -> Draft:
+        if request.account_id is None:
+            raise InvalidInput("account_id", "is required")
+        async with self._uow as uow:
+            account = await uow.accounts.get(principal.tenant_id, request.account_id)
+            if account is None:
+                raise NotFound("mail account not found")
+            originals = await self._writer.originals(uow, principal.tenant_id, request)
+        content = await self._writer.content(request, account, originals)
+        now = self._clock.now()
+        draft = Draft(new_id(), principal.tenant_id, account.id, content, created_at=now, updated_at=now)
+        async with self._uow as uow:
+            await uow.drafts.add(draft)
+            await uow.commit()
+        return draft
+
+
+class UpdateDraft:
+    """Fields the request leaves out keep their values; a failed draft becomes a draft again."""
+
+    def __init__(self, uow: UnitOfWork, writer: DraftWriter, clock: Clock) -> None:
+        self._uow = uow
+        self._writer = writer
+        self._clock = clock
+
+    async def __call__(self, principal: Principal, draft_id: UUID, request: ComposeRequest) -> Draft:
+        async with self._uow as uow:
+            draft = await owned_draft(uow, principal.tenant_id, draft_id)
+            if not draft.editable:
+                raise Conflict(f"a {draft.status} draft cannot be changed")
+            account = await uow.accounts.get(principal.tenant_id, request.account_id or draft.account_id)
+            if account is None:
+                raise NotFound("mail account not found")
+            originals = await self._writer.originals(uow, principal.tenant_id, request)
+        content = await self._writer.content(request, account, originals, draft.content)
+        previous = draft.status
+        draft.edit(content, self._clock.now())
+        draft.account_id = account.id
+        async with self._uow as uow:
+            if not await uow.drafts.update(draft, expected=previous):
+                raise Conflict("the draft was changed or sent meanwhile")
+            await uow.commit()
+        return draft
+
+
+class GetDraft:
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, principal: Principal, draft_id: UUID) -> Draft:
+        async with self._uow as uow:
+            return await owned_draft(uow, principal.tenant_id, draft_id)
+
+
+class DeleteDraft:
+    """Deletes a draft, or cancels a queued (or scheduled) send; a draft being sent right now stays."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    async def __call__(self, principal: Principal, draft_id: UUID) -> None:
+        async with self._uow as uow:
+            draft = await owned_draft(uow, principal.tenant_id, draft_id)
+            draft.require_deletable()
+            if not await uow.drafts.delete(principal.tenant_id, draft_id):
+                raise Conflict("the draft is being sent right now")
+            await uow.commit()

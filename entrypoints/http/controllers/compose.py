@@ -1,0 +1,91 @@
+"""Drafts and sending (paths kept from the replaced service): compose, save, read, change, delete, send."""
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, Response, delete, get, post, put
+from litestar.params import Body, FromPath, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from application.compose.drafts import CreateDraft, DeleteDraft, GetDraft, UpdateDraft
+from application.compose.send import QueueSend
+from domain.auth import Principal
+from entrypoints.http.compose_body import read_compose
+from entrypoints.http.schemas.compose import DraftOut, SendIn, SendQueued
+
+IdempotencyKey = Annotated[
+    str | None,
+    Parameter(
+        header="Idempotency-Key",
+        max_length=255,
+        description="the same key again answers the first result instead of sending twice",
+    ),
+]
+
+
+class ComposeController(Controller):
+    path = "/api/compose"
+    tags = ["compose"]
+
+    @post(status_code=HTTP_201_CREATED, summary="Create a draft")
+    @inject
+    async def compose(
+        self, request: Request[Any, Any, Any], principal: FromDishka[Principal], create: FromDishka[CreateDraft]
+    ) -> DraftOut:
+        _, compose = await read_compose(request)
+        return DraftOut.of(await create(principal, compose))
+
+    @post("/draft", summary="Save a draft: creates it, or updates the one named by `id`")
+    @inject
+    async def save(
+        self,
+        request: Request[Any, Any, Any],
+        principal: FromDishka[Principal],
+        create: FromDishka[CreateDraft],
+        update: FromDishka[UpdateDraft],
+    ) -> Response[DraftOut]:
+        body, compose = await read_compose(request)
+        if isinstance(body.id, UUID):
+            return Response(DraftOut.of(await update(principal, body.id, compose)), status_code=HTTP_200_OK)
+        return Response(DraftOut.of(await create(principal, compose)), status_code=HTTP_201_CREATED)
+
+    @get("/{draft_id:uuid}", summary="A draft with its send status, attempts and the last SMTP reply")
+    @inject
+    async def draft(
+        self, draft_id: FromPath[UUID], principal: FromDishka[Principal], get_draft: FromDishka[GetDraft]
+    ) -> DraftOut:
+        return DraftOut.of(await get_draft(principal, draft_id))
+
+    @put("/{draft_id:uuid}", summary="Change a draft; fields left out keep their values")
+    @inject
+    async def change(
+        self,
+        draft_id: FromPath[UUID],
+        request: Request[Any, Any, Any],
+        principal: FromDishka[Principal],
+        update: FromDishka[UpdateDraft],
+    ) -> DraftOut:
+        _, compose = await read_compose(request)
+        return DraftOut.of(await update(principal, draft_id, compose))
+
+    @delete("/{draft_id:uuid}", summary="Delete a draft, or cancel its queued or scheduled send")
+    @inject
+    async def remove(
+        self, draft_id: FromPath[UUID], principal: FromDishka[Principal], delete_draft: FromDishka[DeleteDraft]
+    ) -> None:
+        await delete_draft(principal, draft_id)
+
+    @post("/{draft_id:uuid}/send", status_code=202, summary="Send now, or at `send_at`; done by a job")
+    @inject
+    async def send(
+        self,
+        draft_id: FromPath[UUID],
+        principal: FromDishka[Principal],
+        queue_send: FromDishka[QueueSend],
+        idempotency_key: IdempotencyKey = None,
+        data: Annotated[SendIn | None, Body(description="optional; `send_at` schedules the send")] = None,
+    ) -> SendQueued:
+        send_at = data.send_at if data else None
+        draft = await queue_send(principal, draft_id, send_at, idempotency_key)
+        return SendQueued(job_id=draft.job_id or "", status="queued", draft_id=draft.id, send_at=draft.send_at)
