@@ -68,7 +68,8 @@ def test_a_sent_draft_is_never_sent_or_changed_again() -> None:
     d = queued()
     d.start_sending("w", NOW, LEASE)
     d.mark_sent("250 ok", NOW)
-    assert not d.claimable(NOW + timedelta(days=1)) and not d.needs_job(NOW + timedelta(days=1))
+    assert not d.claimable(NOW + timedelta(days=1))
+    assert not d.needs_job(NOW + timedelta(days=1))
     with pytest.raises(Conflict):
         d.queue(Outgoing("<n@x.org>", NOW, "blob", 1), "job2", NOW, None, None)
     with pytest.raises(Conflict):
@@ -79,7 +80,8 @@ def test_a_scheduled_send_waits_for_its_time_and_has_no_job_until_then() -> None
     later = NOW + timedelta(hours=2)
     d = queued(send_at=later)
     assert d.enqueued_at is None
-    assert not d.claimable(NOW) and not d.needs_job(NOW + timedelta(hours=1))
+    assert not d.claimable(NOW)
+    assert not d.needs_job(NOW + timedelta(hours=1))
     assert d.needs_job(later)
 
 
@@ -93,10 +95,13 @@ def test_a_retry_waits_its_delay_and_a_failed_draft_can_be_edited_and_sent_again
     d = queued()
     d.start_sending("w", NOW, LEASE)
     d.retry_later("421 busy", NOW, timedelta(seconds=30), job_waits=False)
-    assert d.status is DraftStatus.QUEUED and d.lease_owner is None
-    assert not d.claimable(NOW + timedelta(seconds=29)) and d.needs_job(NOW + timedelta(seconds=30))
+    assert d.status is DraftStatus.QUEUED
+    assert d.lease_owner is None
+    assert not d.claimable(NOW + timedelta(seconds=29))
+    assert d.needs_job(NOW + timedelta(seconds=30))
     d.start_sending("w", NOW + timedelta(seconds=30), LEASE)
     d.mark_failed("550 no such user", NOW)
     assert (d.status, d.last_smtp_reply, d.attempts) == (DraftStatus.FAILED, "550 no such user", 2)
     d.edit(d.content, NOW)
-    assert d.status is DraftStatus.DRAFT and d.outgoing is None
+    assert d.status is DraftStatus.DRAFT
+    assert d.outgoing is None
