@@ -4,7 +4,7 @@ send as base64 in JSON."""
 
 import binascii
 from base64 import b64decode
-from email.utils import getaddresses, parseaddr
+from email.utils import getaddresses
 from typing import Any
 
 import msgspec
@@ -16,6 +16,7 @@ from msgspec import UnsetType
 from application.compose.commands import ComposeRequest, KeptAttachment, NewAttachment
 from domain.errors import InvalidInput
 from domain.messages import Address
+from domain.validation import require_header_text
 from entrypoints.http.schemas.compose import AttachmentIn, ComposeIn, RecipientIn
 
 _LISTS = ("to", "cc", "bcc")
@@ -71,11 +72,15 @@ def _given(value: Any) -> Any:
 
 
 def _address(field: str, value: RecipientIn | str) -> Address:
+    """A string is one `Name <address>` or bare address. It is checked before it is parsed: `parseaddr` would
+    quietly pick an address out of `Eve\nBcc: x@example.org <eve@example.org>`."""
     if isinstance(value, RecipientIn):
         return Address(value.name, value.address)
-    name, address = parseaddr(value)
-    if not address:
-        raise InvalidInput(field, "must be an email address")
+    require_header_text(field, value, max_length=500)
+    found = getaddresses([value])
+    if len(found) != 1 or not found[0][1]:
+        raise InvalidInput(field, "must be one email address, e.g. Bob <bob@example.com>")
+    name, address = found[0]
     return Address(name, address)
 
 

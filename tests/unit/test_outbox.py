@@ -28,6 +28,7 @@ from domain.auth import Principal
 from domain.drafts import DraftStatus
 from domain.errors import Conflict, DeliveryFailed, NotFound, TooLarge
 from domain.messages import Address
+from domain.ports.mail import MailSender
 from tests.unit.fakes import Fakes, new_account, principal
 
 SETTINGS = OutboxSettings(max_attempts=3, retry_base=timedelta(seconds=10), inline_retry_max=timedelta(seconds=60))
@@ -42,6 +43,8 @@ class Outbox:
     settings: OutboxSettings = SETTINGS
     user: Principal = field(default_factory=principal)
     account_id: UUID | None = None
+    sender: MailSender | None = None
+    """The SMTP adapter; the scripted fake when None."""
 
     def __post_init__(self) -> None:
         self.imap.folders["Sent"] = FakeImapFolder(special_use=["\\Sent"])
@@ -68,7 +71,7 @@ class Outbox:
     def deliver(self) -> DeliverDraft:
         return DeliverDraft(
             self.fakes.uow,
-            ScriptedMailSender(self.fakes.servers),
+            self.sender or ScriptedMailSender(self.fakes.servers),
             FakeMailSession(self.imap),
             self.blobs,
             self.fakes.cipher,
