@@ -56,3 +56,7 @@ bench-sync *ARGS:
 # benchmark: search and list latencies over 1,000,000 messages in Postgres, and a wrk load of the list endpoint
 bench-search *ARGS:
     uv run python -m bench.search_benchmark {{ARGS}}
+
+# benchmark: 1,000 queued 10 KB sends through `mailroom worker` to a local SMTP sink, against raw aiosmtplib
+bench-send *ARGS:
+    uv run python -m bench.send_benchmark {{ARGS}}
