@@ -44,6 +44,8 @@ def env(postgres_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
         "MAILROOM_SYNC_BATCH_SIZE": "100",
         "MAILROOM_SYNC_LEASE_SECONDS": str(LEASE_SECONDS),
         "MAILROOM_JOB_REDELIVERY_SECONDS": str(REDELIVERY_SECONDS),
+        "MAILROOM_SEND_LEASE_SECONDS": str(LEASE_SECONDS),
+        "MAILROOM_MAIL_TIMEOUT_SECONDS": "2",
     }
 
 

@@ -67,3 +67,12 @@ def test_a_task_is_delivered_again_only_after_the_sync_lease_expires(tmp_path: P
 def test_sync_sizes_must_be_positive(tmp_path: Path, name: str) -> None:
     with pytest.raises(SettingsError, match=name):
         load_settings({"MAILROOM_DATA_DIR": str(tmp_path), name: "0"})
+
+
+def test_the_send_lease_must_outlast_a_mail_timeout_and_be_shorter_than_redelivery(tmp_path: Path) -> None:
+    base = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_MAIL_TIMEOUT_SECONDS": "30"}
+    with pytest.raises(SettingsError, match="MAILROOM_SEND_LEASE_SECONDS"):
+        load_settings(base | {"MAILROOM_SEND_LEASE_SECONDS": "30"})
+    with pytest.raises(SettingsError, match="MAILROOM_JOB_REDELIVERY_SECONDS"):
+        load_settings(base | {"MAILROOM_SEND_LEASE_SECONDS": "700"})
+    assert load_settings(base | {"MAILROOM_SEND_LEASE_SECONDS": "31"}).send_lease_seconds == 31
