@@ -61,26 +61,37 @@ async def messages_in(imap: imaplib.IMAP4, folder: str, seconds: float = 15) -> 
     raise AssertionError(f"nothing arrived in {folder}")
 
 
-def account_body(mail: dict[str, str]) -> dict[str, Any]:
+def account_body(mail: dict[str, str], smtp_port: str, security: str) -> dict[str, Any]:
     host, domain = mail["MAILROOM_TEST_MAIL_HOST"], mail["MAILROOM_TEST_MAIL_DOMAIN"]
     login = {"username": f"{SENDER}@{domain}", "password": f"{SENDER}-password-1"}
     return {
         "name": "Erin Ørsted",
         "email": f"{SENDER}@{domain}",
         "imap": {"host": host, "port": int(mail["MAILROOM_TEST_IMAP_PORT"]), "security": "starttls"} | login,
-        "smtp": {"host": host, "port": int(mail["MAILROOM_TEST_SUBMISSION_PORT"]), "security": "starttls"} | login,
+        "smtp": {"host": host, "port": int(mail[smtp_port]), "security": security} | login,
     }
 
 
 @pytest.mark.parametrize("extra_settings", [{"MAILROOM_MAIL_CA_FILE": "from-mail-fixture"}], indirect=True)
+@pytest.mark.parametrize(
+    ("smtp_port", "security"),
+    [
+        ("MAILROOM_TEST_SUBMISSION_PORT", "starttls"),
+        ("MAILROOM_TEST_SMTPS_PORT", "ssl"),
+        ("MAILROOM_TEST_SMTP_PORT", "none"),
+    ],
+)
 async def test_a_draft_goes_through_postfix_to_another_mailbox_and_into_sent(
     client: AsyncTestClient[Litestar],
     mail: dict[str, str],
     inbox: imaplib.IMAP4,
     sent_folder: imaplib.IMAP4,
+    smtp_port: str,
+    security: str,
 ) -> None:
     auth = await bearer(client, "acme", "alice@acme.test")
-    account = (await client.post("/api/accounts", json=account_body(mail), headers=auth)).json()
+    body = account_body(mail, smtp_port, security)
+    account = (await client.post("/api/accounts", json=body, headers=auth)).json()
     recipient = f"{RECIPIENT}@{mail['MAILROOM_TEST_MAIL_DOMAIN']}"
     draft = await client.post(
         "/api/compose",
