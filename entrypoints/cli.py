@@ -2,13 +2,12 @@
 
 import argparse
 import asyncio
-import logging
-import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from entrypoints import operations
+from entrypoints.logs import configure_logging
 from entrypoints.settings import SettingsError, load_settings
 
 Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int] | int]
@@ -17,8 +16,7 @@ Command = Callable[[argparse.Namespace], Coroutine[Any, Any, int] | int]
 def main(argv: list[str] | None = None) -> None:
     parser = _parser()
     args = parser.parse_args(argv)
-    level = os.environ.get("MAILROOM_LOG_LEVEL", "INFO").upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging()
     try:
         result = args.command(args)
         code = asyncio.run(result) if asyncio.iscoroutine(result) else result

@@ -29,7 +29,10 @@ from entrypoints.worker.watchers import watch_inboxes
 
 
 def serve(settings: Settings) -> None:
-    uvicorn.run(create_app(settings=settings), host=settings.host, port=settings.port, log_level="info")
+    """Uvicorn's own access log is off: the app writes one line a request, with its id and no query string."""
+    uvicorn.run(
+        create_app(settings=settings), host=settings.host, port=settings.port, log_config=None, access_log=False
+    )
 
 
 async def migrate(settings: Settings) -> int:

@@ -25,6 +25,8 @@ from entrypoints.http.controllers.messages import (
 )
 from entrypoints.http.controllers.sync import SyncController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.request_log import request_log_middleware
+from entrypoints.logs import stamp_request_ids
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
 from entrypoints.worker.watchers import watch_inboxes
@@ -37,6 +39,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
     default).
     """
     settings = settings or load_settings()
+    stamp_request_ids()
     broker = create_broker(settings)
     container = build_container(
         settings, broker, LitestarProvider(), PrincipalProvider(), *worker_providers(), *override_providers
@@ -79,6 +82,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
     app = Litestar(
         route_handlers=[health, LoginController, protected],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        middleware=[request_log_middleware],
         openapi_config=_openapi(),
         lifespan=[lifespan],
         debug=False,

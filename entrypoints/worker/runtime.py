@@ -7,11 +7,13 @@ from taskiq.schedule_sources import LabelScheduleSource
 
 from adapters.jobs.broker import build_broker
 from entrypoints.settings import Settings
+from entrypoints.worker.job_log import JobLogMiddleware
 from entrypoints.worker.tasks import register_tasks
 
 
 def create_broker(settings: Settings) -> AsyncBroker:
-    return build_broker(settings.redis_url, redelivery_seconds=settings.job_redelivery_seconds)
+    broker = build_broker(settings.redis_url, redelivery_seconds=settings.job_redelivery_seconds)
+    return broker.with_middlewares(JobLogMiddleware())
 
 
 def attach_container(broker: AsyncBroker, container: AsyncContainer) -> None:

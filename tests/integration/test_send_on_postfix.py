@@ -6,6 +6,7 @@ import asyncio
 import base64
 import email
 import imaplib
+import logging
 from collections.abc import Iterator
 from email import policy
 from email.message import EmailMessage
@@ -15,7 +16,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from entrypoints.logs import JsonFormatter
 from tests.conftest import mail_server_settings
+from tests.e2e.conftest import PASSWORD
 from tests.integration.test_api_on_postgres import bearer, client, extra_settings, settings
 
 __all__ = ["client", "extra_settings", "settings"]  # fixtures used here
@@ -153,3 +156,42 @@ async def test_a_draft_goes_through_postfix_to_another_mailbox_and_into_sent(
             break
         await asyncio.sleep(0.1)
     assert any(b["role"] == "sent" and b["total"] == 1 for b in boxes), boxes
+
+
+@pytest.mark.parametrize("extra_settings", [{"MAILROOM_MAIL_CA_FILE": "from-mail-fixture"}], indirect=True)
+async def test_no_password_token_or_body_reaches_the_logs(
+    client: AsyncTestClient[Litestar],
+    mail: dict[str, str],
+    inbox: imaplib.IMAP4,
+    sent_folder: imaplib.IMAP4,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Everything at DEBUG, over login, an account created with its passwords, a sync and a send."""
+    caplog.set_level(logging.DEBUG)
+    auth = await bearer(client, "acme", "alice@acme.test")
+    body = account_body(mail, "MAILROOM_TEST_SUBMISSION_PORT", "starttls")
+    account = (await client.post("/api/accounts", json=body, headers=auth)).json()
+    await client.post(f"/api/sync/imap/{account['id']}", headers=auth)
+    secret_text = "Geheimer Inhalt 4711: nur für Frank"
+    recipient = f"{RECIPIENT}@{mail['MAILROOM_TEST_MAIL_DOMAIN']}"
+    draft = (
+        await client.post(
+            "/api/compose",
+            json={"account_id": account["id"], "to": [recipient], "subject": "Log check", "text": secret_text},
+            headers=auth,
+        )
+    ).json()
+    await client.post(f"/api/compose/{draft['id']}/send", headers=auth)
+    await messages_in(inbox, "INBOX")
+    for _ in range(100):
+        status = (await client.get(f"/api/sync/status/{account['id']}", headers=auth)).json()
+        if status["state"] not in ("queued", "running"):
+            break
+        await asyncio.sleep(0.1)
+
+    formatter = JsonFormatter()
+    logged = caplog.text + "\n".join(formatter.format(record) for record in caplog.records)
+    assert len(caplog.records) > 20
+    token = auth["Authorization"].removeprefix("Bearer ")
+    for secret in (PASSWORD, f"{SENDER}-password-1", token, token.split(".")[2], secret_text, "Geheimer"):
+        assert secret not in logged
