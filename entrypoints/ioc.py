@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from dishka import Provider, Scope, from_context, provide
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
@@ -21,6 +22,8 @@ from adapters.imap.fetcher import ImapMailFetcher
 from adapters.imap.session import AioimaplibMailSession
 from adapters.jobs.health import InProcessBrokerProbe, RedisBrokerProbe
 from adapters.jobs.queue import TaskiqJobQueue
+from adapters.limits.in_process import InProcessRateCounter
+from adapters.limits.redis_counter import RedisRateCounter
 from adapters.memory.blobs import MemoryBlobStore
 from adapters.memory.imap import FakeImapServer, FakeMailSession
 from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
@@ -52,6 +55,7 @@ from application.compose.outbox import EnqueueDueSends
 from application.compose.send import QueueSend
 from application.compose.settings import OutboxSettings
 from application.health import CheckHealth
+from application.limits import LimitRequests, RateLimits
 from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
 from application.messages.mailboxes import ListMailboxes
 from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread
@@ -66,9 +70,10 @@ from application.sync.status import GetSyncStatus
 from application.sync.sync_account import SyncAccount
 from application.sync.watch import WatchInbox
 from application.users.register import RegisterUser
+from domain.limits import Limit
 from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageComposer, MessageParser
 from domain.ports.persistence import UnitOfWork
-from domain.ports.runtime import Clock, HealthProbe, JobQueue
+from domain.ports.runtime import Clock, HealthProbe, JobQueue, RateCounter
 from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
 from domain.ports.storage import BlobStore
 from entrypoints.settings import Settings
@@ -227,6 +232,25 @@ class JobsProvider(Provider):
         return TaskiqJobQueue(broker)
 
 
+class LimitsProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    async def counter(self, settings: Settings) -> AsyncIterator[RateCounter]:
+        """In Redis when there is one, so every API process shares the budget; else in this process."""
+        if settings.redis_url is None:
+            yield InProcessRateCounter()
+            return
+        counter = RedisRateCounter(Redis.from_url(settings.redis_url))
+        yield counter
+        await counter.close()
+
+    @provide
+    def limits(self, counter: RateCounter, settings: Settings) -> LimitRequests:
+        api = (Limit(settings.rate_limit_per_minute, 60), Limit(settings.rate_limit_per_hour, 3600))
+        return LimitRequests(counter, RateLimits(api=api, login=(Limit(settings.login_limit_per_minute, 60),)))
+
+
 class HealthProvider(Provider):
     @provide(scope=Scope.APP)
     def probes(self, settings: Settings, engine: AsyncEngine) -> HealthProbes:
@@ -277,6 +301,7 @@ def app_providers() -> list[Provider]:
         JobsProvider(),
         SyncProvider(),
         OutboxProvider(),
+        LimitsProvider(),
         HealthProvider(),
         UseCaseProvider(),
     ]

@@ -1,3 +1,4 @@
+from application.limits import LimitRequests
 from domain.auth import IssuedToken
 from domain.errors import AuthenticationFailed, InvalidInput
 from domain.ports.persistence import UnitOfWork
@@ -9,15 +10,20 @@ class Login:
     """Exchanges a tenant, email and password for an access token.
 
     Every failure answers the same way, and an unknown user still costs one password hash,
-    so neither the message nor the timing tells which part was wrong.
+    so neither the message nor the timing tells which part was wrong. Attempts are limited per client
+    address and per email before the password is looked at, so guessing stops even on the right password.
     """
 
-    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, tokens: TokenIssuer) -> None:
+    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, tokens: TokenIssuer, limits: LimitRequests) -> None:
         self._uow = uow
         self._hasher = hasher
         self._tokens = tokens
+        self._limits = limits
 
-    async def __call__(self, tenant_slug: str, email: str, password: str) -> IssuedToken:
+    async def __call__(
+        self, tenant_slug: str, email: str, password: str, client_address: str | None = None
+    ) -> IssuedToken:
+        await self._limits.for_login(client_address, email)
         user = await self._find_user(tenant_slug, email)
         if user is None:
             await self._hasher.hash(password)

@@ -26,3 +26,10 @@ class HealthProbe(Protocol):
     async def check(self) -> None:
         """Returns when the dependency answers; raises DependencyUnavailable otherwise."""
         ...
+
+
+class RateCounter(Protocol):
+    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+        """Counts one request for `key` in the current fixed window of `window_seconds`; returns (requests
+        counted in the window so far, seconds until it resets). Shared by every process that shares the store."""
+        ...

@@ -25,6 +25,7 @@ from entrypoints.http.controllers.messages import (
 )
 from entrypoints.http.controllers.sync import SyncController
 from entrypoints.http.problems import EXCEPTION_HANDLERS
+from entrypoints.http.rate_limit import rate_limit_middleware
 from entrypoints.http.request_log import request_log_middleware
 from entrypoints.logs import stamp_request_ids
 from entrypoints.settings import Settings, load_settings
@@ -76,7 +77,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
             ThreadController,
             Router(path="/", route_handlers=[ComposeController], request_max_body_size=compose_body_limit(settings)),
         ],
-        middleware=[DefineMiddleware(BearerTokenMiddleware)],
+        middleware=[DefineMiddleware(BearerTokenMiddleware), rate_limit_middleware],
         security=[{"bearer": []}],
     )
     app = Litestar(

@@ -19,6 +19,7 @@ from domain.errors import (
     PermissionDenied,
     TooLarge,
 )
+from domain.limits import RateDecision, TooManyRequests
 
 log = logging.getLogger("mailroom.http")
 
@@ -49,6 +50,7 @@ _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
     (PermissionDenied, 403),
     (DependencyUnavailable, 503),
     (TooLarge, 413),
+    (TooManyRequests, 429),
 ]
 
 
@@ -86,10 +88,24 @@ def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Respo
         )
     if isinstance(error, AuthenticationFailed):
         return problem(status, error.message, headers={"WWW-Authenticate": 'Bearer realm="mailroom"'})
+    if isinstance(error, TooManyRequests):
+        headers = {"Retry-After": str(error.retry_after)} | rate_limit_headers(error.decision)
+        return problem(status, error.message, headers=headers)
     if isinstance(error, DependencyUnavailable):
         log.error("dependency unavailable: %s", error.message)
         return problem(status, "a backing service is unavailable")
     return problem(status, error.message)
+
+
+def rate_limit_headers(decision: RateDecision) -> dict[str, str]:
+    """The IETF draft's fields (draft-ietf-httpapi-ratelimit-headers) for the tightest window."""
+    window = decision.tightest
+    return {
+        "RateLimit-Limit": str(window.limit.requests),
+        "RateLimit-Remaining": str(window.remaining),
+        "RateLimit-Reset": str(window.resets_in),
+        "RateLimit-Policy": decision.policy,
+    }
 
 
 def validation_handler(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:

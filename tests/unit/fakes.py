@@ -2,12 +2,14 @@
 
 from dataclasses import dataclass, field
 
+from adapters.limits.in_process import InProcessRateCounter
 from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
 from adapters.memory.runtime import ManualClock
 from adapters.memory.security import PlainPasswordHasher, ReversibleCipher
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application.accounts.commands import NewMailAccount, ServerLogin
 from application.accounts.verification import LoginVerifier
+from application.limits import LimitRequests, RateLimits
 from domain.accounts import Security
 from domain.auth import Principal
 from domain.ids import new_id
@@ -21,6 +23,7 @@ class Fakes:
     clock: ManualClock = field(default_factory=ManualClock)
     hasher: PlainPasswordHasher = field(default_factory=PlainPasswordHasher)
     servers: ScriptedMailServers = field(default_factory=ScriptedMailServers)
+    limits: LimitRequests = field(default_factory=lambda: LimitRequests(InProcessRateCounter(), RateLimits()))
 
     @property
     def verifier(self) -> LoginVerifier:

@@ -1,5 +1,7 @@
+from typing import Any
+
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, get, post
+from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
 from application.auth.login import Login
@@ -13,8 +15,11 @@ class LoginController(Controller):
 
     @post("/login", status_code=200, summary="Exchange email and password for a bearer token")
     @inject
-    async def login(self, data: JSONBody[LoginRequest], login: FromDishka[Login]) -> TokenResponse:
-        token = await login(data.tenant, data.email, data.password)
+    async def login(
+        self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], login: FromDishka[Login]
+    ) -> TokenResponse:
+        client = request.client.host if request.client else None
+        token = await login(data.tenant, data.email, data.password, client)
         return TokenResponse(access_token=token.access_token, expires_in=token.expires_in)
 
 

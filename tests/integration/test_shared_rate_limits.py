@@ -1,0 +1,41 @@
+"""Two API instances on one Redis share one budget per user: what one counted, the other sees."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import msgspec
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from entrypoints.http.app import create_app
+from entrypoints.operations import create_user
+from entrypoints.settings import Settings, load_settings
+from tests.e2e.conftest import PASSWORD
+from tests.integration.conftest import migrated_engine
+
+
+@pytest.fixture
+async def settings(request: pytest.FixtureRequest, tmp_path: Path, redis_url: str) -> AsyncIterator[Settings]:
+    async with migrated_engine("postgres", request, tmp_path) as engine:
+        environ = {
+            "MAILROOM_DATA_DIR": str(tmp_path),
+            "MAILROOM_DATABASE_URL": engine.url.render_as_string(hide_password=False),
+            "MAILROOM_REDIS_URL": redis_url,
+            "MAILROOM_RATE_LIMIT_PER_MINUTE": "10",
+            "MAILROOM_IDLE_ENABLED": "false",
+        }
+        yield load_settings(environ)
+
+
+async def test_two_api_instances_share_the_budget(settings: Settings) -> None:
+    assert await create_user(settings, "acme", "alice@acme.test", PASSWORD, None) == 0
+    apps: list[Litestar] = [create_app(settings=settings), create_app(settings=msgspec.structs.replace(settings))]
+    async with AsyncTestClient(apps[0]) as first, AsyncTestClient(apps[1]) as second:
+        body = {"tenant": "acme", "email": "alice@acme.test", "password": PASSWORD}
+        token = (await first.post("/api/auth/login", json=body)).json()["access_token"]
+        auth = {"Authorization": f"Bearer {token}"}
+        codes = [(await (first if i % 2 else second).get("/api/me", headers=auth)).status_code for i in range(10)]
+        assert codes == [200] * 10
+        assert (await first.get("/api/me", headers=auth)).status_code == 429
+        assert (await second.get("/api/me", headers=auth)).status_code == 429
