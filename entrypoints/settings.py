@@ -55,10 +55,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rate_limit_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 60
     rate_limit_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 1000
     login_limit_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 5
+    max_request_bytes: Annotated[int, msgspec.Meta(gt=0)] = 30 * 1024 * 1024
+    cors_origins: str = ""
 
     def __repr__(self) -> str:
         shown = {f: getattr(self, f) for f in self.__struct_fields__ if f not in _SECRET_FIELDS}
         return f"Settings({', '.join(f'{k}={v!r}' for k, v in shown.items())}, <secrets hidden>)"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """`MAILROOM_CORS_ORIGINS`, comma-separated (`https://mail.example.com`); none by default."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def is_production(self) -> bool:

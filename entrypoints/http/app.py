@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 from dishka import Provider
 from dishka.integrations.litestar import LitestarProvider, setup_dishka
 from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
@@ -75,7 +76,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
             AccountMailController,
             MessageController,
             ThreadController,
-            Router(path="/", route_handlers=[ComposeController], request_max_body_size=compose_body_limit(settings)),
+            ComposeController,
         ],
         middleware=[DefineMiddleware(BearerTokenMiddleware), rate_limit_middleware],
         security=[{"bearer": []}],
@@ -84,6 +85,8 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
         route_handlers=[health, LoginController, protected],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_log_middleware],
+        cors_config=_cors(settings),
+        request_max_body_size=settings.max_request_bytes,
         openapi_config=_openapi(),
         lifespan=[lifespan],
         debug=False,
@@ -92,9 +95,17 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
     return app
 
 
-def compose_body_limit(settings: Settings) -> int:
-    """A message at the size limit, its attachments base64-encoded in JSON (4 bytes for 3), and room for the rest."""
-    return settings.max_message_bytes * 4 // 3 + 1024 * 1024
+def _cors(settings: Settings) -> CORSConfig | None:
+    origins = settings.allowed_origins
+    if not origins:
+        return None
+    return CORSConfig(
+        allow_origins=origins,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "X-Tenant-ID"],
+        expose_headers=["X-Request-ID", "Retry-After", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset"],
+        max_age=600,
+    )
 
 
 def _openapi() -> OpenAPIConfig:

@@ -287,12 +287,12 @@ async def test_too_large_answers_413(world: dict[str, Any]) -> None:
     )
     assert answer.status_code == 413
     assert answer.headers["content-type"] == "application/problem+json"
-    huge = await client.post(
+    long_text = await client.post(
         "/api/compose",
-        content=b'{"text": "' + b"x" * (2 * 1024 * 1024) + b'"}',
+        content=b'{"account_id": "%s", "text": "' % world["account"]["id"].encode() + b"x" * (LIMIT + 1) + b'"}',
         headers=auth | {"Content-Type": "application/json"},
     )
-    assert huge.status_code == 413
+    assert long_text.status_code == 413
     assert world["store"].drafts == {}
 
 

@@ -1,7 +1,11 @@
+from pathlib import Path
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from entrypoints.ioc import HealthProbes
+from entrypoints.http.app import create_app
+from entrypoints.ioc import HealthProbes, MemoryProvider
+from entrypoints.settings import load_settings
 
 
 async def test_health_reports_each_dependency(client: AsyncTestClient[Litestar]) -> None:
@@ -28,3 +32,23 @@ async def test_openapi_describes_the_kept_paths_without_passwords_in_answers(cli
     assert "password" in schemas["ServerIn"]["required"]
     assert spec["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
     assert (await client.get("/schema")).headers["content-type"].startswith("text/html")
+
+
+async def test_a_body_over_the_request_limit_is_413(tmp_path: Path) -> None:
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_MAX_REQUEST_BYTES": "1000"})
+    async with AsyncTestClient(create_app(MemoryProvider(), settings=settings)) as client:
+        answer = await client.post(
+            "/api/auth/login", json={"tenant": "acme", "email": "a@acme.test", "password": "x" * 2000}
+        )
+    assert answer.status_code == 413
+    assert answer.headers["content-type"] == "application/problem+json"
+
+
+async def test_cors_allows_only_the_configured_origins(tmp_path: Path) -> None:
+    environ = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_CORS_ORIGINS": "https://mail.example.com"}
+    async with AsyncTestClient(create_app(MemoryProvider(), settings=load_settings(environ))) as client:
+        preflight = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
+        allowed = await client.options("/api/me", headers={"Origin": "https://mail.example.com"} | preflight)
+        refused = await client.options("/api/me", headers={"Origin": "https://evil.example"} | preflight)
+    assert allowed.headers["access-control-allow-origin"] == "https://mail.example.com"
+    assert "access-control-allow-origin" not in refused.headers
