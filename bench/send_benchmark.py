@@ -31,6 +31,7 @@ from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.migrations import upgrade
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.system_clock import SystemClock
+from application.audit import Auditor
 from application.compose.commands import ComposeRequest
 from application.compose.content import DraftWriter
 from application.compose.drafts import CreateDraft
@@ -38,6 +39,7 @@ from application.compose.send import SEND_TASK, QueueSend
 from application.compose.settings import OutboxSettings
 from bench.send_sink import Sink, start_sink
 from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings
+from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.ids import new_id
 from domain.messages import Address
@@ -103,7 +105,8 @@ class Bench:
         writer = DraftWriter(self.blobs, 25 * 1024 * 1024)
         create = CreateDraft(self.uow(), writer, self.clock)
         held = RecordingJobQueue()
-        queue = QueueSend(self.uow(), self.blobs, StdlibMessageComposer(), held, self.clock, OutboxSettings())
+        auditor = Auditor(RequestOrigin("bench"), self.clock)
+        queue = QueueSend(self.uow(), self.blobs, StdlibMessageComposer(), held, self.clock, OutboxSettings(), auditor)
         for index in range(count):
             request = ComposeRequest(
                 account_id=self.account_id,

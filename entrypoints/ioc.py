@@ -16,6 +16,7 @@ from taskiq import AsyncBroker
 
 from adapters.auth.jwt_issuer import JwtConfig, JwtTokenIssuer
 from adapters.blobs.local_folder import LocalFolderBlobStore
+from adapters.correlation import current_request_id
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.scrypt_hasher import ScryptPasswordHasher
 from adapters.imap.fetcher import ImapMailFetcher
@@ -46,6 +47,7 @@ from application.accounts.read import GetMailAccount, ListMailAccounts
 from application.accounts.rotate_keys import RotateEncryptionKeys
 from application.accounts.update import UpdateMailAccount
 from application.accounts.verification import LoginVerifier
+from application.audit import Auditor, ListAuditEvents
 from application.auth.authenticate import Authenticate
 from application.auth.login import Login
 from application.compose.content import DraftWriter
@@ -70,6 +72,7 @@ from application.sync.status import GetSyncStatus
 from application.sync.sync_account import SyncAccount
 from application.sync.watch import WatchInbox
 from application.users.register import RegisterUser
+from domain.audit import RequestOrigin
 from domain.limits import Limit
 from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageComposer, MessageParser
 from domain.ports.persistence import UnitOfWork
@@ -288,8 +291,16 @@ class UseCaseProvider(Provider):
     apply_delete = provide(ApplyDelete)
 
     @provide
-    def rotate_keys(self, uow: UnitOfWork, cipher: CredentialCipher) -> RotateEncryptionKeys:
-        return RotateEncryptionKeys(uow, cipher)
+    def rotate_keys(self, uow: UnitOfWork, cipher: CredentialCipher, auditor: Auditor) -> RotateEncryptionKeys:
+        return RotateEncryptionKeys(uow, cipher, auditor)
+
+    @provide
+    def origin(self) -> RequestOrigin:
+        """A job or command: the request id it runs under, no client address. The HTTP app overrides this."""
+        return RequestOrigin(request_id=current_request_id.get())
+
+    auditor = provide(Auditor)
+    list_audit_events = provide(ListAuditEvents)
 
 
 def app_providers() -> list[Provider]:

@@ -2,6 +2,7 @@ from dataclasses import dataclass, field
 from uuid import UUID
 
 from domain.accounts import MailAccount
+from domain.audit import AuditEvent
 from domain.drafts import Draft
 from domain.mailboxes import Mailbox
 from domain.messages import Message
@@ -20,6 +21,7 @@ class MemoryStore:
     messages: dict[tuple[UUID, int], Message] = field(default_factory=dict)
     syncs: dict[UUID, AccountSync] = field(default_factory=dict)
     drafts: dict[UUID, Draft] = field(default_factory=dict)
+    audit: dict[UUID, AuditEvent] = field(default_factory=dict)
 
     def snapshot(self) -> "MemoryStore":
         """A copy of every table; stored objects are replaced, never changed in place, so a shallow copy does."""

@@ -1,6 +1,7 @@
 from types import TracebackType
 from typing import Self
 
+from adapters.memory.audit import MemoryAuditRepository
 from adapters.memory.drafts import MemoryDraftRepository
 from adapters.memory.mail_store import (
     MemoryAccountSyncRepository,
@@ -28,6 +29,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self.messages = MemoryMessageRepository(self.store)
         self.syncs = MemoryAccountSyncRepository(self.store)
         self.drafts = MemoryDraftRepository(self.store)
+        self.audit = MemoryAuditRepository(self.store)
         self.committed = False
         self._before: MemoryStore | None = None
 

@@ -3,6 +3,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.persistence.audit import SqlAuditRepository
 from adapters.persistence.draft_repository import SqlDraftRepository
 from adapters.persistence.mail_repositories import (
     SqlAccountSyncRepository,
@@ -29,6 +30,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.messages = SqlMessageRepository(self._session)
         self.syncs = SqlAccountSyncRepository(self._session)
         self.drafts = SqlDraftRepository(self._session)
+        self.audit = SqlAuditRepository(self._session)
         return self
 
     async def __aexit__(

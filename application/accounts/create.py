@@ -1,6 +1,8 @@
 from application.accounts.commands import NewMailAccount
 from application.accounts.verification import LoginVerifier
+from application.audit import Auditor
 from domain.accounts import MailAccount
+from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.errors import Conflict
 from domain.ids import new_id
@@ -10,11 +12,14 @@ from domain.ports.security import CredentialCipher
 
 
 class CreateMailAccount:
-    def __init__(self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier) -> None:
+    def __init__(
+        self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier, auditor: Auditor
+    ) -> None:
         self._uow = uow
         self._cipher = cipher
         self._clock = clock
         self._verifier = verifier
+        self._auditor = auditor
 
     async def __call__(self, principal: Principal, new: NewMailAccount, *, verify: bool = False) -> MailAccount:
         details = new.details()
@@ -39,5 +44,8 @@ class CreateMailAccount:
             if await uow.accounts.email_taken(principal.tenant_id, account.email):
                 raise Conflict(f"an account for {account.email} already exists")
             await uow.accounts.add(account)
+            await self._auditor.record(
+                uow, AuditAction.ACCOUNT_CREATED, principal.tenant_id, principal.user_id, account.id
+            )
             await uow.commit()
         return account

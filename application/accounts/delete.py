@@ -1,16 +1,22 @@
 from uuid import UUID
 
+from application.audit import Auditor
+from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.errors import NotFound
 from domain.ports.persistence import UnitOfWork
 
 
 class DeleteMailAccount:
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, auditor: Auditor) -> None:
         self._uow = uow
+        self._auditor = auditor
 
     async def __call__(self, principal: Principal, account_id: UUID) -> None:
         async with self._uow as uow:
             if not await uow.accounts.delete(principal.tenant_id, account_id):
                 raise NotFound("mail account not found")
+            await self._auditor.record(
+                uow, AuditAction.ACCOUNT_DELETED, principal.tenant_id, principal.user_id, account_id
+            )
             await uow.commit()

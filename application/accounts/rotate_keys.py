@@ -1,6 +1,8 @@
 from dataclasses import replace
 
+from application.audit import Auditor
 from domain.accounts import EncryptedSecret
+from domain.audit import AuditAction
 from domain.ports.persistence import UnitOfWork
 from domain.ports.security import CredentialCipher
 
@@ -12,9 +14,10 @@ class RotateEncryptionKeys:
     and an interrupted rotation simply resumes. Returns how many accounts were re-encrypted.
     """
 
-    def __init__(self, uow: UnitOfWork, cipher: CredentialCipher, batch_size: int = 200) -> None:
+    def __init__(self, uow: UnitOfWork, cipher: CredentialCipher, auditor: Auditor, batch_size: int = 200) -> None:
         self._uow = uow
         self._cipher = cipher
+        self._auditor = auditor
         self._batch_size = batch_size
 
     async def __call__(self) -> int:
@@ -33,6 +36,7 @@ class RotateEncryptionKeys:
                             smtp_password=self._reencrypt(account.smtp_password),
                         )
                     )
+                    await self._auditor.record(uow, AuditAction.KEYS_ROTATED, account.tenant_id, None, account.id)
                 await uow.commit()
                 rotated += len(batch)
 

@@ -4,7 +4,9 @@ from uuid import UUID
 from application.accounts.commands import MailAccountChanges
 from application.accounts.read import GetMailAccount
 from application.accounts.verification import LoginVerifier
+from application.audit import Auditor
 from domain.accounts import MailAccount, MailAccountDetails
+from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.errors import Conflict, NotFound
 from domain.ports.persistence import UnitOfWork
@@ -15,11 +17,14 @@ from domain.ports.security import CredentialCipher
 class UpdateMailAccount:
     """Serves both PUT (every field given) and PATCH (some fields given); omitted passwords are kept."""
 
-    def __init__(self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier) -> None:
+    def __init__(
+        self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier, auditor: Auditor
+    ) -> None:
         self._uow = uow
         self._cipher = cipher
         self._clock = clock
         self._verifier = verifier
+        self._auditor = auditor
 
     async def __call__(
         self, principal: Principal, account_id: UUID, changes: MailAccountChanges, *, verify: bool = False
@@ -45,5 +50,8 @@ class UpdateMailAccount:
             if changes.smtp.password is not None:
                 updated.smtp_password = self._cipher.encrypt(changes.smtp.password)
             await uow.accounts.update(updated)
+            await self._auditor.record(
+                uow, AuditAction.ACCOUNT_UPDATED, principal.tenant_id, principal.user_id, account_id
+            )
             await uow.commit()
         return updated

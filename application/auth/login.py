@@ -1,9 +1,11 @@
+from application.audit import Auditor
 from application.limits import LimitRequests
+from domain.audit import AuditAction
 from domain.auth import IssuedToken
 from domain.errors import AuthenticationFailed, InvalidInput
 from domain.ports.persistence import UnitOfWork
 from domain.ports.security import PasswordHasher, TokenIssuer
-from domain.tenants import User, normalise_email, require_slug
+from domain.tenants import Tenant, User, normalise_email, require_slug
 
 
 class Login:
@@ -14,29 +16,38 @@ class Login:
     address and per email before the password is looked at, so guessing stops even on the right password.
     """
 
-    def __init__(self, uow: UnitOfWork, hasher: PasswordHasher, tokens: TokenIssuer, limits: LimitRequests) -> None:
+    def __init__(
+        self, uow: UnitOfWork, hasher: PasswordHasher, tokens: TokenIssuer, limits: LimitRequests, auditor: Auditor
+    ) -> None:
         self._uow = uow
         self._hasher = hasher
         self._tokens = tokens
         self._limits = limits
+        self._auditor = auditor
 
     async def __call__(
         self, tenant_slug: str, email: str, password: str, client_address: str | None = None
     ) -> IssuedToken:
         await self._limits.for_login(client_address, email)
-        user = await self._find_user(tenant_slug, email)
+        tenant, user = await self._find_user(tenant_slug, email)
         if user is None:
             await self._hasher.hash(password)
+        if user is None or not await self._hasher.verify(password, user.password_hash):
+            await self._audit(AuditAction.LOGIN_FAILED, tenant, None, email)
             raise AuthenticationFailed("invalid tenant, email or password")
-        if not await self._hasher.verify(password, user.password_hash):
-            raise AuthenticationFailed("invalid tenant, email or password")
+        await self._audit(AuditAction.LOGIN_SUCCEEDED, tenant, user, user.email)
         return self._tokens.issue(user.id, user.tenant_id)
 
-    async def _find_user(self, tenant_slug: str, email: str) -> User | None:
+    async def _find_user(self, tenant_slug: str, email: str) -> tuple[Tenant | None, User | None]:
         try:
             slug, address = require_slug(tenant_slug), normalise_email(email)
         except InvalidInput:
-            return None
+            return None, None
         async with self._uow as uow:
             tenant = await uow.tenants.get_by_slug(slug)
-            return await uow.users.get_by_email(tenant.id, address) if tenant else None
+            return tenant, await uow.users.get_by_email(tenant.id, address) if tenant else None
+
+    async def _audit(self, action: AuditAction, tenant: Tenant | None, user: User | None, email: str) -> None:
+        async with self._uow as uow:
+            await self._auditor.record(uow, action, tenant.id if tenant else None, user.id if user else None, email)
+            await uow.commit()

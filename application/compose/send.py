@@ -3,8 +3,10 @@
 from datetime import datetime
 from uuid import UUID
 
+from application.audit import Auditor
 from application.compose.drafts import owned_draft
 from application.compose.settings import OutboxSettings
+from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.drafts import Draft, DraftStatus, Outgoing, new_message_id
 from domain.errors import Conflict, InvalidInput, TooLarge
@@ -31,6 +33,7 @@ class QueueSend:
         jobs: JobQueue,
         clock: Clock,
         settings: OutboxSettings,
+        auditor: Auditor,
     ) -> None:
         self._uow = uow
         self._blobs = blobs
@@ -38,6 +41,7 @@ class QueueSend:
         self._jobs = jobs
         self._clock = clock
         self._settings = settings
+        self._auditor = auditor
 
     async def __call__(
         self, principal: Principal, draft_id: UUID, send_at: datetime | None = None, key: str | None = None
@@ -58,6 +62,7 @@ class QueueSend:
         async with self._uow as uow:
             if not await uow.drafts.update(draft, expected=previous):
                 return await self._raced(draft_id, principal, key)
+            await self._auditor.record(uow, AuditAction.SEND_QUEUED, principal.tenant_id, principal.user_id, draft.id)
             await uow.commit()
         if draft.enqueued_at is not None and draft.job_id is not None:
             await self._jobs.enqueue(SEND_TASK, draft.job_id, tenant_id=str(draft.tenant_id), draft_id=str(draft.id))

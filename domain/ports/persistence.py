@@ -5,6 +5,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from domain.accounts import MailAccount
+from domain.audit import AuditEvent
 from domain.drafts import Draft, DraftStatus
 from domain.mailboxes import Mailbox
 from domain.messages import Flags, Message, MessageSummary
@@ -140,6 +141,14 @@ class DraftRepository(Protocol):
     async def mark_enqueued(self, draft_id: UUID, now: datetime) -> None: ...
 
 
+class AuditRepository(Protocol):
+    async def add(self, event: AuditEvent) -> None: ...
+
+    async def list(self, tenant_id: UUID, page: PageRequest) -> Page[AuditEvent]:
+        """The tenant's events, newest first."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: `async with uow:` opens it, `commit()` keeps it, leaving without commit rolls back."""
 
@@ -150,6 +159,7 @@ class UnitOfWork(Protocol):
     messages: MessageRepository
     syncs: AccountSyncRepository
     drafts: DraftRepository
+    audit: AuditRepository
 
     async def __aenter__(self) -> Self: ...
 

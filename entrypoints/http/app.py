@@ -15,6 +15,7 @@ from taskiq.api import run_scheduler_task
 from entrypoints.container import build_container
 from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProvider
 from entrypoints.http.controllers.accounts import MailAccountController
+from entrypoints.http.controllers.audit import audit_trail
 from entrypoints.http.controllers.auth import LoginController, MeController
 from entrypoints.http.controllers.compose import ComposeController
 from entrypoints.http.controllers.health import health
@@ -77,6 +78,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
             MessageController,
             ThreadController,
             ComposeController,
+            audit_trail,
         ],
         middleware=[DefineMiddleware(BearerTokenMiddleware), rate_limit_middleware],
         security=[{"bearer": []}],

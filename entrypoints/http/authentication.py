@@ -5,7 +5,9 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 
+from adapters.correlation import current_request_id
 from application.auth.authenticate import Authenticate
+from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.errors import AuthenticationFailed
 
@@ -23,7 +25,11 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
 
 
 class PrincipalProvider(Provider):
-    """Hands the authenticated caller to handlers as `FromDishka[Principal]`."""
+    """Hands the authenticated caller to handlers as `FromDishka[Principal]`, and where the request came from."""
+
+    @provide(scope=Scope.REQUEST, override=True)
+    def origin(self, request: Request) -> RequestOrigin:  # type: ignore[type-arg]
+        return RequestOrigin(current_request_id.get(), request.client.host if request.client else None)
 
     @provide(scope=Scope.REQUEST)
     def principal(self, request: Request) -> Principal:  # type: ignore[type-arg]  # dishka keys on the bare class

@@ -7,6 +7,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+import adapters.persistence.audit
 import adapters.persistence.draft_models
 import adapters.persistence.mail_models  # noqa: F401  (both register their tables on the metadata)
 from adapters.persistence.models import TenantModel

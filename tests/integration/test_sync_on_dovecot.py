@@ -21,11 +21,13 @@ from adapters.network import OutboundPolicy
 from application.accounts.commands import NewMailAccount, ServerLogin
 from application.accounts.create import CreateMailAccount
 from application.accounts.verification import LoginVerifier
+from application.audit import Auditor
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
 from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
 from domain.accounts import MailAccount, Security, ServerSettings
+from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.ids import new_id
 from domain.ports.mail import ImapSession
@@ -108,7 +110,7 @@ async def rig(make_uow: Callable[[], UnitOfWork], mail: dict[str, str], tmp_path
     servers = ScriptedMailServers()
     verifier = LoginVerifier(ScriptedMailFetcher(servers), ScriptedMailSender(servers))
     new = NewMailAccount("Bob", login.username, login, login)
-    account = await CreateMailAccount(make_uow(), cipher, clock, verifier)(
+    account = await CreateMailAccount(make_uow(), cipher, clock, verifier, Auditor(RequestOrigin(), clock))(
         Principal(new_id(), tenant.id, Role.ADMIN), new
     )
     policy = OutboundPolicy(allow_private=True, timeout=60)

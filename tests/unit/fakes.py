@@ -9,8 +9,10 @@ from adapters.memory.security import PlainPasswordHasher, ReversibleCipher
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application.accounts.commands import NewMailAccount, ServerLogin
 from application.accounts.verification import LoginVerifier
+from application.audit import Auditor
 from application.limits import LimitRequests, RateLimits
 from domain.accounts import Security
+from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.ids import new_id
 from domain.tenants import Role
@@ -24,6 +26,10 @@ class Fakes:
     hasher: PlainPasswordHasher = field(default_factory=PlainPasswordHasher)
     servers: ScriptedMailServers = field(default_factory=ScriptedMailServers)
     limits: LimitRequests = field(default_factory=lambda: LimitRequests(InProcessRateCounter(), RateLimits()))
+
+    @property
+    def auditor(self) -> Auditor:
+        return Auditor(RequestOrigin("test-request", "192.0.2.1"), self.clock)
 
     @property
     def verifier(self) -> LoginVerifier:

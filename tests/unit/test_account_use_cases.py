@@ -15,11 +15,11 @@ from tests.unit.fakes import Fakes, new_account, principal
 
 
 def create(fakes: Fakes) -> CreateMailAccount:
-    return CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier)
+    return CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor)
 
 
 def update(fakes: Fakes) -> UpdateMailAccount:
-    return UpdateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier)
+    return UpdateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor)
 
 
 async def add(fakes: Fakes, owner: Principal, email: str = "alice@example.com") -> MailAccount:
@@ -84,7 +84,7 @@ async def test_another_tenants_account_is_not_found_for_every_action() -> None:
     with pytest.raises(NotFound):
         await update(fakes)(stranger, account.id, MailAccountChanges(name="Mine now"))
     with pytest.raises(NotFound):
-        await DeleteMailAccount(fakes.uow)(stranger, account.id)
+        await DeleteMailAccount(fakes.uow, fakes.auditor)(stranger, account.id)
     assert (await ListMailAccounts(fakes.uow)(stranger, PageRequest())).total == 0
     assert fakes.uow.store.accounts[account.id].name == "Work"
 
@@ -144,7 +144,7 @@ async def test_an_invalid_patch_changes_nothing() -> None:
 async def test_delete_removes_the_account() -> None:
     fakes, owner = Fakes(), principal()
     account = await add(fakes, owner)
-    await DeleteMailAccount(fakes.uow)(owner, account.id)
+    await DeleteMailAccount(fakes.uow, fakes.auditor)(owner, account.id)
     with pytest.raises(NotFound):
         await GetMailAccount(fakes.uow)(owner, account.id)
 

@@ -56,7 +56,9 @@ async def test_short_passwords_are_refused() -> None:
 async def test_login_issues_a_token_for_the_user_and_tenant() -> None:
     fakes, tokens = Fakes(), OpaqueTokenIssuer()
     tenant, user = await register(fakes)
-    issued = await Login(fakes.uow, fakes.hasher, tokens, fakes.limits)("acme", "Alice@Acme.test", "long-password-1")
+    issued = await Login(fakes.uow, fakes.hasher, tokens, fakes.limits, fakes.auditor)(
+        "acme", "Alice@Acme.test", "long-password-1"
+    )
     claims = tokens.verify(issued.access_token)
     assert (claims.user_id, claims.tenant_id) == (user.id, tenant.id)
 
@@ -76,7 +78,7 @@ async def test_every_failed_login_looks_the_same_and_costs_one_hash(tenant: str,
     await register(fakes)
     hasher = CountingHasher(fakes)
     with pytest.raises(AuthenticationFailed) as error:
-        await Login(fakes.uow, hasher, OpaqueTokenIssuer(), fakes.limits)(tenant, email, password)
+        await Login(fakes.uow, hasher, OpaqueTokenIssuer(), fakes.limits, fakes.auditor)(tenant, email, password)
     assert error.value.message == "invalid tenant, email or password"
     assert hasher.hashes == 1
 

@@ -17,7 +17,7 @@ def finish_queued(fakes: Fakes) -> None:
 
 async def test_accounts_are_queued_when_never_synced_or_their_own_interval_has_passed() -> None:
     fakes, jobs = Fakes(), RecordingJobQueue()
-    create = CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier)
+    create = CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor)
     hourly = await create(principal(), replace(new_account("hourly@example.com"), sync_interval_seconds=3600))
     often = await create(principal(), new_account("often@example.com"))
     fresh = await create(principal(), new_account("fresh@example.com"))
@@ -44,7 +44,9 @@ async def test_accounts_are_queued_when_never_synced_or_their_own_interval_has_p
 
 async def test_a_queued_job_that_never_ran_is_queued_again_after_15_minutes() -> None:
     fakes, jobs = Fakes(), RecordingJobQueue()
-    account = await CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier)(principal(), new_account())
+    account = await CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor)(
+        principal(), new_account()
+    )
     schedule = EnqueueDueSyncs(fakes.uow, jobs, fakes.clock)
     assert await schedule() == 1
     fakes.clock.advance(timedelta(minutes=14))

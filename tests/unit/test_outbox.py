@@ -55,7 +55,9 @@ class Outbox:
         return [mail.message for mail in self.fakes.servers.sent]
 
     async def account(self, **changes: object) -> UUID:
-        create = CreateMailAccount(self.fakes.uow, self.fakes.cipher, self.fakes.clock, self.fakes.verifier)
+        create = CreateMailAccount(
+            self.fakes.uow, self.fakes.cipher, self.fakes.clock, self.fakes.verifier, self.fakes.auditor
+        )
         return (await create(self.user, replace(new_account(), **changes))).id  # type: ignore[arg-type]
 
     async def draft(self, **fields: object) -> UUID:
@@ -66,7 +68,9 @@ class Outbox:
 
     def queue_send(self) -> QueueSend:
         composer = StdlibMessageComposer()
-        return QueueSend(self.fakes.uow, self.blobs, composer, self.jobs, self.fakes.clock, self.settings)
+        return QueueSend(
+            self.fakes.uow, self.blobs, composer, self.jobs, self.fakes.clock, self.settings, self.fakes.auditor
+        )
 
     def deliver(self) -> DeliverDraft:
         return DeliverDraft(

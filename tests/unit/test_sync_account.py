@@ -27,7 +27,7 @@ class World:
 
     async def account(self) -> MailAccount:
         f = self.fakes
-        return await CreateMailAccount(f.uow, f.cipher, f.clock, f.verifier)(principal(), new_account())
+        return await CreateMailAccount(f.uow, f.cipher, f.clock, f.verifier, f.auditor)(principal(), new_account())
 
     def sync(self) -> SyncAccount:
         f = self.fakes

@@ -1,0 +1,22 @@
+from typing import Annotated
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import get
+from litestar.params import QueryParameter
+
+from application.audit import ListAuditEvents
+from domain.auth import Principal
+from domain.pagination import MAX_PAGE_SIZE, PageRequest
+from entrypoints.http.schemas.audit import AuditEventList, AuditEventOut
+
+
+@get("/api/audit", tags=["audit"], summary="The tenant's audit trail, newest first (admins only)")
+@inject
+async def audit_trail(
+    principal: FromDishka[Principal],
+    list_events: FromDishka[ListAuditEvents],
+    limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
+    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+) -> AuditEventList:
+    page = await list_events(principal, PageRequest(limit=limit, offset=offset))
+    return AuditEventList(items=[AuditEventOut.of(e) for e in page.items], total=page.total)
