@@ -9,10 +9,13 @@ from contextlib import asynccontextmanager, suppress
 
 import uvicorn
 from dishka import AsyncContainer
+from prometheus_client import start_http_server
 from taskiq.api import run_receiver_task, run_scheduler_task
 
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.keyring import Keyring
+from adapters.jobs.broker import QUEUE_NAME
+from adapters.jobs.depth import RedisQueueDepth
 from adapters.jobs.health import RedisBrokerProbe
 from adapters.persistence.database import create_engine
 from adapters.persistence.migrations import current_revision, head_revision, make_revision, upgrade
@@ -22,6 +25,7 @@ from domain.errors import DependencyUnavailable, DomainError
 from domain.tenants import Role
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app
+from entrypoints.metrics import watch_queue_depth
 from entrypoints.settings import Settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
 from entrypoints.worker.tasks import register_tasks
@@ -105,6 +109,9 @@ async def run_worker(settings: Settings) -> int:
     container = build_container(settings, broker, *worker_providers())
     attach_container(broker, container)
     broker.is_worker_process = True
+    if settings.worker_metrics_port:
+        watch_queue_depth(RedisQueueDepth(settings.redis_url, QUEUE_NAME))
+        start_http_server(settings.worker_metrics_port, addr=settings.host)
     await broker.startup()
     try:
         await _until_signalled(run_receiver_task(broker))

@@ -46,7 +46,10 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
         return AckableMessage(data=fields[b"data"], ack=self._ack_generator(id=entry_id, queue_name=self.queue_name))
 
 
-def build_broker(redis_url: str | None, queue_name: str = "mailroom", redelivery_seconds: float = 600) -> AsyncBroker:
+QUEUE_NAME = "mailroom"
+
+
+def build_broker(redis_url: str | None, queue_name: str = QUEUE_NAME, redelivery_seconds: float = 600) -> AsyncBroker:
     """The Redis stream broker or, without Redis, an in-process broker that runs each task inside the API process.
 
     On Redis, a task of a worker that died is delivered again after `redelivery_seconds`. The workers' consumer

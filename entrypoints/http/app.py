@@ -10,8 +10,11 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from taskiq.api import run_scheduler_task
 
+from adapters.jobs.broker import QUEUE_NAME
+from adapters.jobs.depth import RedisQueueDepth
 from entrypoints.container import build_container
 from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProvider
 from entrypoints.http.controllers.accounts import MailAccountController
@@ -30,6 +33,7 @@ from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.rate_limit import rate_limit_middleware
 from entrypoints.http.request_log import request_log_middleware
 from entrypoints.logs import stamp_request_ids
+from entrypoints.metrics import watch_queue_depth
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
 from entrypoints.worker.watchers import watch_inboxes
@@ -83,10 +87,12 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
         middleware=[DefineMiddleware(BearerTokenMiddleware), rate_limit_middleware],
         security=[{"bearer": []}],
     )
+    watch_queue_depth(RedisQueueDepth(settings.redis_url, QUEUE_NAME) if settings.redis_url else None)
+    metrics = PrometheusConfig(app_name="mailroom", prefix="mailroom_http", group_path=True, exclude=["/metrics"])
     app = Litestar(
-        route_handlers=[health, LoginController, protected],
+        route_handlers=[health, PrometheusController, LoginController, protected],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[request_log_middleware],
+        middleware=[request_log_middleware, metrics.middleware],
         cors_config=_cors(settings),
         request_max_body_size=settings.max_request_bytes,
         openapi_config=_openapi(),

@@ -19,6 +19,7 @@ from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.request import SYNC_TASK
 from application.sync.schedule import EnqueueDueSyncs
 from application.sync.sync_account import SyncAccount
+from entrypoints.metrics import MESSAGES_SYNCED, SENDS, SYNC_RUNS
 
 log = logging.getLogger("mailroom.worker")
 
@@ -29,7 +30,13 @@ DUE_SENDS_TASK = "enqueue_due_sends"
 
 @inject(patch_module=True)
 async def sync_account(tenant_id: str, account_id: str, sync: FromDishka[SyncAccount]) -> dict[str, Any]:
-    result = await sync(UUID(tenant_id), UUID(account_id), WORKER_ID)
+    try:
+        result = await sync(UUID(tenant_id), UUID(account_id), WORKER_ID)
+    except Exception:
+        SYNC_RUNS.labels("error").inc()
+        raise
+    SYNC_RUNS.labels(result.phase.value).inc()
+    MESSAGES_SYNCED.inc(result.progress.messages_fetched)
     log.info("sync of account %s: %s", account_id, result.phase)
     return {"phase": result.phase.value, "messages_fetched": result.progress.messages_fetched}
 
@@ -59,6 +66,8 @@ async def delete_message(tenant_id: str, message_id: str, remove: FromDishka[App
 @inject(patch_module=True)
 async def send_draft(tenant_id: str, draft_id: str, deliver: FromDishka[DeliverDraft]) -> str | None:
     status = await deliver(UUID(tenant_id), UUID(draft_id), WORKER_ID)
+    if status is not None:
+        SENDS.labels(status.value).inc()
     return None if status is None else status.value
 
 

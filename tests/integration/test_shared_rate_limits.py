@@ -1,5 +1,6 @@
 """Two API instances on one Redis share one budget per user: what one counted, the other sees."""
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from entrypoints.http.app import create_app
 from entrypoints.operations import create_user
 from entrypoints.settings import Settings, load_settings
-from tests.e2e.conftest import PASSWORD
+from tests.e2e.conftest import PASSWORD, account_body
 from tests.integration.conftest import migrated_engine
 
 
@@ -39,3 +40,20 @@ async def test_two_api_instances_share_the_budget(settings: Settings) -> None:
         assert codes == [200] * 10
         assert (await first.get("/api/me", headers=auth)).status_code == 429
         assert (await second.get("/api/me", headers=auth)).status_code == 429
+
+
+async def test_the_queue_depth_is_read_from_redis_when_scraped(settings: Settings) -> None:
+    assert await create_user(settings, "acme", "alice@acme.test", PASSWORD, None) == 0
+    async with AsyncTestClient(create_app(settings=settings)) as client:
+        body = {"tenant": "acme", "email": "alice@acme.test", "password": PASSWORD}
+        auth = {"Authorization": f"Bearer {(await client.post('/api/auth/login', json=body)).json()['access_token']}"}
+        before = _depth((await client.get("/metrics")).text)
+        account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
+        assert (await client.post(f"/api/sync/imap/{account['id']}", headers=auth)).status_code == 202
+        assert _depth((await client.get("/metrics")).text) == before + 1  # no worker runs here
+
+
+def _depth(metrics: str) -> float:
+    match = re.search(r"^mailroom_job_queue_depth (\S+)$", metrics, re.MULTILINE)
+    assert match, "no mailroom_job_queue_depth"
+    return float(match.group(1))
