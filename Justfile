@@ -60,3 +60,7 @@ bench-search *ARGS:
 # benchmark: 1,000 queued 10 KB sends through `mailroom worker` to a local SMTP sink, against raw aiosmtplib
 bench-send *ARGS:
     uv run python -m bench.send_benchmark {{ARGS}}
+
+# fuzz the API with Schemathesis: many more generated requests per operation than the CI run (set EXAMPLES)
+fuzz EXAMPLES="300":
+    MAILROOM_FUZZ_EXAMPLES={{EXAMPLES}} uv run pytest tests/e2e/test_fuzz.py -p no:warnings

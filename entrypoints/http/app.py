@@ -90,7 +90,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
     watch_queue_depth(RedisQueueDepth(settings.redis_url, QUEUE_NAME) if settings.redis_url else None)
     metrics = PrometheusConfig(app_name="mailroom", prefix="mailroom_http", group_path=True, exclude=["/metrics"])
     app = Litestar(
-        route_handlers=[health, PrometheusController, LoginController, protected],
+        route_handlers=[health, MetricsController, LoginController, protected],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_log_middleware, metrics.middleware],
         cors_config=_cors(settings),
@@ -101,6 +101,13 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
     )
     setup_dishka(container, app)
     return app
+
+
+class MetricsController(PrometheusController):
+    """Prometheus text exposition, for scrapers; not part of the REST API's schema. Not authenticated: expose
+    it only where the scraper can reach it."""
+
+    include_in_schema = False
 
 
 def _cors(settings: Settings) -> CORSConfig | None:

@@ -10,7 +10,7 @@ from application.accounts.delete import DeleteMailAccount
 from application.accounts.read import GetMailAccount, ListMailAccounts
 from application.accounts.update import UpdateMailAccount
 from domain.auth import Principal
-from domain.pagination import MAX_PAGE_SIZE, PageRequest
+from domain.pagination import MAX_OFFSET, MAX_PAGE_SIZE, PageRequest
 from entrypoints.http.schemas.accounts import (
     MailAccountCreate,
     MailAccountList,
@@ -34,7 +34,7 @@ class MailAccountController(Controller):
         principal: FromDishka[Principal],
         list_accounts: FromDishka[ListMailAccounts],
         limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
-        offset: Annotated[int, QueryParameter(ge=0)] = 0,
+        offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
     ) -> MailAccountList:
         page = await list_accounts(principal, PageRequest(limit=limit, offset=offset))
         return MailAccountList(items=[MailAccountOut.of(a) for a in page.items], total=page.total)

@@ -6,7 +6,7 @@ from litestar.params import QueryParameter
 
 from application.audit import ListAuditEvents
 from domain.auth import Principal
-from domain.pagination import MAX_PAGE_SIZE, PageRequest
+from domain.pagination import MAX_OFFSET, MAX_PAGE_SIZE, PageRequest
 from entrypoints.http.schemas.audit import AuditEventList, AuditEventOut
 
 
@@ -16,7 +16,7 @@ async def audit_trail(
     principal: FromDishka[Principal],
     list_events: FromDishka[ListAuditEvents],
     limit: Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, QueryParameter(ge=0)] = 0,
+    offset: Annotated[int, QueryParameter(ge=0, le=MAX_OFFSET)] = 0,
 ) -> AuditEventList:
     page = await list_events(principal, PageRequest(limit=limit, offset=offset))
     return AuditEventList(items=[AuditEventOut.of(e) for e in page.items], total=page.total)
