@@ -19,6 +19,7 @@ from adapters.jobs.depth import RedisQueueDepth
 from adapters.jobs.health import RedisBrokerProbe
 from adapters.persistence.database import create_engine
 from adapters.persistence.migrations import current_revision, head_revision, make_revision, upgrade
+from adapters.persistence.tenant_scope import system_scope
 from application.accounts.rotate_keys import RotateEncryptionKeys
 from application.users.register import NewUser, RegisterUser
 from domain.errors import DependencyUnavailable, DomainError
@@ -143,10 +144,12 @@ async def run_scheduler(settings: Settings) -> int:
 
 @asynccontextmanager
 async def _request_container(settings: Settings) -> AsyncIterator[AsyncContainer]:
+    """Operators' commands cross tenants (creating one, rotating every key)."""
     container = build_container(settings, create_broker(settings))
     try:
-        async with container() as request_container:
-            yield request_container
+        with system_scope():
+            async with container() as request_container:
+                yield request_container
     finally:
         await container.close()
 

@@ -1,7 +1,9 @@
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
+from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
 
 from adapters.persistence.audit import SqlAuditRepository
 from adapters.persistence.draft_repository import SqlDraftRepository
@@ -11,11 +13,15 @@ from adapters.persistence.mail_repositories import (
     SqlMessageRepository,
 )
 from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
+from adapters.persistence.tenant_scope import current_tenant_scope
 from domain.ports.persistence import UnitOfWork
+
+_SET_SCOPE = text("SELECT set_config('app.tenant_id', :scope, true)")
 
 
 class SqlUnitOfWork(UnitOfWork):
-    """One AsyncSession per `async with`; leaving without `commit()` rolls back."""
+    """One AsyncSession per `async with`; leaving without `commit()` rolls back. On Postgres every transaction
+    it begins is scoped to the tenant of the current context (row-level security, see tenant_scope)."""
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
@@ -23,6 +29,8 @@ class SqlUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         self._session = self._session_factory()
+        if self._session.get_bind().dialect.name == "postgresql":
+            event.listen(self._session.sync_session, "after_begin", _scope_transaction(current_tenant_scope.get()))
         self.tenants = SqlTenantRepository(self._session)
         self.users = SqlUserRepository(self._session)
         self.accounts = SqlMailAccountRepository(self._session)
@@ -48,3 +56,10 @@ class SqlUnitOfWork(UnitOfWork):
     async def rollback(self) -> None:
         if self._session is not None:
             await self._session.rollback()
+
+
+def _scope_transaction(scope: str) -> Any:
+    def scope_it(_: Session, __: SessionTransaction, connection: Connection) -> None:
+        connection.execute(_SET_SCOPE, {"scope": scope})
+
+    return scope_it

@@ -16,7 +16,7 @@ from taskiq.api import run_scheduler_task
 from adapters.jobs.broker import QUEUE_NAME
 from adapters.jobs.depth import RedisQueueDepth
 from entrypoints.container import build_container
-from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProvider
+from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProvider, tenant_scope_middleware
 from entrypoints.http.controllers.accounts import MailAccountController
 from entrypoints.http.controllers.audit import audit_trail
 from entrypoints.http.controllers.auth import LoginController, MeController
@@ -84,7 +84,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
             ComposeController,
             audit_trail,
         ],
-        middleware=[DefineMiddleware(BearerTokenMiddleware), rate_limit_middleware],
+        middleware=[DefineMiddleware(BearerTokenMiddleware), tenant_scope_middleware, rate_limit_middleware],
         security=[{"bearer": []}],
     )
     watch_queue_depth(RedisQueueDepth(settings.redis_url, QUEUE_NAME) if settings.redis_url else None)

@@ -4,8 +4,11 @@ from dishka import Provider, Scope, provide
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.types import ASGIApp, Receive, Send
+from litestar.types import Scope as AsgiScope
 
 from adapters.correlation import current_request_id
+from adapters.persistence.tenant_scope import scoped_to, system_scope
 from application.auth.authenticate import Authenticate
 from domain.audit import RequestOrigin
 from domain.auth import Principal
@@ -20,8 +23,23 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("a bearer token is required")
         authenticate = await connection.state.dishka_container.get(Authenticate)
-        principal = await authenticate(token.strip(), connection.headers.get("x-tenant-id"))
+        with system_scope():  # the token names the tenant; checking it reads the user across tenants
+            principal = await authenticate(token.strip(), connection.headers.get("x-tenant-id"))
         return AuthenticationResult(user=principal, auth=None)
+
+
+def tenant_scope_middleware(app: ASGIApp) -> ASGIApp:
+    """After authentication: the rest of the request may touch only the caller's tenant's rows (Postgres RLS)."""
+
+    async def middleware(scope: AsgiScope, receive: Receive, send: Send) -> None:
+        user = scope.get("user")
+        if not isinstance(user, Principal):
+            await app(scope, receive, send)
+            return
+        with scoped_to(user.tenant_id):
+            await app(scope, receive, send)
+
+    return middleware
 
 
 class PrincipalProvider(Provider):

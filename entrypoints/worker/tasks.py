@@ -11,6 +11,7 @@ from uuid import UUID
 from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker
 
+from adapters.persistence.tenant_scope import scoped_to, system_scope
 from application.compose.deliver import DeliverDraft
 from application.compose.outbox import EnqueueDueSends
 from application.compose.send import SEND_TASK
@@ -31,7 +32,8 @@ DUE_SENDS_TASK = "enqueue_due_sends"
 @inject(patch_module=True)
 async def sync_account(tenant_id: str, account_id: str, sync: FromDishka[SyncAccount]) -> dict[str, Any]:
     try:
-        result = await sync(UUID(tenant_id), UUID(account_id), WORKER_ID)
+        with scoped_to(tenant_id):
+            result = await sync(UUID(tenant_id), UUID(account_id), WORKER_ID)
     except Exception:
         SYNC_RUNS.labels("error").inc()
         raise
@@ -43,29 +45,34 @@ async def sync_account(tenant_id: str, account_id: str, sync: FromDishka[SyncAcc
 
 @inject(patch_module=True)
 async def enqueue_due_syncs(enqueue: FromDishka[EnqueueDueSyncs]) -> int:
-    return await enqueue()
+    with system_scope():
+        return await enqueue()
 
 
 @inject(patch_module=True)
 async def write_flags(
     tenant_id: str, message_id: str, write: FromDishka[WriteFlags], seen: str | None = None, flagged: str | None = None
 ) -> None:
-    await write(UUID(tenant_id), UUID(message_id), _flag(seen), _flag(flagged))
+    with scoped_to(tenant_id):
+        await write(UUID(tenant_id), UUID(message_id), _flag(seen), _flag(flagged))
 
 
 @inject(patch_module=True)
 async def move_message(tenant_id: str, message_id: str, mailbox_id: str, move: FromDishka[ApplyMove]) -> None:
-    await move(UUID(tenant_id), UUID(message_id), UUID(mailbox_id))
+    with scoped_to(tenant_id):
+        await move(UUID(tenant_id), UUID(message_id), UUID(mailbox_id))
 
 
 @inject(patch_module=True)
 async def delete_message(tenant_id: str, message_id: str, remove: FromDishka[ApplyDelete]) -> None:
-    await remove(UUID(tenant_id), UUID(message_id))
+    with scoped_to(tenant_id):
+        await remove(UUID(tenant_id), UUID(message_id))
 
 
 @inject(patch_module=True)
 async def send_draft(tenant_id: str, draft_id: str, deliver: FromDishka[DeliverDraft]) -> str | None:
-    status = await deliver(UUID(tenant_id), UUID(draft_id), WORKER_ID)
+    with scoped_to(tenant_id):
+        status = await deliver(UUID(tenant_id), UUID(draft_id), WORKER_ID)
     if status is not None:
         SENDS.labels(status.value).inc()
     return None if status is None else status.value
@@ -73,7 +80,8 @@ async def send_draft(tenant_id: str, draft_id: str, deliver: FromDishka[DeliverD
 
 @inject(patch_module=True)
 async def enqueue_due_sends(enqueue: FromDishka[EnqueueDueSends]) -> int:
-    return await enqueue()
+    with system_scope():
+        return await enqueue()
 
 
 def _flag(value: str | None) -> bool | None:

@@ -4,6 +4,7 @@ from uuid import UUID
 
 from dishka import AsyncContainer
 
+from adapters.persistence.tenant_scope import scoped_to, system_scope
 from application.sync.watch import WatchInbox, WatchInboxes
 from domain.ports.persistence import UnitOfWork
 from entrypoints.settings import Settings
@@ -17,13 +18,15 @@ async def watch_inboxes(container: AsyncContainer, settings: Settings) -> None:
     down the process they share with the scheduler or the API."""
 
     async def watch(tenant_id: UUID, account_id: UUID) -> None:
-        async with container() as request:
-            await (await request.get(WatchInbox))(tenant_id, account_id)
+        with scoped_to(tenant_id):
+            async with container() as request:
+                await (await request.get(WatchInbox))(tenant_id, account_id)
 
     while True:
         try:
-            async with container() as request:
-                await WatchInboxes(await request.get(UnitOfWork), watch, settings.idle_refresh_seconds)()
+            with system_scope():  # the list of every tenant's accounts
+                async with container() as request:
+                    await WatchInboxes(await request.get(UnitOfWork), watch, settings.idle_refresh_seconds)()
         except Exception:
             log.exception("inbox watches stopped; starting again in %s s", settings.idle_refresh_seconds)
             await asyncio.sleep(settings.idle_refresh_seconds)

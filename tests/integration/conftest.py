@@ -1,5 +1,6 @@
 import asyncio
 import os
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -44,6 +45,34 @@ def postgres_url() -> Iterator[str]:
     url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=name)
     yield url.render_as_string(hide_password=False)
     run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run(f'DROP ROLE IF EXISTS "{name}_app"')
+
+
+@pytest.fixture(scope="session")
+def app_role_url(postgres_url: str) -> str:
+    """The session database as the service should reach it in production: through a role that may read and write
+    the tables but does not own them, is no superuser and cannot bypass row-level security."""
+    url = make_url(postgres_url)
+    role, password = f"{url.database}_app", secrets.token_hex(16)
+    statements = [
+        f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}' NOSUPERUSER NOBYPASSRLS",
+        f'GRANT USAGE ON SCHEMA public TO "{role}"',
+        f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"',
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{role}"',
+    ]
+    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def grant() -> None:
+        connection = await asyncpg.connect(dsn)
+        try:
+            for statement in statements:
+                await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, grant()).result()
+    return url.set(username=role, password=password).render_as_string(hide_password=False)
 
 
 @asynccontextmanager

@@ -28,11 +28,11 @@ def extra_settings(request: pytest.FixtureRequest) -> dict[str, str]:
 
 @pytest.fixture
 async def settings(
-    request: pytest.FixtureRequest, tmp_path: Path, extra_settings: dict[str, str]
+    request: pytest.FixtureRequest, tmp_path: Path, extra_settings: dict[str, str], app_role_url: str
 ) -> AsyncIterator[Settings]:
-    async with migrated_engine("postgres", request, tmp_path) as engine:
-        url = engine.url.render_as_string(hide_password=False)
-        environ = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_DATABASE_URL": url, **extra_settings}
+    """Migrated by the tables' owner; the service connects as its own role, under row-level security."""
+    async with migrated_engine("postgres", request, tmp_path):
+        environ = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_DATABASE_URL": app_role_url, **extra_settings}
         yield load_settings(environ)
 
 
@@ -51,7 +51,7 @@ async def bearer(client: AsyncTestClient[Litestar], tenant: str, email: str) -> 
 
 
 async def test_accounts_round_trip_with_passwords_encrypted_at_rest(
-    client: AsyncTestClient[Litestar], settings: Settings
+    client: AsyncTestClient[Litestar], settings: Settings, postgres_url: str
 ) -> None:
     acme = await bearer(client, "acme", "alice@acme.test")
     created = await client.post("/api/accounts", json=account_body(), headers=acme)
@@ -61,7 +61,7 @@ async def test_accounts_round_trip_with_passwords_encrypted_at_rest(
     assert patched.json()["name"] == "Renamed"
     assert (await client.get("/api/accounts", headers=acme)).json()["total"] == 1
 
-    engine = create_engine(settings.database_url)
+    engine = create_engine(postgres_url)  # the tables' owner, a superuser: past row-level security
     async with engine.connect() as connection:
         row = (await connection.execute(text("SELECT * FROM mail_accounts"))).mappings().one()
         users = (await connection.execute(text("SELECT password_hash FROM users"))).scalars().all()

@@ -4,6 +4,7 @@ from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody
 
+from adapters.persistence.tenant_scope import system_scope
 from application.auth.login import Login
 from domain.auth import Principal
 from entrypoints.http.schemas.auth import LoginRequest, MeResponse, TokenResponse
@@ -19,7 +20,8 @@ class LoginController(Controller):
         self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], login: FromDishka[Login]
     ) -> TokenResponse:
         client = request.client.host if request.client else None
-        token = await login(data.tenant, data.email, data.password, client)
+        with system_scope():  # the user is found by tenant slug and email, before any tenant is known
+            token = await login(data.tenant, data.email, data.password, client)
         return TokenResponse(access_token=token.access_token, expires_in=token.expires_in)
 
 

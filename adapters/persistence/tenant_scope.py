@@ -1,0 +1,32 @@
+"""Which tenant's rows the current request or job may touch, for Postgres row-level security.
+
+Every transaction of a SqlUnitOfWork starts with `set_config('app.tenant_id', …, true)` from this context; the
+policies of migration 0008 let a session see and write only rows of that tenant. Unset, a session sees no rows.
+`system_scope()` is for the few paths that must cross tenants (login before the tenant is known, the scheduler,
+key rotation, the inbox watches, operators' commands); every API request and per-tenant job runs scoped."""
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from uuid import UUID
+
+SYSTEM = "*"
+current_tenant_scope: ContextVar[str] = ContextVar("tenant_scope", default="")
+
+
+@contextmanager
+def scoped_to(tenant_id: UUID | str) -> Iterator[None]:
+    token = current_tenant_scope.set(str(tenant_id))
+    try:
+        yield
+    finally:
+        current_tenant_scope.reset(token)
+
+
+@contextmanager
+def system_scope() -> Iterator[None]:
+    token = current_tenant_scope.set(SYSTEM)
+    try:
+        yield
+    finally:
+        current_tenant_scope.reset(token)

@@ -1,0 +1,89 @@
+"""Postgres row-level security, the second lock behind the repositories' tenant filters, tried by raw SQL through
+the service's own connection (a role that is not the tables' owner, no superuser, no BYPASSRLS): with no tenant
+set nothing is visible; scoped to one tenant, another's rows can be neither read nor written."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+
+from adapters.persistence.database import create_engine, create_session_factory
+from adapters.persistence.tenant_scope import scoped_to, system_scope
+from adapters.persistence.unit_of_work import SqlUnitOfWork
+from domain.tenants import Tenant
+from tests.integration.conftest import migrated_engine
+from tests.integration.test_persistence_contract import account, store, tenant
+
+TABLES = ("users", "mail_accounts", "mailboxes", "messages", "account_syncs", "drafts", "audit_events")
+
+
+@pytest.fixture
+async def tenants(request: pytest.FixtureRequest, tmp_path: Path, app_role_url: str) -> AsyncIterator[list[Tenant]]:
+    """Two tenants with an account each, stored by the tables' owner."""
+    async with migrated_engine("postgres", request, tmp_path) as owner:
+        factory = create_session_factory(owner)
+        acme, globex = (
+            await tenant(lambda: SqlUnitOfWork(factory)),
+            await tenant(lambda: SqlUnitOfWork(factory), "globex"),
+        )
+        await store(lambda: SqlUnitOfWork(factory), account(acme), account(globex, email="eve@globex.test"))
+        yield [acme, globex]
+
+
+@pytest.fixture
+async def service(app_role_url: str) -> AsyncIterator[SqlUnitOfWork]:
+    engine = create_engine(app_role_url)
+    async with engine.connect() as connection:
+        role = (
+            await connection.execute(text("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user"))
+        ).one()
+        owners = set(
+            (
+                await connection.execute(text("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"))
+            ).scalars()
+        )
+        me = (await connection.execute(text("SELECT current_user"))).scalar_one()
+    assert tuple(role) == (False, False)
+    assert me not in owners
+    yield SqlUnitOfWork(create_session_factory(engine))
+    await engine.dispose()
+
+
+async def count(uow: SqlUnitOfWork, sql: str) -> int:
+    async with uow:
+        return int((await uow._session.execute(text(sql))).scalar_one())  # type: ignore[union-attr]
+
+
+async def test_with_no_tenant_set_nothing_is_visible(tenants: list[Tenant], service: SqlUnitOfWork) -> None:
+    for table in TABLES:
+        assert await count(service, f"SELECT count(*) FROM {table}") == 0, table
+    with system_scope():
+        assert await count(service, "SELECT count(*) FROM mail_accounts") == 2
+
+
+async def test_one_tenant_cannot_read_or_write_anothers_rows_even_by_raw_sql(
+    tenants: list[Tenant], service: SqlUnitOfWork
+) -> None:
+    acme, globex = tenants
+    with scoped_to(acme.id):
+        assert await count(service, "SELECT count(*) FROM mail_accounts") == 1
+        assert await count(service, f"SELECT count(*) FROM mail_accounts WHERE tenant_id = '{globex.id}'") == 0
+        async with service as uow:
+            session = uow._session
+            assert session is not None
+            changed = await session.execute(
+                text(f"UPDATE mail_accounts SET name = 'taken' WHERE tenant_id = '{globex.id}'")
+            )
+            deleted = await session.execute(text(f"DELETE FROM users WHERE tenant_id = '{globex.id}'"))
+            assert (changed.rowcount, deleted.rowcount) == (0, 0)  # type: ignore[attr-defined]
+            await uow.commit()
+        async with service as uow:
+            with pytest.raises(DBAPIError, match="row-level security"):
+                await uow._session.execute(  # type: ignore[union-attr]
+                    text(f"UPDATE mail_accounts SET tenant_id = '{globex.id}' WHERE tenant_id = '{acme.id}'")
+                )
+    with scoped_to(globex.id):
+        assert await count(service, "SELECT count(*) FROM mail_accounts WHERE name = 'taken'") == 0
+        assert await count(service, "SELECT count(*) FROM users") == 0  # the contract's tenants have no users
