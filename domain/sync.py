@@ -67,6 +67,12 @@ class AccountSync:
         self.phase, self.finished_at, self.last_error = SyncPhase.FAILED, now, error[:500]
         self.lease_owner = self.lease_expires_at = None
 
+    def release(self) -> None:
+        """The worker stops before finishing (it is shutting down): the lease is given back at once, and the sync
+        counts as stalled, so the next scheduler run queues it again; it resumes after the last committed batch."""
+        self.phase, self.queued_at = SyncPhase.QUEUED, None
+        self.lease_owner = self.lease_expires_at = None
+
     def due(self, now: datetime, interval: timedelta) -> bool:
         """Whether the scheduler should queue this account again."""
         if self.in_progress:

@@ -5,12 +5,15 @@ import asyncio
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
 
 import uvicorn
 from dishka import AsyncContainer
 from prometheus_client import start_http_server
-from taskiq.api import run_receiver_task, run_scheduler_task
+from taskiq import AsyncBroker
+from taskiq.api import run_scheduler_task
+from taskiq.receiver import Receiver
 
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.keyring import Keyring
@@ -34,9 +37,15 @@ from entrypoints.worker.watchers import watch_inboxes
 
 
 def serve(settings: Settings) -> None:
-    """Uvicorn's own access log is off: the app writes one line a request, with its id and no query string."""
+    """Uvicorn's own access log is off: the app writes one line a request, with its id and no query string.
+    On SIGTERM uvicorn stops accepting connections and lets requests in flight finish (up to the grace period)."""
     uvicorn.run(
-        create_app(settings=settings), host=settings.host, port=settings.port, log_config=None, access_log=False
+        create_app(settings=settings),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
     )
 
 
@@ -115,11 +124,31 @@ async def run_worker(settings: Settings) -> int:
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     await broker.startup()
     try:
-        await _until_signalled(run_receiver_task(broker))
+        await _drain_on_signal(broker, settings.shutdown_grace_seconds)
     finally:
         await broker.shutdown()
         await container.close()
     return 0
+
+
+async def _drain_on_signal(broker: AsyncBroker, grace_seconds: float) -> None:
+    """Takes jobs until SIGTERM or SIGINT; then takes no more, lets running jobs finish for up to
+    `grace_seconds`, and cancels the rest. Taskiq acknowledges a cancelled job, so nothing relies on Redis
+    delivering it again: a sync gives its lease back and queues itself anew; a send caught mid-conversation keeps
+    its lease, and the scheduler queues the draft again once the lease expires."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    with ThreadPoolExecutor() as executor:
+        receiver = Receiver(broker, executor=executor, max_async_tasks=100, wait_tasks_timeout=grace_seconds)
+        await receiver.listen(stop)
+    current = asyncio.current_task()
+    running = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    for task in running:
+        task.cancel()
+    if running:
+        await asyncio.wait(running, timeout=10)
 
 
 async def run_scheduler(settings: Settings) -> int:

@@ -57,6 +57,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     login_limit_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 5
     max_request_bytes: Annotated[int, msgspec.Meta(gt=0)] = 30 * 1024 * 1024
     cors_origins: str = ""
+    shutdown_grace_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
 
     def __repr__(self) -> str:

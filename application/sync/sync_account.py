@@ -1,3 +1,4 @@
+import asyncio
 from uuid import UUID
 
 from application.sync.folder import FolderSync
@@ -48,6 +49,10 @@ class SyncAccount:
                 await self._sync_folders(imap, account, sync, owner)
         except (MailServerRejected, LeaseLost) as error:
             sync.fail(self._clock.now(), error.message)
+        except asyncio.CancelledError:
+            sync.release()
+            await self._save(sync)
+            raise
         except Exception as error:
             sync.fail(self._clock.now(), f"internal error ({type(error).__name__})")
             await self._save(sync)

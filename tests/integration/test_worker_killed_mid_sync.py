@@ -142,3 +142,36 @@ async def wait_for(
             return current
         await asyncio.sleep(POLL_SECONDS)
     raise AssertionError(f"not {what} within {seconds} s: {await status(database)}")
+
+
+async def test_a_worker_stopped_with_sigterm_gives_its_lease_back_and_another_finishes(
+    env: dict[str, str], workers: Callable[[], Awaitable[Process]]
+) -> None:
+    """Graceful shutdown: with a grace period shorter than the sync, the worker cancels it, gives its lease back
+    at once (not after the lease's time), queues the sync again and exits; the next worker finishes it."""
+    env["MAILROOM_SHUTDOWN_GRACE_SECONDS"] = "0.5"
+    env["MAILROOM_SYNC_LEASE_SECONDS"] = "4"
+    mail = mail_server_settings()
+    fill_maildir(Path(mail["MAILROOM_TEST_MAIL_DIR"], USER, "Maildir"), MESSAGES)
+    await Redis.from_url(env["MAILROOM_REDIS_URL"]).delete("mailroom")
+    migrate = await asyncio.create_subprocess_exec(MAILROOM, "migrate", env=env)
+    assert await migrate.wait() == 0
+    database = await asyncpg.connect(
+        make_url(env["MAILROOM_DATABASE_URL"]).set(drivername="postgresql").render_as_string(False)
+    )
+    await database.execute("TRUNCATE tenants CASCADE")  # the database is shared with the test above
+    await request_sync(env, mail)
+    try:
+        first = await workers()
+        await wait_for(database, "batches stored", lambda s: s["stored"] >= 300, seconds=60)
+        first.terminate()
+        assert await asyncio.wait_for(first.wait(), timeout=15) == 0
+        released = await database.fetchrow("SELECT phase, lease_owner FROM account_syncs")
+        assert released is not None
+        assert (released["phase"], released["lease_owner"]) == ("queued", None)
+
+        await workers()
+        done = await wait_for(database, "finished", lambda s: s["phase"] == "idle", seconds=90)
+    finally:
+        await database.close()
+    assert done["stored"] == done["distinct_uids"] == MESSAGES

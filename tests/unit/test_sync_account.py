@@ -1,20 +1,25 @@
 """The sync rules on the fakes: first sync, nothing-new re-syncs, changes, renames, UIDVALIDITY, cuts, leases."""
 
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import pytest
 
 from adapters.memory.blobs import MemoryBlobStore
-from adapters.memory.imap import FakeImapServer, FakeMailSession
+from adapters.memory.imap import FakeImapServer, FakeImapSession, FakeMailSession
 from adapters.mime.parser import StdlibMessageParser
 from application.accounts.create import CreateMailAccount
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
 from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
-from domain.accounts import MailAccount
+from domain.accounts import MailAccount, ServerSettings
 from domain.mailboxes import MailboxRole
 from domain.messages import Flags, Message
+from domain.ports.mail import ImapSession
+from domain.remote import FetchedMessage
 from domain.sync import SyncPhase
 from tests.unit.fakes import Fakes, new_account, principal
 from tests.unit.mail_corpus import plain
@@ -198,3 +203,36 @@ async def test_a_broken_message_is_one_warning_not_a_failed_sync(broken: bytes) 
     result = await world.sync()(account.tenant_id, account.id, "w")
     assert result.phase is SyncPhase.IDLE
     assert world.subjects("INBOX")[-1] == "fine"
+
+
+async def test_a_sync_stopped_by_a_shutting_down_worker_gives_its_lease_back_and_is_queued_again() -> None:
+    world = World()
+    account = await world.account()
+    world.server.deliver("INBOX", mail("one"))
+    fetching = asyncio.Event()
+
+    class StallingSession(FakeImapSession):
+        async def fetch_messages(self, first_uid: int, last_uid: int, max_size: int) -> list[FetchedMessage]:
+            fetching.set()
+            await asyncio.Event().wait()  # a slow server, until the worker is stopped
+            return []
+
+    @asynccontextmanager
+    async def stalling(server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+        yield StallingSession(world.server)
+
+    f = world.fakes
+    folder = FolderSync(f.uow, MessageBuilder(StdlibMessageParser(), world.blobs), f.clock, world.settings)
+    running = asyncio.create_task(
+        SyncAccount(f.uow, stalling, f.cipher, f.clock, folder, world.settings)(account.tenant_id, account.id, "w-1")
+    )
+    await fetching.wait()
+    running.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await running
+
+    state = f.uow.store.syncs[account.id]
+    assert (state.phase, state.lease_owner) == (SyncPhase.QUEUED, None)
+    assert state.stalled(f.clock.now())
+    assert (await world.sync()(account.tenant_id, account.id, "w-2")).phase is SyncPhase.IDLE
+    assert world.subjects("INBOX") == ["one"]
