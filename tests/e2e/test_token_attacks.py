@@ -1,0 +1,76 @@
+"""Forged, stale and misused bearer tokens over HTTP: every one is a 401 problem, and the API shows nothing."""
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from adapters.memory.store import MemoryStore
+from entrypoints.settings import load_settings
+from tests.e2e.conftest import Login
+
+UNSIGNED_HEADER = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    payload = token.split(".")[1]
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return decoded
+
+
+def sign(claims: dict[str, Any], secret: str, algorithm: str = "HS256") -> str:
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def swap_payload(token: str, claims: dict[str, Any]) -> str:
+    header, _, signature = token.split(".")
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"{header}.{payload}.{signature}"
+
+
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "alg none",
+        "wrong signature",
+        "expired",
+        "not yet valid",
+        "wrong audience",
+        "wrong issuer",
+        "tampered tenant claim",
+        "signed for another tenant",
+        "deleted user",
+    ],
+)
+async def test_every_bad_token_is_a_401(
+    app: Litestar, client: AsyncTestClient[Litestar], login: Login, tmp_path: Path, attack: str
+) -> None:
+    token = (await login())["Authorization"].removeprefix("Bearer ")
+    other = (await login(tenant="globex", email="eve@globex.test"))["Authorization"].removeprefix("Bearer ")
+    secret = load_settings({"MAILROOM_DATA_DIR": str(tmp_path)}).jwt_secret
+    claims, now = claims_of(token), datetime.now(UTC)
+    forged = {
+        "alg none": lambda: f"{UNSIGNED_HEADER}.{token.split('.')[1]}.",
+        "wrong signature": lambda: sign(claims, "k" * 48),
+        "expired": lambda: sign({**claims, "exp": now - timedelta(minutes=1)}, secret),
+        "not yet valid": lambda: sign({**claims, "nbf": now + timedelta(minutes=5)}, secret),
+        "wrong audience": lambda: sign({**claims, "aud": "someone-else"}, secret),
+        "wrong issuer": lambda: sign({**claims, "iss": "evil"}, secret),
+        "tampered tenant claim": lambda: swap_payload(token, {**claims, "tenant": claims_of(other)["tenant"]}),
+        "signed for another tenant": lambda: sign({**claims, "tenant": claims_of(other)["tenant"]}, secret),
+        "deleted user": lambda: token,
+    }[attack]()
+    if attack == "deleted user":
+        store = await app.state.dishka_container.get(MemoryStore)
+        store.users = {k: v for k, v in store.users.items() if str(k) != claims["sub"]}
+    for path in ("/api/me", "/api/accounts", "/api/audit"):
+        answer = await client.get(path, headers={"Authorization": f"Bearer {forged}"})
+        assert answer.status_code == 401, (attack, path, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.headers["www-authenticate"].startswith("Bearer")
