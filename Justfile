@@ -64,3 +64,35 @@ bench-send *ARGS:
 # fuzz the API with Schemathesis: many more generated requests per operation than the CI run (set EXAMPLES)
 fuzz EXAMPLES="300":
     MAILROOM_FUZZ_EXAMPLES={{EXAMPLES}} uv run pytest tests/e2e/test_fuzz.py -p no:warnings
+
+# build the images (Mailroom and the local mail servers)
+build:
+    docker compose --env-file deploy/.env build
+
+# start the whole stack in the background (copy deploy/.env.example to deploy/.env and set the secrets first)
+up:
+    docker compose --env-file deploy/.env up -d --build
+
+# stop the stack (volumes are kept)
+down:
+    docker compose --env-file deploy/.env down
+
+# follow the stack's logs, or one service's: just logs api
+logs *SERVICE:
+    docker compose --env-file deploy/.env logs -f {{SERVICE}}
+
+# the stack's services and their health
+ps:
+    docker compose --env-file deploy/.env ps
+
+# a psql shell on the stack's database
+shell-db:
+    docker compose --env-file deploy/.env exec postgres psql -U mailroom -d mailroom
+
+# dump the stack's database to backups/mailroom-<time>.dump (custom format, for db-restore)
+db-backup:
+    mkdir -p backups && docker compose --env-file deploy/.env exec -T postgres pg_dump -U mailroom -Fc mailroom > backups/mailroom-$(date +%Y%m%d-%H%M%S).dump
+
+# restore a dump made by db-backup into the stack's database (replaces what is there)
+db-restore FILE:
+    docker compose --env-file deploy/.env exec -T postgres pg_restore -U mailroom -d mailroom --clean --if-exists < {{FILE}}

@@ -7,6 +7,8 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 from dishka import AsyncContainer
@@ -38,15 +40,20 @@ from entrypoints.worker.watchers import watch_inboxes
 
 def serve(settings: Settings) -> None:
     """Uvicorn's own access log is off: the app writes one line a request, with its id and no query string.
-    On SIGTERM uvicorn stops accepting connections and lets requests in flight finish (up to the grace period)."""
-    uvicorn.run(
-        create_app(settings=settings),
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds),
-    )
+    On SIGTERM uvicorn stops accepting connections and lets requests in flight finish (up to the grace period).
+    With MAILROOM_API_WORKERS above 1, uvicorn runs that many processes, each building the app from the
+    environment."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds),
+    }
+    if settings.api_workers > 1:
+        uvicorn.run("entrypoints.http.app:create_app", factory=True, workers=settings.api_workers, **options)
+    else:
+        uvicorn.run(create_app(settings=settings), **options)
 
 
 async def migrate(settings: Settings) -> int:
@@ -124,14 +131,14 @@ async def run_worker(settings: Settings) -> int:
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     await broker.startup()
     try:
-        await _drain_on_signal(broker, settings.shutdown_grace_seconds)
+        await _drain_on_signal(broker, settings.shutdown_grace_seconds, settings.worker_concurrency)
     finally:
         await broker.shutdown()
         await container.close()
     return 0
 
 
-async def _drain_on_signal(broker: AsyncBroker, grace_seconds: float) -> None:
+async def _drain_on_signal(broker: AsyncBroker, grace_seconds: float, concurrency: int) -> None:
     """Takes jobs until SIGTERM or SIGINT; then takes no more, lets running jobs finish for up to
     `grace_seconds`, and cancels the rest. Taskiq acknowledges a cancelled job, so nothing relies on Redis
     delivering it again: a sync gives its lease back and queues itself anew; a send caught mid-conversation keeps
@@ -141,7 +148,7 @@ async def _drain_on_signal(broker: AsyncBroker, grace_seconds: float) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor() as executor:
-        receiver = Receiver(broker, executor=executor, max_async_tasks=100, wait_tasks_timeout=grace_seconds)
+        receiver = Receiver(broker, executor=executor, max_async_tasks=concurrency, wait_tasks_timeout=grace_seconds)
         await receiver.listen(stop)
     current = asyncio.current_task()
     running = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
@@ -160,7 +167,7 @@ async def run_scheduler(settings: Settings) -> int:
     container = build_container(settings, broker)
     register_tasks(broker)
     await broker.startup()
-    work = [run_scheduler_task(create_scheduler(broker))]
+    work = [run_scheduler_task(create_scheduler(broker)), _heartbeat(Path(settings.data_dir) / HEARTBEAT_FILE)]
     if settings.idle_enabled:
         work.append(watch_inboxes(container, settings))
     try:
@@ -169,6 +176,17 @@ async def run_scheduler(settings: Settings) -> int:
         await broker.shutdown()
         await container.close()
     return 0
+
+
+HEARTBEAT_FILE = "scheduler.heartbeat"
+
+
+async def _heartbeat(path: Path, every_seconds: float = 30) -> None:
+    """The scheduler's sign of life for health checks (it has no port): the file's time, renewed while it runs."""
+    await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+    while True:
+        await asyncio.to_thread(path.touch)
+        await asyncio.sleep(every_seconds)
 
 
 @asynccontextmanager

@@ -39,6 +39,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     mail_timeout_seconds: float = 30.0
     mail_ca_file: str | None = None
     log_level: str = "INFO"
+    log_format: Literal["json", "text", ""] = ""  # read before the settings by entrypoints.logs; checked here
     sync_batch_size: Annotated[int, msgspec.Meta(gt=0)] = 500
     sync_max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 50 * 1024 * 1024
     idle_enabled: bool = True
@@ -58,6 +59,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     max_request_bytes: Annotated[int, msgspec.Meta(gt=0)] = 30 * 1024 * 1024
     cors_origins: str = ""
     shutdown_grace_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30
+    api_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    worker_concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
 
     def __repr__(self) -> str:
@@ -110,6 +113,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         raise SettingsError(
             f"{PREFIX}SEND_LEASE_SECONDS must be longer than {PREFIX}MAIL_TIMEOUT_SECONDS: a lease expiring"
             " mid-send could send twice"
+        )
+    if settings.api_workers > 1 and settings.redis_url is None:
+        raise SettingsError(
+            f"{PREFIX}API_WORKERS above 1 needs {PREFIX}REDIS_URL: without it each API process would run its own"
+            " scheduler and jobs"
         )
     if settings.is_production and len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:
         raise SettingsError(f"{PREFIX}JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters (RFC 7518 3.2)")

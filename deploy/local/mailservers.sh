@@ -16,6 +16,10 @@ DOMAIN=example.test
 IMAP_PORT=10143 IMAPS_PORT=10993 LMTP_PORT=10024 AUTH_PORT=10026
 SMTP_PORT=10025 SUBMISSION_PORT=10587 SMTPS_PORT=10465
 USERS=(alice bob carol dave bench erin frank)
+# Where IMAP and SMTP listen: loopback on a developer's machine and in CI; 0.0.0.0 in the compose image, so the
+# other containers reach them. LMTP and the SASL socket stay on loopback either way.
+BIND=${MAILSERVERS_BIND:-127.0.0.1}
+INTERFACES=$([ "$BIND" = 0.0.0.0 ] && echo all || echo "$BIND")
 
 log() { echo "mailservers: $*" >&2; }
 
@@ -39,7 +43,7 @@ make_tls() {
   mkdir -p "$DIR/tls"
   [ -f "$DIR/tls/cert.pem" ] && return
   openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=localhost" \
-    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+    -addext "subjectAltName=DNS:localhost,DNS:mailservers,IP:127.0.0.1" \
     -keyout "$DIR/tls/key.pem" -out "$DIR/tls/cert.pem" 2>/dev/null
   chmod 644 "$DIR/tls/cert.pem"; chmod 640 "$DIR/tls/key.pem"; chgrp postfix "$DIR/tls/key.pem" 2>/dev/null || true
 }
@@ -59,7 +63,7 @@ base_dir = $DIR/run
 state_dir = $DIR/state
 log_path = $DIR/dovecot.log
 protocols = imap lmtp
-listen = 127.0.0.1
+listen = $BIND
 ssl = yes
 ssl_cert = <$DIR/tls/cert.pem
 ssl_key = <$DIR/tls/key.pem
@@ -136,7 +140,7 @@ configure_postfix() {
     "compatibility_level = 3.6" \
     "maillog_file_prefixes = /var, /dev/stdout, $DIR" \
     "maillog_file = $DIR/postfix.log" \
-    "inet_interfaces = 127.0.0.1" \
+    "inet_interfaces = $INTERFACES" \
     "inet_protocols = ipv4" \
     "myhostname = mail.$DOMAIN" \
     "mydestination = localhost" \
@@ -154,10 +158,10 @@ configure_postfix() {
     "smtpd_relay_restrictions = permit_sasl_authenticated, reject_unauth_destination" \
     "smtpd_forbid_bare_newline = yes"
   postconf -MX smtp/inet 2>/dev/null || true
-  postconf -Me "127.0.0.1:$SMTP_PORT/inet=127.0.0.1:$SMTP_PORT inet n - n - - smtpd"
-  postconf -Me "127.0.0.1:$SUBMISSION_PORT/inet=127.0.0.1:$SUBMISSION_PORT inet n - n - - smtpd \
+  postconf -Me "$BIND:$SMTP_PORT/inet=$BIND:$SMTP_PORT inet n - n - - smtpd"
+  postconf -Me "$BIND:$SUBMISSION_PORT/inet=$BIND:$SUBMISSION_PORT inet n - n - - smtpd \
 -o smtpd_tls_security_level=encrypt -o smtpd_client_restrictions=permit_sasl_authenticated,reject"
-  postconf -Me "127.0.0.1:$SMTPS_PORT/inet=127.0.0.1:$SMTPS_PORT inet n - n - - smtpd \
+  postconf -Me "$BIND:$SMTPS_PORT/inet=$BIND:$SMTPS_PORT inet n - n - - smtpd \
 -o smtpd_tls_wrappermode=yes -o smtpd_client_restrictions=permit_sasl_authenticated,reject"
 }
 
@@ -184,7 +188,7 @@ start() {
     wait_port "$port"
   done
   write_env
-  log "Dovecot and Postfix listen on 127.0.0.1 (state in $DIR)"
+  log "Dovecot and Postfix listen on $BIND (state in $DIR)"
 }
 
 stop() {
@@ -195,7 +199,8 @@ stop() {
 
 case "${1:-}" in
   start) start ;;
+  run) start; exec tail -F "$DIR/dovecot.log" "$DIR/postfix.log" ;;  # in the foreground, for a container
   stop) stop ;;
   env) cat "$DIR/env" ;;
-  *) echo "usage: $0 start|stop|env" >&2; exit 2 ;;
+  *) echo "usage: $0 start|run|stop|env" >&2; exit 2 ;;
 esac

@@ -1,0 +1,96 @@
+"""The deployment files, read as a reviewer would (no Docker engine here): compose.yaml, the k8s base and the
+settings' documentation agree with the app and with each other."""
+
+import re
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from entrypoints.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
+SERVICES: dict[str, Any] = COMPOSE["services"]
+K8S = [doc for path in sorted((ROOT / "deploy/k8s").glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text())]
+ENV_EXAMPLE = (ROOT / "deploy/.env.example").read_text()
+SECRETS = ("MAILROOM_JWT_SECRET", "MAILROOM_ENCRYPTION_KEYS", "MAILROOM_DATABASE_URL", "POSTGRES_PASSWORD")
+
+
+def test_every_long_running_service_has_a_health_check() -> None:
+    for name, service in SERVICES.items():
+        if service.get("restart") == "no":  # one-shot (migrate): the others wait for it to complete instead
+            assert service["healthcheck"] == {"disable": True}, name
+            continue
+        assert service.get("healthcheck", {}).get("test"), f"{name} has no health check"
+
+
+def test_dependencies_wait_for_health_or_completion_and_form_no_cycle() -> None:
+    graph = {name: set(service.get("depends_on", {})) for name, service in SERVICES.items()}
+    try:
+        list(TopologicalSorter(graph).static_order())
+    except CycleError as cycle:  # pragma: no cover - the assertion below reports it
+        pytest.fail(f"depends_on has a cycle: {cycle.args[1]}")
+    for name, service in SERVICES.items():
+        for dependency, rule in service.get("depends_on", {}).items():
+            expected = (
+                "service_completed_successfully" if SERVICES[dependency].get("restart") == "no" else "service_healthy"
+            )
+            assert rule == {"condition": expected}, (name, dependency)
+    app_services = {"api", "worker", "scheduler"}
+    assert all(SERVICES[s]["depends_on"]["migrate"] for s in app_services)
+
+
+def test_exactly_one_scheduler() -> None:
+    assert SERVICES["scheduler"]["deploy"]["replicas"] == 1
+    [scheduler] = [d for d in K8S if d["kind"] == "Deployment" and d["metadata"]["name"] == "mailroom-scheduler"]
+    assert scheduler["spec"]["replicas"] == 1
+    assert scheduler["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_every_setting_the_app_reads_is_documented() -> None:
+    documented = set(re.findall(r"^(MAILROOM_[A-Z_]+)=", ENV_EXAMPLE, re.MULTILINE))
+    read = {f"MAILROOM_{name.upper()}" for name in Settings.__struct_fields__}
+    assert read - documented == set()
+    assert documented - read == set(), "documented settings the app does not read"
+
+
+def test_no_secret_has_a_real_default() -> None:
+    for name in SECRETS:
+        assert re.search(rf"^{name}=$", ENV_EXAMPLE, re.MULTILINE), f"{name} must be empty in .env.example"
+    compose_text = (ROOT / "compose.yaml").read_text()
+    assert "${POSTGRES_PASSWORD:?" in compose_text
+    assert not re.search(r"POSTGRES_PASSWORD:-", compose_text)
+    [secret] = [d for d in K8S if d["kind"] == "Secret"]
+    assert set(secret["stringData"].values()) == {""}
+
+
+def test_images_are_pinned_to_a_major_version() -> None:
+    images = [s["image"] for s in SERVICES.values() if "image" in s]
+    images += [c["image"] for d in K8S if d["kind"] in ("Deployment", "Job") for c in _containers(d)]
+    images += re.findall(r"^FROM (\S+)", (ROOT / "deploy/Dockerfile").read_text(), re.MULTILINE)
+    images += re.findall(r"^FROM (\S+)", (ROOT / "deploy/mailservers/Dockerfile").read_text(), re.MULTILINE)
+    for image in images:
+        if image == "mailroom":  # the k8s base's own image, given its tag by kustomization.yaml
+            continue
+        assert re.search(r":v?\d+", image.split(" ")[0]), f"{image} is not pinned"
+        assert not image.endswith(":latest"), image
+
+
+def test_the_api_is_probed_on_health_and_the_image_runs_unprivileged() -> None:
+    [api] = [d for d in K8S if d["kind"] == "Deployment" and d["metadata"]["name"] == "mailroom-api"]
+    [container] = _containers(api)
+    assert container["readinessProbe"]["httpGet"]["path"] == "/health"
+    dockerfile = (ROOT / "deploy/Dockerfile").read_text()
+    assert "USER 1000" in dockerfile
+    assert "HEALTHCHECK" in dockerfile
+    assert 'ENTRYPOINT ["mailroom"]' in dockerfile
+    for deployment in (d for d in K8S if d["kind"] in ("Deployment", "Job")):
+        assert deployment["spec"]["template"]["spec"]["securityContext"]["runAsNonRoot"] is True
+
+
+def _containers(resource: dict[str, Any]) -> list[dict[str, Any]]:
+    containers: list[dict[str, Any]] = resource["spec"]["template"]["spec"]["containers"]
+    return containers
