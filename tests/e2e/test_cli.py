@@ -75,20 +75,31 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@pytest.fixture
-def served(env: dict[str, str]) -> Iterator[str]:
+def start_serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """`mailroom serve` on a free port, once its /health answers; its output is piped for the caller to read."""
     port = free_port()
     process = subprocess.Popen(
         [MAILROOM, "serve"], env=env | {"MAILROOM_PORT": str(port)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
+    wait_for_health(base)
+    return process, base
+
+
+def wait_for_health(base: str) -> None:
+    for _ in range(150):
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def served(env: dict[str, str]) -> Iterator[str]:
+    process, base = start_serve(env)
     try:
-        for _ in range(150):
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         yield base
     finally:
         process.terminate()

@@ -7,8 +7,6 @@ Deterministic for CI: Hypothesis derandomized, a fixed number of examples per op
 10 by default); `uv run just fuzz` runs many more."""
 
 import os
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 
-from tests.e2e.test_cli import MAILROOM, create_user, free_port
+from tests.e2e.test_cli import create_user, start_serve
 
 EXAMPLES = int(os.environ.get("MAILROOM_FUZZ_EXAMPLES", "10"))
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance]
@@ -40,26 +38,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         "MAILROOM_IDLE_ENABLED": "false",
         "MAILROOM_LOG_LEVEL": "WARNING",
     }
-    port = free_port()
-    process = subprocess.Popen(
-        [MAILROOM, "serve"], env=env | {"MAILROOM_PORT": str(port)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    base = f"http://127.0.0.1:{port}"
+    process, base = start_serve(env)
     try:
-        for _ in range(150):
-            try:
-                httpx.get(f"{base}/health", timeout=1)
-                break
-            except httpx.TransportError:
-                time.sleep(0.1)
         assert create_user(env).returncode == 0  # after serve has migrated the database
         login = {"tenant": "acme", "email": "a@acme.test", "password": "a-long-password"}
         token = httpx.post(f"{base}/api/auth/login", json=login).json()["access_token"]
         yield base, {"Authorization": f"Bearer {token}"}
     finally:
         process.terminate()
-        errors = process.communicate(timeout=20)[1].decode()
-        assert "Traceback" not in errors, errors[-3000:]
+        output = process.communicate(timeout=20)[0].decode()
+        assert "Traceback" not in output, output[-3000:]
 
 
 def test_no_request_breaks_the_api(server: tuple[str, dict[str, str]]) -> None:

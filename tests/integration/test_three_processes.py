@@ -6,7 +6,6 @@ import asyncio
 import imaplib
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import pytest
 from redis import Redis
 
 from tests.conftest import mail_server_settings
-from tests.e2e.test_cli import MAILROOM, free_port
+from tests.e2e.test_cli import MAILROOM, free_port, wait_for_health
 from tests.integration.conftest import env_without_mailroom
 from tests.integration.test_send_on_postfix import RECIPIENT, SENDER, account_body, mailbox, messages_in
 
@@ -52,13 +51,7 @@ def stack(postgres_url: str, app_role_url: str, redis_url: str, tmp_path: Path, 
     ]
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).json()["status"] == "ok":
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
+        wait_for_health(base)
         yield base
     finally:
         for process in processes:
