@@ -8,7 +8,7 @@ from application.compose.settings import OutboxSettings
 from application.sync.request import request_sync
 from domain.accounts import MailAccount
 from domain.drafts import Draft, DraftStatus, Envelope
-from domain.errors import DeliveryFailed, DomainError
+from domain.errors import DeliveryFailed, DomainError, NotFound
 from domain.mailboxes import MailboxRole
 from domain.ports.mail import MailSender, MailSession
 from domain.ports.persistence import UnitOfWork
@@ -23,7 +23,6 @@ log = logging.getLogger("mailroom.outbox")
 class Claimed:
     draft: Draft
     account: MailAccount
-    message: bytes
 
 
 class DeliverDraft:
@@ -71,15 +70,17 @@ class DeliverDraft:
             if draft is None or account is None or draft.outgoing is None:
                 return None
             await uow.commit()
-        return Claimed(draft, account, await self._blobs.get(draft.outgoing.blob_key))
+        return Claimed(draft, account)
 
     async def _attempt(self, claimed: Claimed, owner: str) -> tuple[DraftStatus, float | None]:
         draft, account = claimed.draft, claimed.account
+        assert draft.outgoing is not None
         envelope = Envelope(draft.content.sender.address, tuple(draft.content.recipients))
-        wait = None
+        wait, message = None, b""
         try:
+            message = await self._message(draft.outgoing.blob_key)
             password = self._cipher.decrypt(account.smtp_password)
-            reply = await self._sender.send(account.smtp, password, envelope, claimed.message)
+            reply = await self._sender.send(account.smtp, password, envelope, message)
         except DeliveryFailed as error:
             wait = self._failed(draft, error)
         except Exception as error:
@@ -91,8 +92,16 @@ class DeliverDraft:
             log.warning("draft %s: lease lost while sending; another worker took over", draft.id)
             return draft.status, None
         if draft.status is DraftStatus.SENT and not account.server_saves_sent:
-            await self._file_in_sent(draft, account, claimed.message)
+            await self._file_in_sent(draft, account, message)
         return draft.status, wait
+
+    async def _message(self, blob_key: str) -> bytes:
+        try:
+            return await self._blobs.get(blob_key)
+        except NotFound:
+            raise DeliveryFailed(
+                "the message built at queue time is missing from the blob store", permanent=True
+            ) from None
 
     def _failed(self, draft: Draft, error: DeliveryFailed) -> float | None:
         now = self._clock.now()

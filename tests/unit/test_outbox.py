@@ -277,3 +277,12 @@ async def test_another_tenants_account_and_drafts_are_not_found(outbox: Outbox) 
         account_id = (await uow.drafts.get(outbox.user.tenant_id, draft_id)).account_id  # type: ignore[union-attr]
     with pytest.raises(NotFound):
         await CreateDraft(outbox.fakes.uow, writer, outbox.fakes.clock)(stranger, ComposeRequest(account_id=account_id))
+
+
+async def test_a_queued_message_whose_blob_is_gone_fails_instead_of_retrying_forever(outbox: Outbox) -> None:
+    draft_id = await outbox.draft()
+    queued = await outbox.queue_send()(outbox.user, draft_id)
+    assert queued.outgoing is not None
+    await outbox.blobs.delete(queued.outgoing.blob_key)
+    assert await outbox.deliver()(outbox.user.tenant_id, draft_id, "w") is DraftStatus.FAILED
+    assert outbox.sent == []
