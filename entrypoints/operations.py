@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import logging
 import signal
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -36,6 +37,8 @@ from entrypoints.settings import Settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
 from entrypoints.worker.tasks import register_tasks
 from entrypoints.worker.watchers import watch_inboxes
+
+log = logging.getLogger("mailroom.worker")
 
 
 def serve(settings: Settings) -> None:
@@ -148,8 +151,15 @@ async def _drain_on_signal(broker: AsyncBroker, grace_seconds: float, concurrenc
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     with ThreadPoolExecutor() as executor:
-        receiver = Receiver(broker, executor=executor, max_async_tasks=concurrency, wait_tasks_timeout=grace_seconds)
-        await receiver.listen(stop)
+        while not stop.is_set():
+            receiver = Receiver(
+                broker, executor=executor, max_async_tasks=concurrency, wait_tasks_timeout=grace_seconds
+            )
+            try:
+                await receiver.listen(stop)
+            except Exception:  # Redis went away: listen again, as Taskiq's own runner does
+                log.exception("the job receiver stopped; listening again in a second")
+                await asyncio.sleep(1)
     current = asyncio.current_task()
     running = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
     for task in running:
