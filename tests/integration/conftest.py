@@ -27,25 +27,26 @@ def postgres_url() -> Iterator[str]:
         "postgres", "MAILROOM_TEST_POSTGRES_URL", "e.g. postgresql://postgres@127.0.0.1:5432/postgres"
     )
     name = f"mailroom_test_{uuid4().hex[:12]}"
-    dsn = make_url(admin_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    run_sql(admin_url, f'CREATE DATABASE "{name}"')
+    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=name)
+    yield url.render_as_string(hide_password=False)
+    run_sql(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    run_sql(admin_url, f'DROP ROLE IF EXISTS "{name}_app"')
 
-    async def execute(sql: str) -> None:
+
+def run_sql(url: str, sql: str) -> None:
+    """One statement on a Postgres URL, from sync code (a fixture may be set up inside a running event loop)."""
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def execute() -> None:
         connection = await asyncpg.connect(dsn)
         try:
             await connection.execute(sql)
         finally:
             await connection.close()
 
-    def run(sql: str) -> None:
-        """On its own thread: the fixture may be first requested from inside a running event loop."""
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            pool.submit(asyncio.run, execute(sql)).result()
-
-    run(f'CREATE DATABASE "{name}"')
-    url = make_url(admin_url).set(drivername="postgresql+asyncpg", database=name)
-    yield url.render_as_string(hide_password=False)
-    run(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    run(f'DROP ROLE IF EXISTS "{name}_app"')
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, execute()).result()
 
 
 @pytest.fixture(scope="session")
@@ -60,18 +61,8 @@ def app_role_url(postgres_url: str) -> str:
         f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{role}"',
         f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{role}"',
     ]
-    dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-    async def grant() -> None:
-        connection = await asyncpg.connect(dsn)
-        try:
-            for statement in statements:
-                await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pool.submit(asyncio.run, grant()).result()
+    for statement in statements:
+        run_sql(postgres_url, statement)
     return url.set(username=role, password=password).render_as_string(hide_password=False)
 
 

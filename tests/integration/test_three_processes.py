@@ -16,7 +16,7 @@ from redis import Redis
 
 from tests.conftest import mail_server_settings
 from tests.e2e.test_cli import MAILROOM, free_port, wait_for_health
-from tests.integration.conftest import env_without_mailroom
+from tests.integration.conftest import env_without_mailroom, run_sql
 from tests.integration.test_send_on_postfix import RECIPIENT, SENDER, account_body, mailbox, messages_in
 
 PASSWORD = "three-processes-password"
@@ -59,6 +59,7 @@ def stack(postgres_url: str, app_role_url: str, redis_url: str, tmp_path: Path, 
         for process in processes:  # uvicorn re-raises SIGTERM once it has shut down gracefully
             assert process.wait(timeout=40) in (0, -signal.SIGTERM), process.args
         assert (tmp_path / "scheduler.heartbeat").exists()
+        run_sql(postgres_url, "TRUNCATE tenants CASCADE")  # the session's database is shared with other tests
 
 
 async def until(client: httpx.AsyncClient, path: str, done: Any, seconds: float = 30) -> dict[str, Any]:

@@ -70,8 +70,7 @@ async def test_a_killed_workers_sync_is_delivered_again_and_resumes(
     mail = mail_server_settings()
     fill_maildir(Path(mail["MAILROOM_TEST_MAIL_DIR"], USER, "Maildir"), MESSAGES)
     await Redis.from_url(env["MAILROOM_REDIS_URL"]).delete("mailroom")
-    migrate = await asyncio.create_subprocess_exec(MAILROOM, "migrate", env=env)
-    assert await migrate.wait() == 0
+    await migrated_and_empty(env)
     await request_sync(env, mail)
     database = await asyncpg.connect(
         make_url(env["MAILROOM_DATABASE_URL"]).set(drivername="postgresql").render_as_string(False)
@@ -93,6 +92,19 @@ async def test_a_killed_workers_sync_is_delivered_again_and_resumes(
     assert done["stored"] == done["distinct_uids"] == MESSAGES
     assert done["last_error"] is None
     assert done["fetched"] <= MESSAGES - after_kill["stored"], "it resumed after the last committed batch"
+
+
+async def migrated_and_empty(env: dict[str, str]) -> None:
+    """The session's database is shared with other tests: these count every message in it."""
+    migrate = await asyncio.create_subprocess_exec(MAILROOM, "migrate", env=env)
+    assert await migrate.wait() == 0
+    database = await asyncpg.connect(
+        make_url(env["MAILROOM_DATABASE_URL"]).set(drivername="postgresql").render_as_string(False)
+    )
+    try:
+        await database.execute("TRUNCATE tenants CASCADE")
+    finally:
+        await database.close()
 
 
 async def request_sync(env: dict[str, str], mail: dict[str, str]) -> None:
@@ -154,12 +166,10 @@ async def test_a_worker_stopped_with_sigterm_gives_its_lease_back_and_another_fi
     mail = mail_server_settings()
     fill_maildir(Path(mail["MAILROOM_TEST_MAIL_DIR"], USER, "Maildir"), MESSAGES)
     await Redis.from_url(env["MAILROOM_REDIS_URL"]).delete("mailroom")
-    migrate = await asyncio.create_subprocess_exec(MAILROOM, "migrate", env=env)
-    assert await migrate.wait() == 0
+    await migrated_and_empty(env)
     database = await asyncpg.connect(
         make_url(env["MAILROOM_DATABASE_URL"]).set(drivername="postgresql").render_as_string(False)
     )
-    await database.execute("TRUNCATE tenants CASCADE")  # the database is shared with the test above
     await request_sync(env, mail)
     try:
         first = await workers()
