@@ -31,11 +31,10 @@ class LimitRequests:
         await self._check(f"login-email:{email.strip().lower()}", self._limits.login, "too many login attempts")
 
     async def _check(self, key: str, limits: Sequence[Limit], message: str) -> RateDecision:
-        windows = []
-        for limit in limits:
-            used, resets_in = await self._counter.hit(f"{key}:{limit.window_seconds}", limit.window_seconds)
-            windows.append(WindowCount(limit, used, resets_in))
-        decision = RateDecision(tuple(windows))
+        counts = await self._counter.hit(key, [limit.window_seconds for limit in limits])
+        decision = RateDecision(
+            tuple(WindowCount(limit, used, resets_in) for limit, (used, resets_in) in zip(limits, counts, strict=True))
+        )
         if not decision.allowed:
             raise TooManyRequests(message, decision)
         return decision

@@ -69,7 +69,7 @@ class AccountSync:
 
     def release(self) -> None:
         """The worker stops before finishing (it is shutting down): the lease is given back at once, and the sync
-        counts as stalled, so the next scheduler run queues it again; it resumes after the last committed batch."""
+        counts as stalled, so a request for it (SyncAccount makes one, else the scheduler) queues it again."""
         self.phase, self.queued_at = SyncPhase.QUEUED, None
         self.lease_owner = self.lease_expires_at = None
 

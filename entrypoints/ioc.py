@@ -65,7 +65,7 @@ from application.messages.search import SearchMessages
 from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
-from application.sync.request import RequestSync, ResumeSync
+from application.sync.request import RequestSync
 from application.sync.schedule import EnqueueDueSyncs
 from application.sync.settings import SyncSettings
 from application.sync.status import GetSyncStatus
@@ -210,7 +210,6 @@ class SyncProvider(Provider):
     folder_sync = provide(FolderSync, scope=Scope.REQUEST)
     sync_account = provide(SyncAccount, scope=Scope.REQUEST)
     request_sync = provide(RequestSync, scope=Scope.REQUEST)
-    resume_sync = provide(ResumeSync, scope=Scope.REQUEST)
     sync_status = provide(GetSyncStatus, scope=Scope.REQUEST)
 
     @provide(scope=Scope.REQUEST)

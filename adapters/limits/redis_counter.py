@@ -1,4 +1,5 @@
 import time
+from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
@@ -13,15 +14,15 @@ class RedisRateCounter(RateCounter):
         self._redis = redis
         self._prefix = prefix
 
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
+    async def hit(self, key: str, windows: Sequence[int]) -> list[tuple[int, int]]:
         now = int(time.time())
-        window = now // window_seconds
-        name = f"{self._prefix}{key}:{window}"
         async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(name)
-            pipe.expire(name, window_seconds + 1)
-            count, _ = await pipe.execute()
-        return int(count), (window + 1) * window_seconds - now
+            for seconds in windows:
+                name = f"{self._prefix}{key}:{seconds}:{now // seconds}"
+                pipe.incr(name)
+                pipe.expire(name, seconds + 1)
+            replies = await pipe.execute()
+        return [(int(replies[2 * i]), (now // s + 1) * s - now) for i, s in enumerate(windows)]
 
     async def close(self) -> None:
         await self._redis.aclose()

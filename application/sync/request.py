@@ -26,19 +26,6 @@ class RequestSync:
         return await request_sync(self._uow, self._jobs, self._clock, principal.tenant_id, account_id)
 
 
-class ResumeSync:
-    """Queues again a sync its worker gave back when stopping (SyncAccount releases it as stalled), so another
-    worker takes it over now rather than at the scheduler's next run."""
-
-    def __init__(self, uow: UnitOfWork, jobs: JobQueue, clock: Clock) -> None:
-        self._uow = uow
-        self._jobs = jobs
-        self._clock = clock
-
-    async def __call__(self, tenant_id: UUID, account_id: UUID) -> AccountSync:
-        return await request_sync(self._uow, self._jobs, self._clock, tenant_id, account_id)
-
-
 async def request_sync(uow: UnitOfWork, jobs: JobQueue, clock: Clock, tenant_id: UUID, account_id: UUID) -> AccountSync:
     now = clock.now()
     async with uow:

@@ -2,6 +2,7 @@ import asyncio
 from uuid import UUID
 
 from application.sync.folder import FolderSync
+from application.sync.request import request_sync
 from application.sync.settings import SyncSettings
 from domain.accounts import MailAccount
 from domain.errors import Conflict, DomainError, MailServerRejected, NotFound
@@ -9,7 +10,7 @@ from domain.ids import new_id
 from domain.mailboxes import Mailbox
 from domain.ports.mail import ImapSession, MailSession
 from domain.ports.persistence import UnitOfWork
-from domain.ports.runtime import Clock
+from domain.ports.runtime import Clock, JobQueue
 from domain.ports.security import CredentialCipher
 from domain.remote import RemoteFolder
 from domain.sync import AccountSync
@@ -31,6 +32,7 @@ class SyncAccount:
         clock: Clock,
         folder_sync: FolderSync,
         settings: SyncSettings,
+        jobs: JobQueue,
     ) -> None:
         self._uow = uow
         self._imap = imap
@@ -38,6 +40,7 @@ class SyncAccount:
         self._clock = clock
         self._folder_sync = folder_sync
         self._settings = settings
+        self._jobs = jobs
 
     async def __call__(self, tenant_id: UUID, account_id: UUID, owner: str) -> AccountSync:
         account, sync = await self._claim(tenant_id, account_id, owner)
@@ -50,8 +53,7 @@ class SyncAccount:
         except (MailServerRejected, LeaseLost) as error:
             sync.fail(self._clock.now(), error.message)
         except asyncio.CancelledError:
-            sync.release()
-            await self._save(sync)
+            await self._give_back(sync)
             raise
         except Exception as error:
             sync.fail(self._clock.now(), f"internal error ({type(error).__name__})")
@@ -134,6 +136,13 @@ class SyncAccount:
             sync.take_lease(owner, now, self._settings.lease_ttl)
             await uow.syncs.save(sync)
             await uow.commit()
+
+    async def _give_back(self, sync: AccountSync) -> None:
+        """The worker is stopping (cancelled): the lease goes back at once and the sync is queued again, so another
+        worker resumes it now, after the last committed batch."""
+        sync.release()
+        await self._save(sync)
+        await request_sync(self._uow, self._jobs, self._clock, sync.tenant_id, sync.account_id)
 
     async def _save(self, sync: AccountSync) -> None:
         async with self._uow as uow:

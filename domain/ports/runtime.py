@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -29,7 +30,8 @@ class HealthProbe(Protocol):
 
 
 class RateCounter(Protocol):
-    async def hit(self, key: str, window_seconds: int) -> tuple[int, int]:
-        """Counts one request for `key` in the current fixed window of `window_seconds`; returns (requests
-        counted in the window so far, seconds until it resets). Shared by every process that shares the store."""
+    async def hit(self, key: str, windows: Sequence[int]) -> list[tuple[int, int]]:
+        """Counts one request for `key` in the current fixed window of each length in `windows` (seconds), in one
+        round trip; for each, (requests counted in the window so far, seconds until it resets). Shared by every
+        process that shares the store."""
         ...

@@ -2,7 +2,6 @@
 a second delivery of a sync finds the lease taken, or nothing new to fetch; a second write-back finds the message
 already changed, moved or gone."""
 
-import asyncio
 import logging
 import os
 import socket
@@ -18,7 +17,7 @@ from application.compose.outbox import EnqueueDueSends
 from application.compose.send import SEND_TASK
 from application.messages.changes import DELETE_TASK, MOVE_TASK, WRITE_FLAGS_TASK
 from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
-from application.sync.request import SYNC_TASK, ResumeSync
+from application.sync.request import SYNC_TASK
 from application.sync.schedule import EnqueueDueSyncs
 from application.sync.sync_account import SyncAccount
 from entrypoints.metrics import MESSAGES_SYNCED, SENDS, SYNC_RUNS
@@ -31,16 +30,10 @@ DUE_SENDS_TASK = "enqueue_due_sends"
 
 
 @inject(patch_module=True)
-async def sync_account(
-    tenant_id: str, account_id: str, sync: FromDishka[SyncAccount], resume: FromDishka[ResumeSync]
-) -> dict[str, Any]:
+async def sync_account(tenant_id: str, account_id: str, sync: FromDishka[SyncAccount]) -> dict[str, Any]:
     try:
         with scoped_to(tenant_id):
             result = await sync(UUID(tenant_id), UUID(account_id), WORKER_ID)
-    except asyncio.CancelledError:
-        with scoped_to(tenant_id):  # the worker is stopping: Taskiq acknowledges a cancelled job, so queue it anew
-            await resume(UUID(tenant_id), UUID(account_id))
-        raise
     except Exception:
         SYNC_RUNS.labels("error").inc()
         raise

@@ -14,7 +14,7 @@ from adapters.blobs.local_folder import LocalFolderBlobStore
 from adapters.imap.session import AioimaplibMailSession, AioimaplibSession
 from adapters.imap.utf7 import quote
 from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
-from adapters.memory.runtime import ManualClock
+from adapters.memory.runtime import ManualClock, RecordingJobQueue
 from adapters.memory.security import ReversibleCipher
 from adapters.mime.parser import StdlibMessageParser
 from adapters.network import OutboundPolicy
@@ -87,7 +87,9 @@ class Rig:
         settings = SyncSettings(batch_size=batch_size)
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folder = FolderSync(self.make_uow(), builder, self.clock, settings)
-        return SyncAccount(self.make_uow(), self.sessions, self.cipher, self.clock, folder, settings)
+        return SyncAccount(
+            self.make_uow(), self.sessions, self.cipher, self.clock, folder, settings, RecordingJobQueue()
+        )
 
     async def run(self, owner: str = "w1", batch_size: int = 500) -> AccountSync:
         return await self.sync(batch_size)(self.account.tenant_id, self.account.id, owner)

@@ -9,6 +9,7 @@ import pytest
 
 from adapters.memory.blobs import MemoryBlobStore
 from adapters.memory.imap import FakeImapServer, FakeImapSession, FakeMailSession
+from adapters.memory.runtime import RecordingJobQueue
 from adapters.mime.parser import StdlibMessageParser
 from application.accounts.create import CreateMailAccount
 from application.sync.folder import FolderSync
@@ -29,6 +30,7 @@ class World:
     def __init__(self, batch_size: int = 500, max_message_bytes: int = 10_000_000) -> None:
         self.fakes, self.server, self.blobs = Fakes(), FakeImapServer(), MemoryBlobStore()
         self.settings = SyncSettings(batch_size=batch_size, max_message_bytes=max_message_bytes)
+        self.jobs = RecordingJobQueue()
 
     async def account(self) -> MailAccount:
         f = self.fakes
@@ -38,7 +40,7 @@ class World:
         f = self.fakes
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folder = FolderSync(f.uow, builder, f.clock, self.settings)
-        return SyncAccount(f.uow, FakeMailSession(self.server), f.cipher, f.clock, folder, self.settings)
+        return SyncAccount(f.uow, FakeMailSession(self.server), f.cipher, f.clock, folder, self.settings, self.jobs)
 
     def messages(self, folder: str) -> list[Message]:
         store = self.fakes.uow.store
@@ -224,7 +226,9 @@ async def test_a_sync_stopped_by_a_shutting_down_worker_gives_its_lease_back_and
     f = world.fakes
     folder = FolderSync(f.uow, MessageBuilder(StdlibMessageParser(), world.blobs), f.clock, world.settings)
     running = asyncio.create_task(
-        SyncAccount(f.uow, stalling, f.cipher, f.clock, folder, world.settings)(account.tenant_id, account.id, "w-1")
+        SyncAccount(f.uow, stalling, f.cipher, f.clock, folder, world.settings, world.jobs)(
+            account.tenant_id, account.id, "w-1"
+        )
     )
     await fetching.wait()
     running.cancel()
@@ -233,6 +237,6 @@ async def test_a_sync_stopped_by_a_shutting_down_worker_gives_its_lease_back_and
 
     state = f.uow.store.syncs[account.id]
     assert (state.phase, state.lease_owner) == (SyncPhase.QUEUED, None)
-    assert state.stalled(f.clock.now())
+    assert [(task, job_id) for job_id, task, _ in world.jobs.jobs] == [("sync_account", state.job_id)]
     assert (await world.sync()(account.tenant_id, account.id, "w-2")).phase is SyncPhase.IDLE
     assert world.subjects("INBOX") == ["one"]
