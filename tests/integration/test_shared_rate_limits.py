@@ -1,19 +1,20 @@
-"""Two API instances on one Redis share one budget per user: what one counted, the other sees."""
+"""Two API processes on one Redis share one budget per user: what one counted, the other sees. And the job
+queue's depth, read from Redis when /metrics is scraped."""
 
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import msgspec
+import httpx
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from entrypoints.http.app import create_app
 from entrypoints.operations import create_user
 from entrypoints.settings import Settings, load_settings
 from tests.e2e.conftest import PASSWORD, account_body
-from tests.integration.conftest import migrated_engine
+from tests.e2e.test_cli import start_serve
+from tests.integration.conftest import env_without_mailroom, migrated_engine
 
 
 @pytest.fixture
@@ -29,17 +30,30 @@ async def settings(request: pytest.FixtureRequest, tmp_path: Path, redis_url: st
         yield load_settings(environ)
 
 
-async def test_two_api_instances_share_the_budget(settings: Settings) -> None:
+async def test_two_api_processes_share_the_budget(settings: Settings) -> None:
+    """Two `mailroom serve` processes on one Redis: requests alternate between them, the 11th is refused by both."""
     assert await create_user(settings, "acme", "alice@acme.test", PASSWORD, None) == 0
-    apps: list[Litestar] = [create_app(settings=settings), create_app(settings=msgspec.structs.replace(settings))]
-    async with AsyncTestClient(apps[0]) as first, AsyncTestClient(apps[1]) as second:
-        body = {"tenant": "acme", "email": "alice@acme.test", "password": PASSWORD}
-        token = (await first.post("/api/auth/login", json=body)).json()["access_token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        codes = [(await (first if i % 2 else second).get("/api/me", headers=auth)).status_code for i in range(10)]
-        assert codes == [200] * 10
-        assert (await first.get("/api/me", headers=auth)).status_code == 429
-        assert (await second.get("/api/me", headers=auth)).status_code == 429
+    env = env_without_mailroom() | {
+        "MAILROOM_DATA_DIR": settings.data_dir,
+        "MAILROOM_DATABASE_URL": settings.database_url,
+        "MAILROOM_REDIS_URL": settings.redis_url or "",
+        "MAILROOM_RATE_LIMIT_PER_MINUTE": "10",
+        "MAILROOM_IDLE_ENABLED": "false",
+    }
+    servers = [start_serve(env), start_serve(env)]
+    try:
+        async with httpx.AsyncClient() as client:
+            body = {"tenant": "acme", "email": "alice@acme.test", "password": PASSWORD}
+            login = await client.post(f"{servers[0][1]}/api/auth/login", json=body)
+            auth = {"Authorization": f"Bearer {login.json()['access_token']}"}
+            codes = [(await client.get(f"{servers[i % 2][1]}/api/me", headers=auth)).status_code for i in range(10)]
+            assert codes == [200] * 10
+            for _, base in servers:
+                assert (await client.get(f"{base}/api/me", headers=auth)).status_code == 429
+    finally:
+        for process, _ in servers:
+            process.terminate()
+            process.communicate(timeout=20)
 
 
 async def test_the_queue_depth_is_read_from_redis_when_scraped(settings: Settings) -> None:
