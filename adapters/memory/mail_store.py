@@ -78,6 +78,13 @@ class MemoryMessageRepository(MessageRepository):
         found = [m for (box, _), m in self._store.messages.items() if box == mailbox_id]
         return len(found), sum(not m.flags.seen for m in found)
 
+    async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
+        return [
+            replace(m)
+            for m in self._store.messages.values()
+            if m.tenant_id == tenant_id and m.account_id == account_id and m.message_id == message_id
+        ]
+
     async def thread_of(self, account_id: UUID, message_ids: Sequence[str]) -> UUID | None:
         wanted = set(message_ids)
         return next(

@@ -140,6 +140,16 @@ class SqlMessageRepository(MessageRepository):
             .limit(1)
         )
 
+    async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
+        rows = await self._session.scalars(
+            select(MessageModel).where(
+                MessageModel.tenant_id == tenant_id,
+                MessageModel.account_id == account_id,
+                MessageModel.message_id == message_id,
+            )
+        )
+        return [message_from_row(row) for row in rows]
+
     async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
         rows = await self._session.scalars(
             select(MessageModel.uid).where(

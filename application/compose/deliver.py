@@ -1,14 +1,16 @@
 """The worker's side of the outbox: one draft, sent under a lease, tried again on temporary failures."""
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from application.compose.settings import OutboxSettings
+from application.messages.changes import WRITE_FLAGS_TASK
 from application.sync.request import request_sync
 from domain.accounts import MailAccount
 from domain.drafts import Draft, DraftStatus, Envelope
 from domain.errors import DeliveryFailed, DomainError, NotFound
+from domain.ids import new_id
 from domain.mailboxes import MailboxRole
 from domain.ports.mail import MailSender, MailSession
 from domain.ports.persistence import UnitOfWork
@@ -91,9 +93,30 @@ class DeliverDraft:
         if not await self._save(draft, owner):
             log.warning("draft %s: lease lost while sending; another worker took over", draft.id)
             return draft.status, None
-        if draft.status is DraftStatus.SENT and not account.server_saves_sent:
-            await self._file_in_sent(draft, account, message)
+        if draft.status is DraftStatus.SENT:
+            await self._mark_answered(draft)
+            if not account.server_saves_sent:
+                await self._file_in_sent(draft, account, message)
         return draft.status, wait
+
+    async def _mark_answered(self, draft: Draft) -> None:
+        """A sent reply marks the message it answers \\Answered, in the store at once and on the server by a job."""
+        if not draft.content.in_reply_to:
+            return
+        async with self._uow as uow:
+            originals = await uow.messages.with_message_id(draft.tenant_id, draft.account_id, draft.content.in_reply_to)
+            unanswered = [m for m in originals if not m.flags.answered]
+            for message in unanswered:
+                await uow.messages.set_flags(draft.tenant_id, message.id, replace(message.flags, answered=True))
+            await uow.commit()
+        for message in unanswered:
+            await self._jobs.enqueue(
+                WRITE_FLAGS_TASK,
+                new_id().hex,
+                tenant_id=str(draft.tenant_id),
+                message_id=str(message.id),
+                answered="true",
+            )
 
     async def _message(self, blob_key: str) -> bytes:
         try:

@@ -59,11 +59,18 @@ class _RemoteChange:
 
 
 class WriteFlags(_RemoteChange):
-    async def __call__(self, tenant_id: UUID, message_id: UUID, seen: bool | None, flagged: bool | None) -> None:
+    async def __call__(
+        self,
+        tenant_id: UUID,
+        message_id: UUID,
+        seen: bool | None,
+        flagged: bool | None,
+        answered: bool | None = None,
+    ) -> None:
         located = await self._locate(tenant_id, message_id)
         if located is None:
             return
-        wanted = {"\\Seen": seen, "\\Flagged": flagged}
+        wanted = {"\\Seen": seen, "\\Flagged": flagged, "\\Answered": answered}
         add = [flag for flag, on in wanted.items() if on is True]
         remove = [flag for flag, on in wanted.items() if on is False]
         async with self._folder(located) as imap:

@@ -76,6 +76,10 @@ class MessageRepository(Protocol):
         """The thread of any stored message of the account with one of these Message-IDs."""
         ...
 
+    async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
+        """The account's stored messages with this Message-ID header (a copy per folder it is in)."""
+        ...
+
     async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
         """UIDs in [first_uid, last_uid] already stored: a message moved in by Mailroom is stored at once."""
         ...

@@ -51,10 +51,15 @@ async def enqueue_due_syncs(enqueue: FromDishka[EnqueueDueSyncs]) -> int:
 
 @inject(patch_module=True)
 async def write_flags(
-    tenant_id: str, message_id: str, write: FromDishka[WriteFlags], seen: str | None = None, flagged: str | None = None
+    tenant_id: str,
+    message_id: str,
+    write: FromDishka[WriteFlags],
+    seen: str | None = None,
+    flagged: str | None = None,
+    answered: str | None = None,
 ) -> None:
     with scoped_to(tenant_id):
-        await write(UUID(tenant_id), UUID(message_id), _flag(seen), _flag(flagged))
+        await write(UUID(tenant_id), UUID(message_id), _flag(seen), _flag(flagged), _flag(answered))
 
 
 @inject(patch_module=True)

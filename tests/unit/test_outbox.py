@@ -27,7 +27,8 @@ from application.compose.settings import OutboxSettings
 from domain.auth import Principal
 from domain.drafts import DraftStatus
 from domain.errors import Conflict, DeliveryFailed, NotFound, TooLarge
-from domain.messages import Address
+from domain.ids import new_id
+from domain.messages import Address, Flags, Message
 from domain.ports.mail import MailSender
 from tests.unit.fakes import Fakes, new_account, principal
 
@@ -286,3 +287,35 @@ async def test_a_queued_message_whose_blob_is_gone_fails_instead_of_retrying_for
     await outbox.blobs.delete(queued.outgoing.blob_key)
     assert await outbox.deliver()(outbox.user.tenant_id, draft_id, "w") is DraftStatus.FAILED
     assert outbox.sent == []
+
+
+async def test_a_sent_reply_marks_the_original_answered_here_and_on_the_server(outbox: Outbox) -> None:
+    outbox.account_id = await outbox.account()
+    original = Message(
+        id=new_id(),
+        tenant_id=outbox.user.tenant_id,
+        account_id=outbox.account_id,
+        mailbox_id=new_id(),
+        uid=7,
+        thread_id=new_id(),
+        message_id="<lunch@example.net>",
+        subject="Lunch?",
+        sender=[Address("Zoe", "zoe@example.net")],
+        to=[Address("", "alice@example.com")],
+        date=None,
+        internal_date=outbox.fakes.clock.now(),
+        size=100,
+        flags=Flags(seen=True),
+        raw_blob_key="b" * 64,
+    )
+    outbox.fakes.uow.store.messages[(original.mailbox_id, original.uid)] = original
+    draft_id = await outbox.draft(in_reply_to=original.id, to=None)
+    await outbox.queue_send()(outbox.user, draft_id)
+    assert await outbox.deliver()(outbox.user.tenant_id, draft_id, "w") is DraftStatus.SENT
+
+    stored = outbox.fakes.uow.store.messages[(original.mailbox_id, original.uid)]
+    assert stored.flags == Flags(seen=True, answered=True)
+    assert [(task, args) for _, task, args in outbox.jobs.jobs if task == "write_flags"] == [
+        ("write_flags", {"tenant_id": str(outbox.user.tenant_id), "message_id": str(original.id), "answered": "true"})
+    ]
+    assert outbox.fakes.servers.sent[0].envelope.recipients == ("zoe@example.net",)
