@@ -78,6 +78,8 @@ async def test_messages_round_trip_and_uids_are_unique_per_folder(make_uow: Fact
         assert await uow.messages.uids(box.id) == [1, 2]
         assert await uow.messages.counts(box.id) == (2, 1)
         assert await uow.messages.thread_of(box.account_id, ["<x@y>", "<1@example.com>"]) == first.thread_id
+        assert await uow.messages.with_message_id(box.tenant_id, box.account_id, "<1@example.com>") == [first]
+        assert await uow.messages.with_message_id(new_id(), box.account_id, "<1@example.com>") == []
     async with make_uow() as uow:
         with pytest.raises(Conflict):
             await uow.messages.add_many([message(box, 1)])
