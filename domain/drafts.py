@@ -174,15 +174,18 @@ class Draft:
         """For the scheduler: due and with no job sent lately (never, or its job was lost), or sending under an
         expired lease (the worker died mid-send)."""
         if self.status is DraftStatus.SENDING:
-            return self.lease_expires_at is None or self.lease_expires_at <= now
+            return self._lease_expired(now)
         if not self.due(now):
             return False
         return self.enqueued_at is None or self.enqueued_at + SEND_PATIENCE <= now
 
     def claimable(self, now: datetime) -> bool:
         if self.status is DraftStatus.SENDING:
-            return self.lease_expires_at is None or self.lease_expires_at <= now
+            return self._lease_expired(now)
         return self.due(now)
+
+    def _lease_expired(self, now: datetime) -> bool:
+        return self.lease_expires_at is None or self.lease_expires_at <= now
 
     def start_sending(self, owner: str, now: datetime, ttl: timedelta) -> None:
         if not self.claimable(now):
