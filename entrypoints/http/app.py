@@ -29,6 +29,7 @@ from entrypoints.http.controllers.messages import (
     search_messages,
 )
 from entrypoints.http.controllers.sync import SyncController
+from entrypoints.http.middleware_errors import middleware_errors_middleware
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.rate_limit import rate_limit_middleware
 from entrypoints.http.request_log import request_log_middleware
@@ -92,11 +93,12 @@ def create_app(*override_providers: Provider, settings: Settings | None = None) 
     app = Litestar(
         route_handlers=[health, MetricsController, LoginController, protected],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
-        middleware=[request_log_middleware, metrics.middleware],
+        middleware=[request_log_middleware, metrics.middleware, middleware_errors_middleware],
         cors_config=_cors(settings),
         request_max_body_size=settings.max_request_bytes,
         openapi_config=_openapi(),
         lifespan=[lifespan],
+        logging_config=None,  # the process configured logging (entrypoints.logs); Litestar's default replaces it
         debug=False,
     )
     setup_dishka(container, app)

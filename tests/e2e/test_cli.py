@@ -1,5 +1,6 @@
 """The `mailroom` command as a person runs it: separate processes on a temporary data folder."""
 
+import json
 import os
 import socket
 import subprocess
@@ -123,3 +124,19 @@ def test_serve_migrates_the_embedded_database_and_answers(served: str, env: dict
     created = httpx.post(f"{served}/api/accounts", json=body, headers={"Authorization": f"Bearer {token}"})
     assert created.status_code == 201
     assert Path(env["MAILROOM_DATA_DIR"], "mailroom.db").exists()
+
+
+def test_serve_writes_json_log_lines_with_the_request_id(env: dict[str, str]) -> None:
+    """What an operator's log collector reads from a running server: one JSON object a line, the access line with
+    its fields and request id, and no line in any other format (the web framework must not replace the set-up)."""
+    process, base = start_serve(env | {"MAILROOM_LOG_FORMAT": "json"})
+    try:
+        httpx.get(f"{base}/api/accounts", headers={"X-Request-ID": "ops-check-1"})
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=20)[0].decode()
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    others = [line for line in output.splitlines() if not line.startswith("{") and "schema at revision" not in line]
+    assert others == []
+    [access] = [r for r in map(json.loads, lines) if r.get("request_id") == "ops-check-1"]
+    assert (access["logger"], access["route"], access["status"]) == ("mailroom.access", "/api/accounts", 401)

@@ -10,6 +10,7 @@ from litestar.testing import AsyncTestClient
 
 from entrypoints.logs import JsonFormatter
 from tests.e2e.conftest import Login, account_body
+from tests.e2e.test_metrics import value
 from tests.e2e.test_sync_api import wait_for_idle
 
 
@@ -50,3 +51,18 @@ async def test_jobs_queued_by_a_request_log_under_its_id(
     jobs = [line for line in lines(caplog, "mailroom.jobs") if line.get("task") == "sync_account"]
     assert [line["request_id"] for line in jobs] == ["sync-req-1"]
     assert [r.request_id for r in caplog.records if r.name == "mailroom.worker"] == ["sync-req-1"]  # type: ignore[attr-defined]
+
+
+async def test_a_request_refused_by_authentication_is_logged_and_counted_as_refused(
+    client: AsyncTestClient[Litestar], caplog: pytest.LogCaptureFixture
+) -> None:
+    sample = 'mailroom_http_requests_total{app_name="mailroom",method="GET",path="/api/accounts",status_code="401"}'
+    before = value((await client.get("/metrics")).text, sample)
+    caplog.set_level(logging.INFO)
+    answer = await client.get("/api/accounts", headers={"X-Request-ID": "no-token-1"})
+    assert answer.status_code == 401
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert answer.headers["x-request-id"] == "no-token-1"
+    [access] = [line for line in lines(caplog, "mailroom.access") if line["request_id"] == "no-token-1"]
+    assert access["status"] == 401
+    assert value((await client.get("/metrics")).text, sample) == before + 1
