@@ -40,6 +40,7 @@ from entrypoints.worker.runtime import create_broker
 PASSWORD = "bench-password-long"
 ACCOUNTS = 20
 MAILROOM_PORT, BARE_PORT = 8701, 8702
+POSTGRES_SETTINGS = ("shared_buffers", "work_mem", "effective_cache_size", "random_page_cost")
 
 
 async def prepare(settings: Settings, dsn: str, messages: int) -> list[Mailbox]:
@@ -87,6 +88,8 @@ async def prepare(settings: Settings, dsn: str, messages: int) -> list[Mailbox]:
         started = time.perf_counter()
         await connection.execute("VACUUM ANALYZE messages")
         print(f"VACUUM ANALYZE in {time.perf_counter() - started:.0f} s")
+        settings_shown = [f"{name} {await connection.fetchval(f'SHOW {name}')}" for name in POSTGRES_SETTINGS]
+        print(f"Postgres {await connection.fetchval('SHOW server_version')}: {', '.join(settings_shown)}")
     finally:
         await connection.close()
     return boxes

@@ -143,3 +143,15 @@ def parse_web_search(text: str) -> list[TermGroup]:
     if required or excluded:
         groups.append(TermGroup(tuple(required), tuple(excluded)))
     return groups
+
+
+def required_phrases(text: str) -> list[str]:
+    """The text of each "quoted phrase" of two words or more that every result must contain, as written; none
+    when the search has alternatives (OR), as then no one phrase is required of every result."""
+    if len(parse_web_search(text)) > 1:
+        return []
+    return [
+        match.group(2)
+        for match in _TOKEN.finditer(text)
+        if match.group(2) is not None and not match.group(1) and len(_WORD.findall(match.group(2))) > 1
+    ]

@@ -43,7 +43,13 @@ class MessageModel(UUIDv7AuditBase):
         Index("ix_messages_account_message_id", "account_id", "message_id"),
         Index("ix_messages_thread", "thread_id"),
         Index("ix_messages_mailbox_date", "mailbox_id", "internal_date", "id"),
-        Index("ix_messages_tenant_date", "tenant_id", "internal_date", "id"),
+        Index(
+            "ix_messages_tenant_date",
+            "tenant_id",
+            "internal_date",
+            "id",
+            postgresql_include=["account_id", "mailbox_id", "seen", "flagged", "has_attachments"],
+        ),
         Index("ix_messages_tenant_from", "tenant_id", "from_address", "internal_date"),
     )
 

@@ -8,6 +8,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.persistence import message_search
 from domain.ids import new_id
 from domain.mailboxes import Mailbox, MailboxRole, SyncState
 from domain.messages import Address, Attachment, Flags, Message
@@ -318,3 +319,97 @@ async def test_a_thread_comes_oldest_first(make_uow: Factory) -> None:
         thread = await uow.messages.thread(inbox.tenant_id, thread_id)
         assert [m.subject for m in thread] == ["Quarterly report", "Re: Quarterly report"]
         assert await uow.messages.thread(new_id(), thread_id) == []
+
+
+async def test_dense_and_sparse_matches_are_all_found_in_order(
+    make_uow: Factory, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    """Postgres looks for matches among a window of the newest messages, widens it when they are dense, and
+    goes to the full-text index when they are rare; tiny windows (and no estimate short-cut) here take every
+    one of those paths (the other stores ignore them). Whatever the path, pages hold every match once:
+    subject matches first, then the body-only ones, each newest first where the store orders by date."""
+    monkeypatch.setattr(message_search, "RECENT_WINDOW", 4)
+    monkeypatch.setattr(message_search, "WIDEST_WINDOW", 16)
+    monkeypatch.setattr(message_search, "FEW_CANDIDATES", 0)
+    inbox = await folder(make_uow)
+    bodies = dict.fromkeys(range(60), "filler words only")
+    for day in range(0, 60, 3):
+        bodies[day] = "the dense word and the lone phrase" if day < 6 else "the dense word"
+    for day in range(0, 60, 20):
+        bodies[day] += " and a sparse one"
+    subjects = {day: "Weekly sparse notes" if day in (1, 40) else f"Note {day}" for day in range(60)}
+    messages = {
+        f"day{day}": make_message(inbox, day + 1, subjects[day], "a@example.org", "b@example.org", body, True,
+                                  False, False, day)
+        for day, body in bodies.items()
+    }  # fmt: skip
+    async with make_uow() as uow:
+        await uow.messages.add_many(list(messages.values()))
+        await uow.commit()
+    by_id = {m.id: label for label, m in messages.items()}
+    newest_first = [f"day{day}" for day in reversed(range(60))]
+    for text, in_subject, in_body in [
+        ("dense", [], [d for d in newest_first if "dense" in bodies[int(d[3:])]]),
+        ("sparse", ["day40", "day1"], ["day40", "day20", "day0"]),
+        ('"lone phrase"', [], ["day3", "day0"]),
+    ]:
+        seen: list[str] = []
+        page: KeysetPage[Any] = KeysetPage([], None)
+        async with make_uow() as uow:
+            for _ in range(40):
+                page = await uow.messages.search(
+                    MessageQuery(inbox.tenant_id, text=text), PageAfter(3, page.next_cursor)
+                )
+                seen += [by_id[item.id] for item in page.items]
+                if page.next_cursor is None:
+                    break
+        body_only = [d for d in in_body if d not in in_subject]
+        assert sorted(seen) == sorted(in_subject + body_only), text
+        assert sorted(seen[: len(in_subject)]) == sorted(in_subject), text
+        if request.node.callspec.params["make_uow"] == "postgres":
+            assert seen == in_subject + body_only, text
+
+
+TRICKY_SUBJECTS = {
+    "hyphen": "Re: the-quick brown fox",
+    "path": "notes on /usr/local bin",
+    "address": "from zoe@example.org report",
+    "apostrophe": "it's done now",
+    "tag": "<b>bold</b> claim here",
+    "plain": "quick brown dog",
+}
+TRICKY_PHRASES = [
+    '"quick brown"',
+    '"the-quick brown"',
+    '"brown fox"',
+    '"local bin"',
+    '"/usr/local bin"',
+    '"example org report"',
+    '"zoe example"',
+    '"it\'s done"',
+    '"s done"',
+    '"bold claim"',
+    '"b bold"',
+    '"claim here" -dog',
+]
+
+
+async def test_a_phrase_finds_the_same_subjects_with_or_without_the_word_pair_index(
+    make_uow: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Postgres narrows subject matches of a phrase by an index of adjacent word pairs; it must never lose one,
+    however the text is split (hyphens, paths, addresses, apostrophes, tags). The other stores answer alike."""
+    inbox = await folder(make_uow)
+    messages = {
+        label: make_message(inbox, uid, subject, "a@example.org", "b@example.org", "body", True, False, False, uid)
+        for uid, (label, subject) in enumerate(TRICKY_SUBJECTS.items(), start=1)
+    }
+    async with make_uow() as uow:
+        await uow.messages.add_many(list(messages.values()))
+        await uow.commit()
+    with_pairs = {p: await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text=p)) for p in TRICKY_PHRASES}
+    monkeypatch.setattr(message_search, "_headline_pairs", lambda _text: [])
+    without = {p: await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text=p)) for p in TRICKY_PHRASES}
+    assert with_pairs == without
+    assert sorted(with_pairs['"quick brown"']) == ["hyphen", "plain"]
+    assert with_pairs['"claim here" -dog'] == ["tag"]

@@ -13,11 +13,12 @@ import adapters.persistence.mail_models  # noqa: F401  (both register their tabl
 from adapters.persistence.models import TenantModel
 from tests.integration.conftest import migrated_engine
 
-# Full-text search lives only in migration 0005 (generated tsvector columns, GIN and trigram indexes), as SQL the
-# models cannot describe; everything else must match.
+# Full-text search lives only in migrations 0005 and 0009 (generated tsvector columns, GIN, trigram and word-pair
+# indexes), as SQL the models cannot describe; everything else must match.
 SEARCH_ONLY = {
     ("remove_index", "ix_messages_from_trgm"),
     ("remove_index", "ix_messages_headline"),
+    ("remove_index", "ix_messages_headline_pairs"),
     ("remove_index", "ix_messages_search"),
     ("remove_index", "ix_messages_subject_trgm"),
     ("remove_index", "ix_messages_to_trgm"),
