@@ -1,8 +1,11 @@
 from typing import Any
 
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+from adapters.persistence.tenant_scope import TenantScopedSession
 
 
 def is_sqlite(url: str) -> bool:
@@ -27,11 +30,18 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_size=10,
         max_overflow=10,
         connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_custom_plan"}},
+        json_serializer=_json_text,
+        json_deserializer=msgspec.json.decode,
     )
 
 
+def _json_text(value: Any) -> str:
+    """JSON columns (addresses, attachments, keywords) through msgspec: a list page decodes 150 of them."""
+    return msgspec.json.encode(value).decode()
+
+
 def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=TenantScopedSession)
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:

@@ -1,9 +1,7 @@
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 
-from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import Session, SessionTransaction
 
 from adapters.persistence.audit import SqlAuditRepository
 from adapters.persistence.draft_repository import SqlDraftRepository
@@ -13,10 +11,8 @@ from adapters.persistence.mail_repositories import (
     SqlMessageRepository,
 )
 from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
-from adapters.persistence.tenant_scope import current_tenant_scope
+from adapters.persistence.tenant_scope import SCOPE_KEY, current_tenant_scope
 from domain.ports.persistence import UnitOfWork
-
-_SET_SCOPE = text("SELECT set_config('app.tenant_id', :scope, true)")
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -29,8 +25,7 @@ class SqlUnitOfWork(UnitOfWork):
 
     async def __aenter__(self) -> Self:
         self._session = self._session_factory()
-        if self._session.get_bind().dialect.name == "postgresql":
-            event.listen(self._session.sync_session, "after_begin", _scope_transaction(current_tenant_scope.get()))
+        self._session.info[SCOPE_KEY] = current_tenant_scope.get()
         self.tenants = SqlTenantRepository(self._session)
         self.users = SqlUserRepository(self._session)
         self.accounts = SqlMailAccountRepository(self._session)
@@ -56,10 +51,3 @@ class SqlUnitOfWork(UnitOfWork):
     async def rollback(self) -> None:
         if self._session is not None:
             await self._session.rollback()
-
-
-def _scope_transaction(scope: str) -> Any:
-    def scope_it(_: Session, __: SessionTransaction, connection: Connection) -> None:
-        connection.execute(_SET_SCOPE, {"scope": scope})
-
-    return scope_it
