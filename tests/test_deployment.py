@@ -2,6 +2,8 @@
 settings' documentation agree with the app and with each other."""
 
 import re
+import subprocess
+import sys
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -94,3 +96,20 @@ def test_the_api_is_probed_on_health_and_the_image_runs_unprivileged() -> None:
 def _containers(resource: dict[str, Any]) -> list[dict[str, Any]]:
     containers: list[dict[str, Any]] = resource["spec"]["template"]["spec"]["containers"]
     return containers
+
+
+def test_the_app_and_its_schema_need_no_faker() -> None:
+    """The image leaves Faker out (deploy/Dockerfile); the API and its OpenAPI schema must not import it."""
+    program = (
+        "import sys, tempfile; sys.modules['faker'] = None\n"
+        "from litestar.testing import TestClient\n"
+        "from entrypoints.http.app import create_app\n"
+        "from entrypoints.settings import load_settings\n"
+        "app = create_app(settings=load_settings({'MAILROOM_DATA_DIR': tempfile.mkdtemp()}))\n"
+        "with TestClient(app) as client:\n"
+        "    assert client.get('/schema/openapi.json').status_code == 200\n"
+        "assert sys.modules['faker'] is None\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "--no-install-package faker" in (ROOT / "deploy/Dockerfile").read_text()
