@@ -58,7 +58,7 @@ async def search(session: AsyncSession, query: MessageQuery, page: PageAfter) ->
         rows = await _rows(session, _newest_first(base, page.cursor), page.limit + 1)
         return _page([(row, None) for row in rows], page.limit)
     if session.get_bind().dialect.name == "postgresql":
-        return _page(await _postgres_ranked(session, base, query, query.text, page), page.limit)
+        return _page(await _postgres_tiers(session, base, query, query.text, page), page.limit)
     expression = fts5_expression(parse_web_search(query.text))
     if expression is None:
         return KeysetPage([], None)
@@ -67,7 +67,7 @@ async def search(session: AsyncSession, query: MessageQuery, page: PageAfter) ->
     return _page([(row, float(row.score)) for row in rows], page.limit)
 
 
-async def _postgres_ranked(
+async def _postgres_tiers(
     session: AsyncSession, base: Select[Any], query: MessageQuery, text: str, page: PageAfter
 ) -> list[tuple[Row[Any], float | None]]:
     """Two tiers, each newest first: the messages whose subject or addresses match (score 1), then those that
