@@ -21,6 +21,7 @@ from entrypoints.settings import load_settings
 from tests.conftest import mail_server_settings
 from tests.e2e.conftest import PASSWORD
 from tests.e2e.test_inbox_watch import inbox_count
+from tests.integration.test_api_on_postgres import UNLIMITED
 
 
 class RealImapSessions(Provider):
@@ -41,7 +42,7 @@ def send(mail: dict[str, str], subject: str) -> None:
 
 async def test_a_delivered_message_appears_within_5_seconds(tmp_path: Path) -> None:
     mail = mail_server_settings()
-    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_IDLE_REFRESH_SECONDS": "0.2"})
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_IDLE_REFRESH_SECONDS": "0.2", **UNLIMITED})
     app: Litestar = create_app(MemoryProvider(), RealImapSessions(), settings=settings)
     async with AsyncTestClient(app) as client:
         async with app.state.dishka_container() as container:

@@ -151,7 +151,9 @@ async def test_a_draft_goes_through_postfix_to_another_mailbox_and_into_sent(
     assert email.message_from_bytes(copy, policy=policy.default)["Message-ID"] == shown["message_id"]
 
     for _ in range(100):  # the send asked for a sync, which brings the copy into the store
-        boxes = (await client.get(f"/api/accounts/{account['id']}/mailboxes", headers=auth)).json()["items"]
+        listed = await client.get(f"/api/accounts/{account['id']}/mailboxes", headers=auth)
+        assert listed.status_code == 200, listed.text
+        boxes = listed.json()["items"]
         if any(b["role"] == "sent" and b["total"] == 1 for b in boxes):
             break
         await asyncio.sleep(0.1)
