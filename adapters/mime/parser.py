@@ -6,6 +6,7 @@ from email.message import Message
 from adapters.mime.headers import address_header, date_header, message_ids, text_header
 from adapters.mime.parts import BodyCollector
 from adapters.mime.text import html_to_text, preview
+from adapters.mime.tree import read_tree
 from domain.parsed import AttachmentPart, ParsedMessage
 from domain.ports.mail import MessageParser
 
@@ -30,7 +31,7 @@ class StdlibMessageParser(MessageParser):
     def parse(self, raw: bytes) -> ParsedMessage:
         warnings: list[str] = []
         try:
-            message = message_from_bytes(raw, policy=policy.compat32)
+            message = read_tree(raw)
             return self._read(message, warnings)
         except Exception as error:  # noqa: BLE001 - the contract is: never raise, say what went wrong
             return _unreadable(f"unparseable message ({type(error).__name__})", warnings)
