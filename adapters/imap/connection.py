@@ -4,6 +4,7 @@ import ssl
 
 import aioimaplib
 
+from adapters.imap.client import Imap4
 from adapters.network import OutboundPolicy
 from domain.accounts import Security, ServerSettings
 from domain.errors import MailServerRejected
@@ -30,12 +31,8 @@ async def close_imap(client: aioimaplib.IMAP4) -> None:
 
 
 async def _connect(server: ServerSettings, policy: OutboundPolicy) -> aioimaplib.IMAP4:
-    if server.security is Security.SSL:
-        client: aioimaplib.IMAP4 = aioimaplib.IMAP4_SSL(
-            server.host, server.port, timeout=policy.timeout, ssl_context=policy.tls_context()
-        )
-    else:
-        client = aioimaplib.IMAP4(server.host, server.port, timeout=policy.timeout)
+    tls = policy.tls_context() if server.security is Security.SSL else None
+    client = Imap4(server.host, server.port, timeout=policy.timeout, ssl_context=tls)
     await client.wait_hello_from_server()
     if server.security is Security.STARTTLS:
         await _starttls(client, server.host, policy)

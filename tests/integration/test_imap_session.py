@@ -1,6 +1,7 @@
 """The sync's IMAP session against the real Dovecot: folders, SELECT with QRESYNC, fetches, flags, UIDs."""
 
 import imaplib
+import logging
 import os
 import pwd
 import time
@@ -91,6 +92,19 @@ async def test_fetches_new_messages_and_skips_bodies_over_the_size_cap(
     assert b"Subject: one" in one.raw
     assert (big.raw, big.size > 5000) == (None, True)
     assert one.internal_date.tzinfo is not None
+
+
+async def test_debug_logging_of_the_imap_client_shows_no_message_content(
+    mail: dict[str, str], folder: str, other_client: imaplib.IMAP4, caplog: pytest.LogCaptureFixture
+) -> None:
+    append(other_client, folder, "private", body=b"the private body text")
+    with caplog.at_level(logging.DEBUG, logger="aioimaplib"):
+        async with open_session(mail) as session:
+            selected = await session.select(folder)
+            fetched = await session.fetch_messages(1, selected.uidnext - 1, max_size=10_000)
+    assert fetched[0].raw is not None
+    assert b"the private body text" in fetched[0].raw
+    assert "private body" not in caplog.text
 
 
 async def test_changed_flags_and_expunges_since_a_known_state(
