@@ -118,7 +118,7 @@ class TermGroup:
 
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" joins words as "." and "@" do
 
 
 def parse_web_search(text: str) -> list[TermGroup]:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from domain.messages import Address, Message, MessageSummary
 from domain.search import Cursor, KeysetPage, MessageQuery, PageAfter, TermGroup, parse_web_search
 
-_WORD = re.compile(r"\w+")
+_WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" joins words as "." and "@" do
 
 
 def search(messages: Iterable[Message], query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:

@@ -413,3 +413,20 @@ async def test_a_phrase_finds_the_same_subjects_with_or_without_the_word_pair_in
     assert with_pairs == without
     assert sorted(with_pairs['"quick brown"']) == ["hyphen", "plain"]
     assert with_pairs['"claim here" -dog'] == ["tag"]
+
+
+@pytest.mark.parametrize(
+    "text", ["alice", "smith", "builds", "release", "notes", "patch", "release_notes", "alice.smith@builds.example"]
+)
+async def test_words_joined_by_address_and_path_punctuation_in_a_body_are_found_apart(
+    make_uow: Factory, text: str
+) -> None:
+    inbox = await folder(make_uow)
+    body = "ask alice.smith@builds.example about release_notes for v1.2+patch"
+    note = make_message(inbox, 1, "Build", "a@example.org", "b@example.org", body, True, False, False, 1)
+    other = make_message(inbox, 2, "Other", "a@example.org", "b@example.org", "nothing here", True, False, False, 2)
+    async with make_uow() as uow:
+        await uow.messages.add_many([note, other])
+        await uow.commit()
+    found = await labels(make_uow, {"note": note, "other": other}, MessageQuery(inbox.tenant_id, text=text))
+    assert found == ["note"]

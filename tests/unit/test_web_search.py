@@ -13,6 +13,7 @@ from domain.search import required_phrases
         ('"a b" "c-d e"', ["a b", "c-d e"]),
         ('"unclosed phrase', ["unclosed phrase"]),
         ('"single"', []),
+        ('"release_notes"', ["release_notes"]),
         ('-"not this" word', []),
         ('"a b" OR c', []),
         ('x"a b"', []),
