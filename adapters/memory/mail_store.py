@@ -13,7 +13,7 @@ from domain.messages import Flags, Message, MessageSummary
 from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
 from domain.remote import FlagUpdate
 from domain.search import KeysetPage, MessageQuery, PageAfter
-from domain.sync import AccountSync
+from domain.sync import AccountSync, SyncPhase
 
 
 class MemoryMailboxRepository(MailboxRepository):
@@ -148,6 +148,18 @@ class MemoryAccountSyncRepository(AccountSyncRepository):
             if (sync := self._store.syncs.get(account.id)) is None
             or sync.due(now, timedelta(seconds=account.sync_interval_seconds))
         ]
+
+    async def ask_again(self, account_id: UUID) -> bool:
+        sync = self._store.syncs.get(account_id)
+        if sync is None or sync.phase is not SyncPhase.RUNNING:
+            return False
+        self._store.syncs_asked_again.add(account_id)
+        return True
+
+    async def take_again(self, account_id: UUID) -> bool:
+        asked = account_id in self._store.syncs_asked_again
+        self._store.syncs_asked_again.discard(account_id)
+        return asked
 
     async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
         sync = self._store.syncs.get(account_id)

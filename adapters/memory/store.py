@@ -1,3 +1,4 @@
+from copy import copy
 from dataclasses import dataclass, field
 from uuid import UUID
 
@@ -20,12 +21,13 @@ class MemoryStore:
     mailboxes: dict[UUID, Mailbox] = field(default_factory=dict)
     messages: dict[tuple[UUID, int], Message] = field(default_factory=dict)
     syncs: dict[UUID, AccountSync] = field(default_factory=dict)
+    syncs_asked_again: set[UUID] = field(default_factory=set)
     drafts: dict[UUID, Draft] = field(default_factory=dict)
     audit: dict[UUID, AuditEvent] = field(default_factory=dict)
 
     def snapshot(self) -> "MemoryStore":
         """A copy of every table; stored objects are replaced, never changed in place, so a shallow copy does."""
-        return MemoryStore(**{name: dict(getattr(self, name)) for name in self.__dataclass_fields__})
+        return MemoryStore(**{name: copy(getattr(self, name)) for name in self.__dataclass_fields__})
 
     def restore(self, other: "MemoryStore") -> None:
         for name in self.__dataclass_fields__:

@@ -28,7 +28,7 @@ from domain.messages import Flags, Message, MessageSummary
 from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
 from domain.remote import FlagUpdate
 from domain.search import KeysetPage, MessageQuery, PageAfter
-from domain.sync import AccountSync
+from domain.sync import AccountSync, SyncPhase
 
 _CHUNK = 1000
 # Core tables for the bulk UPDATEs, which address rows by (mailbox, uid) or account rather than primary key.
@@ -228,6 +228,25 @@ class SqlAccountSyncRepository(AccountSyncRepository):
             for tenant_id, account_id, interval, sync in rows.all()
             if sync is None or sync_from_row(sync).due(now, timedelta(seconds=interval))
         ]
+
+    async def ask_again(self, account_id: UUID) -> bool:
+        """One conditional UPDATE: a sync that ends meanwhile has its row locked until it commits, and then no
+        longer matches, so the request queues a new sync instead."""
+        table = _SYNCS
+        result = await self._session.execute(
+            update(table)
+            .where(table.c.account_id == account_id, table.c.phase == SyncPhase.RUNNING.value)
+            .values(asked_again=True)
+        )
+        self._session.expire_all()
+        return bool(cast("CursorResult[Any]", result).rowcount)
+
+    async def take_again(self, account_id: UUID) -> bool:
+        table = _SYNCS
+        result = await self._session.execute(
+            update(table).where(table.c.account_id == account_id, table.c.asked_again).values(asked_again=False)
+        )
+        return bool(cast("CursorResult[Any]", result).rowcount)
 
     async def take_lease(self, account_id: UUID, owner: str, now: datetime, ttl: timedelta) -> bool:
         """One conditional UPDATE, so two workers racing for the lease cannot both win."""

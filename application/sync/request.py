@@ -5,13 +5,15 @@ from domain.errors import NotFound
 from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
-from domain.sync import AccountSync
+from domain.sync import AccountSync, SyncPhase
 
 SYNC_TASK = "sync_account"
 
 
 class RequestSync:
-    """Queues a sync of an account, or answers the sync already queued or running.
+    """Queues a sync of an account, or answers the sync already queued or running. A running sync may have
+    passed the folder that changed (the Sent folder after a send, the INBOX after new mail), so it is asked to
+    run once more when it ends.
 
     The queued state is committed before the job is sent: if sending fails, the sync counts as stalled after
     a while and the scheduler (or the next request) queues it again, so a request is never silently lost.
@@ -33,7 +35,12 @@ async def request_sync(uow: UnitOfWork, jobs: JobQueue, clock: Clock, tenant_id:
             raise NotFound("mail account not found")
         sync = await uow.syncs.get(tenant_id, account_id) or AccountSync(tenant_id, account_id)
         if sync.in_progress and sync.job_id and not sync.stalled(now):
-            return sync
+            if sync.phase is SyncPhase.QUEUED:
+                return sync
+            if await uow.syncs.ask_again(account_id):
+                await uow.commit()
+                return sync
+            sync = await uow.syncs.get(tenant_id, account_id) or sync
         sync.queue(new_id().hex, now)
         await uow.syncs.save(sync)
         await uow.commit()

@@ -13,7 +13,7 @@ from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
 from domain.ports.security import CredentialCipher
 from domain.remote import RemoteFolder
-from domain.sync import AccountSync
+from domain.sync import AccountSync, SyncPhase
 
 
 class LeaseLost(DomainError):
@@ -62,6 +62,8 @@ class SyncAccount:
         else:
             sync.finish(self._clock.now())
         await self._save(sync)
+        if sync.phase is SyncPhase.IDLE and await self._asked_again(sync):
+            return await request_sync(self._uow, self._jobs, self._clock, sync.tenant_id, sync.account_id)
         return sync
 
     async def _claim(self, tenant_id: UUID, account_id: UUID, owner: str) -> tuple[MailAccount, AccountSync]:
@@ -143,6 +145,13 @@ class SyncAccount:
         sync.release()
         await self._save(sync)
         await request_sync(self._uow, self._jobs, self._clock, sync.tenant_id, sync.account_id)
+
+    async def _asked_again(self, sync: AccountSync) -> bool:
+        """Whether a sync was requested while this one ran. A failed sync leaves the request for the next."""
+        async with self._uow as uow:
+            asked = await uow.syncs.take_again(sync.account_id)
+            await uow.commit()
+        return asked
 
     async def _save(self, sync: AccountSync) -> None:
         async with self._uow as uow:

@@ -108,6 +108,16 @@ class AccountSyncRepository(Protocol):
     async def get(self, tenant_id: UUID, account_id: UUID) -> AccountSync | None: ...
     async def save(self, sync: AccountSync) -> None: ...
 
+    async def ask_again(self, account_id: UUID) -> bool:
+        """If the account's sync is running, it is to run once more when it ends (it may already have passed
+        the folder that changed): True. False when it is not running. Kept apart from `save`, which the running
+        worker calls with its own copy of the status."""
+        ...
+
+    async def take_again(self, account_id: UUID) -> bool:
+        """Whether a run was asked for while the sync ran, clearing the request."""
+        ...
+
     async def due(self, now: datetime) -> list[tuple[UUID, UUID]]:
         """(tenant, account) of every account not queued or running that never synced, or whose last sync
         finished at least its `sync_interval_seconds` before `now`."""

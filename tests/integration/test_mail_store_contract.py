@@ -122,6 +122,31 @@ async def test_one_lease_holder_at_a_time_until_it_expires(make_uow: Factory) ->
         assert await uow.syncs.get(new_id(), box.account_id) is None
 
 
+async def test_a_run_asked_of_a_running_sync_outlives_its_saves_and_is_taken_once(make_uow: Factory) -> None:
+    box = await folder(make_uow)
+    sync = AccountSync(box.tenant_id, box.account_id)
+    sync.queue("j1", NOW)
+    async with make_uow() as uow:
+        await uow.syncs.save(sync)
+        assert not await uow.syncs.ask_again(box.account_id)
+        sync.start(NOW)
+        await uow.syncs.save(sync)
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.syncs.ask_again(box.account_id)
+        await uow.commit()
+    sync.progress.folders_done = 1
+    sync.finish(NOW)
+    async with make_uow() as uow:
+        await uow.syncs.save(sync)
+        await uow.commit()
+    async with make_uow() as uow:
+        assert not await uow.syncs.ask_again(box.account_id)
+        assert await uow.syncs.take_again(box.account_id)
+        assert not await uow.syncs.take_again(box.account_id)
+        await uow.commit()
+
+
 async def test_due_accounts_follow_their_own_interval(make_uow: Factory) -> None:
     box = await folder(make_uow)
     async with make_uow() as uow:

@@ -14,14 +14,18 @@ from adapters.mime.parser import StdlibMessageParser
 from application.accounts.create import CreateMailAccount
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
+from application.sync.request import RequestSync
 from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
 from domain.accounts import MailAccount, ServerSettings
-from domain.mailboxes import MailboxRole
+from domain.auth import Principal
+from domain.ids import new_id
+from domain.mailboxes import MailboxRole, SyncState
 from domain.messages import Flags, Message
 from domain.ports.mail import ImapSession
-from domain.remote import FetchedMessage
-from domain.sync import SyncPhase
+from domain.remote import FetchedMessage, SelectedFolder
+from domain.sync import AccountSync, SyncPhase
+from domain.tenants import Role
 from tests.unit.fakes import Fakes, new_account, principal
 from tests.unit.mail_corpus import plain
 
@@ -240,3 +244,55 @@ async def test_a_sync_stopped_by_a_shutting_down_worker_gives_its_lease_back_and
     assert [(task, job_id) for job_id, task, _ in world.jobs.jobs] == [("sync_account", state.job_id)]
     assert (await world.sync()(account.tenant_id, account.id, "w-2")).phase is SyncPhase.IDLE
     assert world.subjects("INBOX") == ["one"]
+
+
+async def test_a_sync_requested_while_one_runs_makes_it_run_once_more() -> None:
+    """New mail lands in the INBOX after the running sync has passed it: the request must not be lost."""
+    world = World()
+    account = await world.account()
+    world.server.deliver("INBOX", mail("first"))
+    world.server.deliver("Sent", mail("sent"))
+    f = world.fakes
+    request = RequestSync(f.uow, world.jobs, f.clock)
+    owner = Principal(new_id(), account.tenant_id, Role.MEMBER)
+    answers: list[AccountSync] = []
+
+    class RequestingSession(FakeImapSession):
+        async def select(self, name: str, known: SyncState | None = None) -> SelectedFolder:
+            if name == "Sent" and not answers:
+                world.server.deliver("INBOX", mail("late"))
+                answers.append(await request(owner, account.id))
+            return await super().select(name, known)
+
+    @asynccontextmanager
+    async def requesting(server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+        yield RequestingSession(world.server)
+
+    queued = await request(owner, account.id)
+    folder = FolderSync(f.uow, MessageBuilder(StdlibMessageParser(), world.blobs), f.clock, world.settings)
+    sync = SyncAccount(f.uow, requesting, f.cipher, f.clock, folder, world.settings, world.jobs)
+    ended = await sync(account.tenant_id, account.id, "w")
+
+    assert (answers[0].phase, answers[0].job_id) == (SyncPhase.RUNNING, queued.job_id)
+    assert world.subjects("INBOX") == ["first"]
+    assert ended.phase is SyncPhase.QUEUED
+    assert [job_id for job_id, _, _ in world.jobs.jobs] == [queued.job_id, ended.job_id]
+
+    again = await world.sync()(account.tenant_id, account.id, "w")
+    assert again.phase is SyncPhase.IDLE
+    assert world.subjects("INBOX") == ["first", "late"]
+    assert len(world.jobs.jobs) == 2
+
+
+async def test_a_sync_requested_while_one_is_queued_is_that_one() -> None:
+    world = World()
+    account = await world.account()
+    f = world.fakes
+    request = RequestSync(f.uow, world.jobs, f.clock)
+    owner = Principal(new_id(), account.tenant_id, Role.MEMBER)
+    first, second = await request(owner, account.id), await request(owner, account.id)
+    assert (first.job_id, second.job_id) == (first.job_id, first.job_id)
+    assert len(world.jobs.jobs) == 1
+    done = await world.sync()(account.tenant_id, account.id, "w")
+    assert done.phase is SyncPhase.IDLE
+    assert len(world.jobs.jobs) == 1
