@@ -76,11 +76,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_serve(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+def start_serve(env: dict[str, str], command: str = MAILROOM) -> tuple[subprocess.Popen[bytes], str]:
     """`mailroom serve` on a free port, once its /health answers; its output is piped for the caller to read."""
     port = free_port()
     process = subprocess.Popen(
-        [MAILROOM, "serve"], env=env | {"MAILROOM_PORT": str(port)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        [command, "serve"], env=env | {"MAILROOM_PORT": str(port)}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     wait_for_health(base)
