@@ -82,7 +82,7 @@ class BodyCollector:
             attached = inner[0] if isinstance(inner, list) and inner else None
             return len(attached.as_bytes()) if isinstance(attached, Message) else 0
         encoded = part.get_payload()
-        if isinstance(encoded, str) and part.get("content-transfer-encoding", "").strip().lower() == "base64":
+        if isinstance(encoded, str) and str(part.get("content-transfer-encoding", "")).strip().lower() == "base64":
             return base64_size(encoded)
         payload = part.get_payload(decode=True)
         return len(payload) if isinstance(payload, bytes) else 0

@@ -1,3 +1,4 @@
+import base64
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -143,3 +144,33 @@ def test_the_preview_is_the_start_of_the_body_with_whitespace_collapsed() -> Non
     parsed = parse(corpus.plain(body=body))
     expected = " ".join(f"word{n}" for n in range(2000))[:200]
     assert parsed.preview == expected
+
+
+@pytest.mark.parametrize(
+    ("encoding", "decoded"), [(b"base64", True), (b" BASE64 ", True), ("base64 \xe9".encode("latin-1"), False)]
+)
+def test_an_attachment_size_is_its_decoded_size_and_an_unknown_encoding_is_kept_as_is(
+    encoding: bytes, decoded: bool
+) -> None:
+    content = bytes(range(256)) * 40
+    encoded = base64.encodebytes(content).replace(b"\n", b"\r\n").rstrip()
+    raw = corpus.lines(
+        b"From: a@example.com",
+        b'Content-Type: multipart/mixed; boundary="b"',
+        b"",
+        b"--b",
+        b"Content-Type: text/plain",
+        b"",
+        b"see attached",
+        b"--b",
+        b'Content-Type: application/octet-stream; name="data.bin"',
+        b"Content-Transfer-Encoding: " + encoding,
+        b"",
+        encoded,
+        b"--b--",
+    )
+    parsed = parse(raw)
+    assert parsed.text_body == "see attached"
+    assert [(a.filename, a.size) for a in parsed.attachments] == [
+        ("data.bin", len(content) if decoded else len(encoded))
+    ]
