@@ -21,6 +21,7 @@ import asyncpg
 
 from bench.corpus import fill_maildir
 
+SERVICE_ROLE = "mailroom_bench_service"
 ENV_FILE = Path(os.environ.get("MAILROOM_MAILSERVERS_DIR", "/tmp/mailroom-mailservers")) / "env"
 
 
@@ -42,6 +43,20 @@ def raw_fetch(host: str, port: int) -> tuple[float, int, int]:
     return elapsed, len(bodies), sum(len(b) for b in bodies)
 
 
+async def service_role(admin_url: str, database: str) -> str:
+    """A login role without BYPASSRLS, granted what README grants `mailroom_app` on the tables to come."""
+    password = uuid4().hex
+    await admin(admin_url, f"CREATE ROLE \"{SERVICE_ROLE}\" LOGIN PASSWORD '{password}' NOSUPERUSER NOBYPASSRLS")
+    database_url = admin_url.rsplit("/", 1)[0] + f"/{database}"
+    await admin(database_url, f'GRANT USAGE ON SCHEMA public TO "{SERVICE_ROLE}"')
+    await admin(
+        database_url,
+        f'ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO "{SERVICE_ROLE}"',
+    )
+    host = admin_url.split("@", 1)[1].rsplit("/", 1)[0]
+    return f"postgresql+asyncpg://{SERVICE_ROLE}:{password}@{host}/{database}"
+
+
 async def admin(url: str, sql: str) -> None:
     connection = await asyncpg.connect(url)
     try:
@@ -53,6 +68,11 @@ async def admin(url: str, sql: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument(
+        "--service-role",
+        action="store_true",
+        help="sync as a role under row-level security (README: run the service so), which stores with INSERT",
+    )
     args = parser.parse_args()
     env = mail_env()
     host, port = env["MAILROOM_TEST_MAIL_HOST"], int(env["MAILROOM_TEST_IMAP_PORT"])
@@ -73,10 +93,11 @@ def main() -> None:
     name = f"mailroom_bench_{uuid4().hex[:8]}"
     asyncio.run(admin(admin_url, f'CREATE DATABASE "{name}"'))
     database_url = admin_url.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://") + f"/{name}"
+    service = [asyncio.run(service_role(admin_url, name))] if args.service_role else []
     try:
         with tempfile.TemporaryDirectory() as data_dir:
             child = subprocess.run(
-                [sys.executable, "-m", "bench.sync_child", database_url, data_dir, host, str(port)],
+                [sys.executable, "-m", "bench.sync_child", database_url, data_dir, host, str(port), *service],
                 capture_output=True,
                 text=True,
                 check=False,
@@ -86,6 +107,8 @@ def main() -> None:
         figures = json.loads(child.stdout.strip().splitlines()[-1])
     finally:
         asyncio.run(admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if service:
+            asyncio.run(admin(admin_url, f'DROP ROLE IF EXISTS "{SERVICE_ROLE}"'))
 
     first_rate = figures["first_messages"] / figures["first_seconds"]
     raw_rate = raw_count / raw_seconds
@@ -93,9 +116,10 @@ def main() -> None:
         f"raw imaplib UID FETCH 1:* BODY.PEEK[]: {raw_seconds:.2f} s, {raw_rate:.0f} msg/s, "
         f"{raw_bytes / 1e6 / raw_seconds:.0f} MB/s"
     )
+    how = "as a role under row-level security (INSERT)" if args.service_role else "as the tables' owner (COPY)"
     print(
         f"first sync into Postgres:            {figures['first_seconds']:.2f} s, {first_rate:.0f} msg/s "
-        f"({figures['first_messages']:.0f} messages)"
+        f"({figures['first_messages']:.0f} messages, {how})"
     )
     print(f"  ratio to the raw transport:        {first_rate / raw_rate:.2f}")
     print(

@@ -1,5 +1,8 @@
 """One full first sync and one re-sync of the bench account, in its own process so its peak RSS is its own.
-Prints one JSON line. Usage: python -m bench.sync_child DATABASE_URL DATA_DIR IMAP_HOST IMAP_PORT"""
+Prints one JSON line. Usage: python -m bench.sync_child DATABASE_URL DATA_DIR IMAP_HOST IMAP_PORT [SERVICE_URL]
+
+DATABASE_URL is the tables' owner (migrations, the tenant and account); the syncs run through SERVICE_URL when
+given: a role under row-level security, as README's "Running it safely" advises, which gets INSERT, not COPY."""
 
 import asyncio
 import json
@@ -7,6 +10,7 @@ import os
 import sys
 import time
 
+from adapters.persistence.tenant_scope import scoped_to
 from application.accounts.commands import NewMailAccount, ServerLogin
 from application.accounts.create import CreateMailAccount
 from application.sync.sync_account import SyncAccount
@@ -17,12 +21,12 @@ from domain.ports.persistence import UnitOfWork
 from domain.tenants import Role, Tenant
 from entrypoints.container import build_container
 from entrypoints.operations import migrate
-from entrypoints.settings import load_settings
+from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import create_broker
 
 
-async def main(database_url: str, data_dir: str, host: str, port: int) -> dict[str, float]:
-    settings = load_settings(
+def bench_settings(database_url: str, data_dir: str) -> Settings:
+    return load_settings(
         {
             "MAILROOM_DATABASE_URL": database_url,
             "MAILROOM_DATA_DIR": data_dir,
@@ -31,6 +35,10 @@ async def main(database_url: str, data_dir: str, host: str, port: int) -> dict[s
             **{k: v for k, v in os.environ.items() if k.startswith("MAILROOM_SYNC_")},
         }
     )
+
+
+async def main(database_url: str, data_dir: str, host: str, port: int, service_url: str | None) -> dict[str, float]:
+    settings = bench_settings(database_url, data_dir)
     await migrate(settings)
     container = build_container(settings, create_broker(settings))
     async with container() as request:
@@ -43,12 +51,17 @@ async def main(database_url: str, data_dir: str, host: str, port: int) -> dict[s
         account = await (await request.get(CreateMailAccount))(
             Principal(new_id(), tenant.id, Role.ADMIN), NewMailAccount("Bench", login.username, login, login)
         )
+    if service_url is not None:
+        await container.close()
+        service = bench_settings(service_url, data_dir)
+        container = build_container(service, create_broker(service))
     figures: dict[str, float] = {}
     for label in ("first", "resync"):
         async with container() as request:
             sync = await request.get(SyncAccount)
             started = time.perf_counter()
-            result = await sync(tenant.id, account.id, "bench")
+            with scoped_to(tenant.id):
+                result = await sync(tenant.id, account.id, "bench")
             figures[f"{label}_seconds"] = time.perf_counter() - started
             figures[f"{label}_messages"] = result.progress.messages_fetched
             if result.last_error:
@@ -69,4 +82,4 @@ def peak_rss_mb() -> float:
 
 if __name__ == "__main__":
     url, data, host, port = sys.argv[1:5]
-    print(json.dumps(asyncio.run(main(url, data, host, int(port)))))
+    print(json.dumps(asyncio.run(main(url, data, host, int(port), sys.argv[5] if len(sys.argv) > 5 else None))))

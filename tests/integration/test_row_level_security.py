@@ -3,8 +3,10 @@ the service's own connection (a role that is not the tables' owner, no superuser
 set nothing is visible; scoped to one tenant, another's rows can be neither read nor written."""
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -12,8 +14,11 @@ from sqlalchemy.exc import DBAPIError
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.tenant_scope import scoped_to, system_scope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
+from domain.ids import new_id
+from domain.mailboxes import Mailbox, MailboxRole, SyncState
 from domain.tenants import Tenant
 from tests.integration.conftest import migrated_engine
+from tests.integration.test_mail_store_contract import message
 from tests.integration.test_persistence_contract import account, store, tenant
 
 TABLES = ("users", "mail_accounts", "mailboxes", "messages", "account_syncs", "drafts", "audit_events")
@@ -87,3 +92,27 @@ async def test_one_tenant_cannot_read_or_write_anothers_rows_even_by_raw_sql(
     with scoped_to(globex.id):
         assert await count(service, "SELECT count(*) FROM mail_accounts WHERE name = 'taken'") == 0
         assert await count(service, "SELECT count(*) FROM users") == 0  # the contract's tenants have no users
+
+
+async def test_the_service_role_stores_a_sync_batch_whole_and_only_for_its_tenant(
+    tenants: list[Tenant], service: SqlUnitOfWork
+) -> None:
+    """Postgres refuses COPY to this role, so batches go as one INSERT of arrays (adapters.persistence.bulk)."""
+    acme, globex = tenants
+    with scoped_to(acme.id):
+        async with service as uow:
+            [account_id] = (await uow._session.execute(text("SELECT id FROM mail_accounts"))).scalars()  # type: ignore[union-attr]
+            box = Mailbox(new_id(), acme.id, account_id, "INBOX", "/", MailboxRole.INBOX, SyncState(7, 0, None))
+            await uow.mailboxes.add(box)
+            await uow.commit()
+        batch = [
+            message(box, 1),
+            replace(message(box, 2, seen=True), html_body=None, date=None, text_body='it\'s "quoted"'),
+        ]
+        async with service as uow:
+            await uow.messages.add_many(batch)
+            await uow.commit()
+        async with service as uow:
+            assert [await uow.messages.get(acme.id, m.id) for m in batch] == batch
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
+                await uow.messages.add_many([replace(message(box, 3), tenant_id=globex.id)])
