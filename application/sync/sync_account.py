@@ -63,7 +63,7 @@ class SyncAccount:
             sync.finish(self._clock.now())
         await self._save(sync)
         if sync.phase is SyncPhase.IDLE and await self._asked_again(sync):
-            return await request_sync(self._uow, self._jobs, self._clock, sync.tenant_id, sync.account_id)
+            await request_sync(self._uow, self._jobs, self._clock, sync.tenant_id, sync.account_id)
         return sync
 
     async def _claim(self, tenant_id: UUID, account_id: UUID, owner: str) -> tuple[MailAccount, AccountSync]:

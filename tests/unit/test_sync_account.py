@@ -275,8 +275,10 @@ async def test_a_sync_requested_while_one_runs_makes_it_run_once_more() -> None:
 
     assert (answers[0].phase, answers[0].job_id) == (SyncPhase.RUNNING, queued.job_id)
     assert world.subjects("INBOX") == ["first"]
-    assert ended.phase is SyncPhase.QUEUED
-    assert [job_id for job_id, _, _ in world.jobs.jobs] == [queued.job_id, ended.job_id]
+    assert ended.phase is SyncPhase.IDLE
+    status = f.uow.store.syncs[account.id]
+    assert status.phase is SyncPhase.QUEUED
+    assert [job_id for job_id, _, _ in world.jobs.jobs] == [queued.job_id, status.job_id]
 
     again = await world.sync()(account.tenant_id, account.id, "w")
     assert again.phase is SyncPhase.IDLE

@@ -7,7 +7,7 @@ text), `translate` took 1.8 s and `left` 0.4 s of the 5.3 s the vectors cost: bo
 character, where `replace` searches bytes and `octet_length` is a header read. The vectors are the same.
 
 Changing a generated column's expression means adding it again (Postgres 16 has no SET EXPRESSION): the table
-is rewritten and its vectors recomputed, about 0.3 ms a message, and the full-text index is rebuilt.
+is rewritten, its vectors recomputed and the full-text index rebuilt: 12 s for 20,000 messages here.
 
 Revision ID: 0010
 Revises: 0009
