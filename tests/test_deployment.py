@@ -114,7 +114,7 @@ def test_the_image_virtualenv_serves_the_api_without_what_it_leaves_out(tmp_path
 
     size = sum(path.stat().st_size for path in venv.rglob("*") if path.is_file() and not path.is_symlink())
     print(f"runtime virtualenv: {size / 1e6:.0f} MB")
-    assert size < 120e6, "with python:3.11-slim (about 125 MB) the image would pass the 250 MB of issue 7"
+    assert size < 100e6, "on python:3.11-slim (125 to 150 MB) the image must stay under the 250 MB of issue 7"
 
     python = str(venv / "bin" / "python")
     for module in ("faker", "rich", "pygments", "pytest", "websockets"):
