@@ -32,13 +32,14 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         pool_size=10,
         max_overflow=10,
         connect_args={"server_settings": {"jit": "off", "plan_cache_mode": "force_custom_plan"}},
-        json_serializer=_json_text,
+        json_serializer=json_text,
         json_deserializer=msgspec.json.decode,
     )
 
 
-def _json_text(value: Any) -> str:
-    """JSON columns (addresses, attachments, keywords) through msgspec: a list page decodes 150 of them."""
+def json_text(value: Any) -> str:
+    """JSON columns (addresses, attachments, keywords) through msgspec: a list page decodes 150 of them, and a
+    sync batch (adapters.persistence.bulk) encodes thousands."""
     return msgspec.json.encode(value).decode()
 
 
