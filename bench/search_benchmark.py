@@ -174,12 +174,14 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--wrk-seconds", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards, to look into plans")
+    parser.add_argument("--database", help="measure a database an earlier run kept, instead of loading a new one")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is missing: apt-get install wrk")
     admin_url = os.environ.get("MAILROOM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-    name = f"mailroom_search_{uuid4().hex[:8]}"
-    asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
+    name = args.database or f"mailroom_search_{uuid4().hex[:8]}"
+    if not args.database:
+        asyncio.run(_admin(admin_url, f'CREATE DATABASE "{name}"'))
     dsn = admin_url.rsplit("/", 1)[0] + f"/{name}"
     servers: list[subprocess.Popen[bytes]] = []
     try:
@@ -193,8 +195,13 @@ def main() -> None:
                 "MAILROOM_RATE_LIMIT_PER_HOUR": "1000000000",
             }
             settings = load_settings(env)
-            boxes = asyncio.run(prepare(settings, dsn, args.messages))
-            inboxes = [(str(b.account_id), str(b.mailbox_id)) for b in boxes[::2]]
+            if args.database:
+                inboxes = asyncio.run(_inboxes(dsn))
+            else:
+                inboxes = [
+                    (str(b.account_id), str(b.mailbox_id))
+                    for b in asyncio.run(prepare(settings, dsn, args.messages))[::2]
+                ]
             servers = [serve("mailroom", MAILROOM_PORT, env), serve("bare", BARE_PORT, env)]
             base = f"http://127.0.0.1:{MAILROOM_PORT}"
             login = {"tenant": "bench", "email": "bench@bench.test", "password": PASSWORD}
@@ -215,10 +222,19 @@ def main() -> None:
         for server in servers:
             server.terminate()
             server.wait()
-        if args.keep:
+        if args.keep or args.database:
             print(f"kept the database {dsn}")
         else:
             asyncio.run(_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _inboxes(dsn: str) -> list[tuple[str, str]]:
+    connection = await asyncpg.connect(dsn)
+    try:
+        found = await connection.fetch("SELECT account_id, id FROM mailboxes WHERE name = 'INBOX' ORDER BY account_id")
+    finally:
+        await connection.close()
+    return [(str(row["account_id"]), str(row["id"])) for row in found]
 
 
 async def _admin(url: str, sql: str) -> None:

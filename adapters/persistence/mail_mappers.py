@@ -131,26 +131,20 @@ def message_from_row(row: MessageModel) -> Message:
 
 
 def summary_from_row(row: Any) -> MessageSummary:
-    """From a row of SUMMARY_COLUMNS."""
+    """From a row that starts with SUMMARY_COLUMNS, unpacked by position: a list page maps 50 rows, and reading
+    18 fields by name from each took half the time."""
+    (
+        id_, account_id, mailbox_id, thread_id, sender, to, subject, preview, date, internal_date,
+        seen, flagged, answered, draft, deleted, keywords, size, has_attachments,
+    ) = row[: len(SUMMARY_COLUMNS)]  # fmt: skip
     return MessageSummary(
-        id=row.id,
-        account_id=row.account_id,
-        mailbox_id=row.mailbox_id,
-        thread_id=row.thread_id,
-        sender=_addresses(row.sender),
-        to=_addresses(row.recipients_to),
-        subject=row.subject,
-        preview=row.preview,
-        date=row.date,
-        internal_date=row.internal_date,
-        flags=Flags(row.seen, row.flagged, row.answered, row.draft, row.deleted, frozenset(row.keywords)),
-        size=row.size,
-        has_attachments=row.has_attachments,
-    )
+        id_, account_id, mailbox_id, thread_id, _addresses(sender), _addresses(to), subject, preview, date,
+        internal_date, Flags(seen, flagged, answered, draft, deleted, frozenset(keywords)), size, has_attachments,
+    )  # fmt: skip
 
 
-SUMMARY_COLUMNS = [
-    getattr(MessageModel, name)
+SUMMARY_COLUMNS = [  # the table's columns, not the model's attributes: cheaper to build statements from
+    MessageModel.__table__.c[name]
     for name in [
         "id",
         "account_id",
