@@ -127,6 +127,10 @@ def main() -> None:
         f"({figures['resync_messages']:.0f} messages fetched)"
     )
     print(f"peak RSS of the syncing process:     {figures['peak_rss_mb']:.0f} MB")
+    print(
+        f"then the deferred word pairs (job):   {figures['pairs_seconds']:.2f} s, "
+        f"{figures['pairs_messages'] / figures['pairs_seconds']:.0f} msg/s ({figures['pairs_messages']:.0f} messages)"
+    )
 
 
 if __name__ == "__main__":

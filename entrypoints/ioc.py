@@ -62,6 +62,7 @@ from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
 from application.messages.mailboxes import ListMailboxes
 from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread
 from application.messages.search import SearchMessages
+from application.messages.search_index import CatchUpSearchIndex
 from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
@@ -279,6 +280,11 @@ class UseCaseProvider(Provider):
     delete_account = provide(DeleteMailAccount)
     list_mailboxes = provide(ListMailboxes)
     search_messages = provide(SearchMessages)
+
+    @provide
+    def catch_up_search_index(self, uow: UnitOfWork) -> CatchUpSearchIndex:
+        return CatchUpSearchIndex(uow)
+
     get_message = provide(GetMessage)
     get_raw_message = provide(GetRawMessage)
     get_attachment = provide(GetAttachment)

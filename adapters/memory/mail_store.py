@@ -110,6 +110,9 @@ class MemoryMessageRepository(MessageRepository):
         found = [m for m in self._store.messages.values() if m.tenant_id == tenant_id and m.thread_id == thread_id]
         return [m.summary() for m in sorted(found, key=lambda m: (m.internal_date, m.id))]
 
+    async def catch_up_search_index(self, batch: int) -> int:
+        return 0  # nothing deferred: every search reads all the messages
+
     async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None:
         if found := self._find(tenant_id, message_id):
             self._store.messages[found[0]] = replace(found[1], flags=flags)

@@ -173,6 +173,9 @@ class SqlMessageRepository(MessageRepository):
         )
         return [summary_from_row(row) for row in rows]
 
+    async def catch_up_search_index(self, batch: int) -> int:
+        return await message_search.index_word_pairs(self._session, batch)
+
     async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None:
         await self._session.execute(
             update(MessageModel)

@@ -95,6 +95,11 @@ class MessageRepository(Protocol):
         """The messages of a thread, oldest first."""
         ...
 
+    async def catch_up_search_index(self, batch: int) -> int:
+        """Does the search indexing a store deferred when messages were added, for up to `batch` messages of any
+        tenant; returns how many. Search finds messages whether or not this has run; it runs faster after."""
+        ...
+
     async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None: ...
 
     async def relocate(self, tenant_id: UUID, message_id: UUID, mailbox_id: UUID, uid: int) -> None:

@@ -16,6 +16,7 @@ from application.compose.deliver import DeliverDraft
 from application.compose.outbox import EnqueueDueSends
 from application.compose.send import SEND_TASK
 from application.messages.changes import DELETE_TASK, MOVE_TASK, WRITE_FLAGS_TASK
+from application.messages.search_index import CatchUpSearchIndex
 from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.request import SYNC_TASK
 from application.sync.schedule import EnqueueDueSyncs
@@ -27,6 +28,7 @@ log = logging.getLogger("mailroom.worker")
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 DUE_SYNCS_TASK = "enqueue_due_syncs"
 DUE_SENDS_TASK = "enqueue_due_sends"
+SEARCH_INDEX_TASK = "catch_up_search_index"
 
 
 @inject(patch_module=True)
@@ -89,6 +91,15 @@ async def enqueue_due_sends(enqueue: FromDishka[EnqueueDueSends]) -> int:
         return await enqueue()
 
 
+@inject(patch_module=True)
+async def catch_up_search_index(catch_up: FromDishka[CatchUpSearchIndex]) -> int:
+    with system_scope():
+        indexed = await catch_up()
+    if indexed:
+        log.info("search index: %d messages indexed", indexed)
+    return indexed
+
+
 def _flag(value: str | None) -> bool | None:
     return None if value is None else value == "true"
 
@@ -101,3 +112,4 @@ def register_tasks(broker: AsyncBroker) -> None:
     broker.register_task(send_draft, task_name=SEND_TASK)
     broker.register_task(enqueue_due_syncs, task_name=DUE_SYNCS_TASK, schedule=[{"cron": "* * * * *"}])
     broker.register_task(enqueue_due_sends, task_name=DUE_SENDS_TASK, schedule=[{"cron": "* * * * *"}])
+    broker.register_task(catch_up_search_index, task_name=SEARCH_INDEX_TASK, schedule=[{"cron": "* * * * *"}])

@@ -1,5 +1,6 @@
 """Message lists and search: the same answers from SQLite (FTS5), Postgres (tsvector) and the in-memory fake."""
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from uuid import UUID
 import pytest
 
 from adapters.persistence import message_search
+from application.messages.search_index import CatchUpSearchIndex
 from domain.ids import new_id
 from domain.mailboxes import Mailbox, MailboxRole, SyncState
 from domain.messages import Address, Attachment, Flags, Message
@@ -324,12 +326,16 @@ async def test_a_thread_comes_oldest_first(make_uow: Factory) -> None:
 async def test_dense_and_sparse_matches_are_all_found_in_order(
     make_uow: Factory, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    """Postgres looks for matches among a window of the newest messages, widens it when they are dense, and
-    goes to the full-text index when they are rare; tiny windows (and no estimate short-cut) here take every
-    one of those paths (the other stores ignore them). Whatever the path, pages hold every match once:
+    """Postgres looks for matches among a window of the newest messages, widens it when they are dense, then
+    reads the index's matches among the newest RECENT_SPAN, and all of them when those are too few; a phrase's
+    body matches come from the word pairs of the
+    messages indexed so far plus every message still waiting, or, while too many wait, from the word index.
+    Tiny windows (and no estimate short-cut) here take every one of those paths, before, during and after the
+    deferred indexing (the other stores ignore all this). Whatever the path, pages hold every match once:
     subject matches first, then the body-only ones, each newest first where the store orders by date."""
     monkeypatch.setattr(message_search, "RECENT_WINDOW", 4)
     monkeypatch.setattr(message_search, "WIDEST_WINDOW", 16)
+    monkeypatch.setattr(message_search, "RECENT_SPAN", 30)
     monkeypatch.setattr(message_search, "FEW_CANDIDATES", 0)
     inbox = await folder(make_uow)
     bodies = dict.fromkeys(range(60), "filler words only")
@@ -337,6 +343,8 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
         bodies[day] = "the dense word and the lone phrase" if day < 6 else "the dense word"
     for day in range(0, 60, 20):
         bodies[day] += " and a sparse one"
+    bodies[33] = "the lone and a phrase: both words, not the phrase"
+    bodies[50] += ", weekly sparse"
     subjects = {day: "Weekly sparse notes" if day in (1, 40) else f"Note {day}" for day in range(60)}
     messages = {
         f"day{day}": make_message(inbox, day + 1, subjects[day], "a@example.org", "b@example.org", body, True,
@@ -348,11 +356,15 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
         await uow.commit()
     by_id = {m.id: label for label, m in messages.items()}
     newest_first = [f"day{day}" for day in reversed(range(60))]
-    for text, in_subject, in_body in [
+    expected = [
         ("dense", [], [d for d in newest_first if "dense" in bodies[int(d[3:])]]),
-        ("sparse", ["day40", "day1"], ["day40", "day20", "day0"]),
+        ("sparse", ["day40", "day1"], ["day50", "day40", "day20", "day0"]),
+        ('"weekly sparse"', ["day40", "day1"], ["day50"]),
         ('"lone phrase"', [], ["day3", "day0"]),
-    ]:
+        ('"lone phrase" dense', [], ["day3", "day0"]),
+    ]
+
+    async def every_page(text: str) -> list[str]:
         seen: list[str] = []
         page: KeysetPage[Any] = KeysetPage([], None)
         async with make_uow() as uow:
@@ -362,12 +374,51 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
                 )
                 seen += [by_id[item.id] for item in page.items]
                 if page.next_cursor is None:
-                    break
-        body_only = [d for d in in_body if d not in in_subject]
-        assert sorted(seen) == sorted(in_subject + body_only), text
-        assert sorted(seen[: len(in_subject)]) == sorted(in_subject), text
-        if request.node.callspec.params["make_uow"] == "postgres":
-            assert seen == in_subject + body_only, text
+                    return seen
+        raise AssertionError(f"{text}: more pages than matches")
+
+    async def all_found(state: str) -> None:
+        for text, in_subject, in_body in expected:
+            seen = await every_page(text)
+            body_only = [d for d in in_body if d not in in_subject]
+            assert sorted(seen) == sorted(in_subject + body_only), (state, text)
+            assert sorted(seen[: len(in_subject)]) == sorted(in_subject), (state, text)
+            if request.node.callspec.params["make_uow"] == "postgres":
+                assert seen == in_subject + body_only, (state, text)
+
+    await all_found("all waiting for their word pairs")
+    with monkeypatch.context() as patched:
+        patched.setattr(message_search, "MOST_PENDING", 0)
+        await all_found("too many waiting: the word index")
+    await CatchUpSearchIndex(make_uow(), batch=25)()
+    await all_found("all indexed")
+    copy = replace(messages["day3"], id=new_id(), uid=99, internal_date=START + timedelta(days=70))
+    async with make_uow() as uow:
+        await uow.messages.add_many([copy])
+        await uow.commit()
+    by_id[copy.id] = "copy"
+    expected = [(text, in_subject, ["copy", *in_body] if "dense" in text or "lone" in text else in_body)
+                for text, in_subject, in_body in expected]  # fmt: skip
+    await all_found("one waiting among the indexed")
+
+
+async def test_the_deferred_search_index_catches_up_in_batches_and_keeps_tenants_apart(
+    make_uow: Factory, request: pytest.FixtureRequest
+) -> None:
+    """Postgres defers the word pairs of synced messages to a scheduled job; two runs at once share the work.
+    The other stores defer nothing. Phrase search finds the same messages before and after."""
+    inbox, _, messages = await seeded(make_uow)
+    phrase = MessageQuery(inbox.tenant_id, text='"the report"')
+    before = await labels(make_uow, messages, phrase)
+
+    done = await asyncio.gather(CatchUpSearchIndex(make_uow(), batch=2)(), CatchUpSearchIndex(make_uow(), batch=2)())
+
+    stored = len(messages) + 1  # and the other tenant's copy of the report
+    assert sum(done) == (stored if request.node.callspec.params["make_uow"] == "postgres" else 0)
+    assert await CatchUpSearchIndex(make_uow())() == 0
+    assert before == ["reply"]
+    assert await labels(make_uow, messages, phrase) == before
+    assert await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text='"pay the invoice"')) == ["invoice"]
 
 
 TRICKY_SUBJECTS = {
@@ -408,7 +459,7 @@ async def test_a_phrase_finds_the_same_subjects_with_or_without_the_word_pair_in
         await uow.messages.add_many(list(messages.values()))
         await uow.commit()
     with_pairs = {p: await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text=p)) for p in TRICKY_PHRASES}
-    monkeypatch.setattr(message_search, "_headline_pairs", lambda _text: [])
+    monkeypatch.setattr(message_search, "_phrase_pairs", lambda _text: [])
     without = {p: await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text=p)) for p in TRICKY_PHRASES}
     assert with_pairs == without
     assert sorted(with_pairs['"quick brown"']) == ["hyphen", "plain"]

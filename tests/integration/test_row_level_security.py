@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.tenant_scope import scoped_to, system_scope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
+from application.messages.search_index import CatchUpSearchIndex
 from domain.ids import new_id
 from domain.mailboxes import Mailbox, MailboxRole, SyncState
 from domain.tenants import Tenant
@@ -21,7 +22,10 @@ from tests.integration.conftest import migrated_engine
 from tests.integration.test_mail_store_contract import message
 from tests.integration.test_persistence_contract import account, store, tenant
 
-TABLES = ("users", "mail_accounts", "mailboxes", "messages", "account_syncs", "drafts", "audit_events")
+TABLES = (
+    "users", "mail_accounts", "mailboxes", "messages", "account_syncs", "drafts", "audit_events",
+    "message_word_pairs", "message_word_pairs_pending",
+)  # fmt: skip
 
 
 @pytest.fixture
@@ -116,3 +120,26 @@ async def test_the_service_role_stores_a_sync_batch_whole_and_only_for_its_tenan
             assert [await uow.messages.get(acme.id, m.id) for m in batch] == batch
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
                 await uow.messages.add_many([replace(message(box, 3), tenant_id=globex.id)])
+
+
+async def test_the_service_role_queues_and_indexes_word_pairs_for_the_messages_tenant_only(
+    tenants: list[Tenant], service: SqlUnitOfWork
+) -> None:
+    """The sync's insert queues each message for the scheduled word-pair job (a trigger running as this role),
+    and what either table holds is visible to the message's tenant alone."""
+    acme, globex = tenants
+    with scoped_to(acme.id):
+        async with service as uow:
+            [account_id] = (await uow._session.execute(text("SELECT id FROM mail_accounts"))).scalars()  # type: ignore[union-attr]
+            box = Mailbox(new_id(), acme.id, account_id, "INBOX", "/", MailboxRole.INBOX, SyncState(7, 0, None))
+            await uow.mailboxes.add(box)
+            await uow.messages.add_many([message(box, 1), message(box, 2)])
+            await uow.commit()
+        assert await count(service, "SELECT count(*) FROM message_word_pairs_pending") == 2
+    with system_scope():
+        assert await CatchUpSearchIndex(service)() == 2
+    with scoped_to(acme.id):
+        assert await count(service, "SELECT count(*) FROM message_word_pairs") == 2
+        assert await count(service, "SELECT count(*) FROM message_word_pairs_pending") == 0
+    with scoped_to(globex.id):
+        assert await count(service, "SELECT count(*) FROM message_word_pairs") == 0
