@@ -17,7 +17,6 @@ from sqlalchemy import (
     Select,
     Text,
     Uuid,
-    and_,
     bindparam,
     cast,
     column,
@@ -25,7 +24,6 @@ from sqlalchemy import (
     func,
     literal_column,
     not_,
-    or_,
     select,
     table,
     tuple_,
@@ -338,11 +336,11 @@ def _filters(query: MessageQuery) -> list[ColumnElement[bool]]:
 
 
 def _newest_first(statement: Select[Any], cursor: Cursor | None) -> Select[Any]:
+    """After the cursor as one row comparison, which the date index takes as where to start; written as an OR,
+    it was a filter, and a tenth page read the 450 rows before it from the table (2.6 ms)."""
     m = _COLUMNS
     if cursor is not None:
-        statement = statement.where(
-            or_(m.internal_date < cursor.date, and_(m.internal_date == cursor.date, m.id < cursor.id))
-        )
+        statement = statement.where(tuple_(m.internal_date, m.id) < tuple_(cursor.date, cursor.id))
     return statement.order_by(m.internal_date.desc(), m.id.desc())
 
 
