@@ -282,8 +282,8 @@ class UseCaseProvider(Provider):
     search_messages = provide(SearchMessages)
 
     @provide
-    def catch_up_search_index(self, uow: UnitOfWork) -> CatchUpSearchIndex:
-        return CatchUpSearchIndex(uow)
+    def catch_up_search_index(self, uow: UnitOfWork, clock: Clock) -> CatchUpSearchIndex:
+        return CatchUpSearchIndex(uow, clock)
 
     get_message = provide(GetMessage)
     get_raw_message = provide(GetRawMessage)

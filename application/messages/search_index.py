@@ -1,23 +1,30 @@
+from datetime import timedelta
+
 from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import Clock
 
 BATCH = 2_000
+BUDGET = timedelta(seconds=45)
 
 
 class CatchUpSearchIndex:
-    """Run by the scheduler: does the search indexing the store deferred when messages were synced, a batch
-    (one transaction) at a time until none is left. Search never waits for it (see
+    """Run by the scheduler every minute: does the search indexing the store deferred when messages were synced,
+    a batch (one transaction) at a time, until none is left or `budget` has passed, so that after a large sync the
+    runs follow one another instead of piling up on the database. Search never waits for it (see
     `MessageRepository.catch_up_search_index`). Returns how many messages were indexed."""
 
-    def __init__(self, uow: UnitOfWork, batch: int = BATCH) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, batch: int = BATCH, budget: timedelta = BUDGET) -> None:
         self._uow = uow
+        self._clock = clock
         self._batch = batch
+        self._budget = budget
 
     async def __call__(self) -> int:
-        total = 0
+        total, until = 0, self._clock.now() + self._budget
         while True:
             async with self._uow as uow:
                 done = await uow.messages.catch_up_search_index(self._batch)
                 await uow.commit()
             total += done
-            if done < self._batch:
+            if done < self._batch or self._clock.now() >= until:
                 return total

@@ -10,6 +10,7 @@ from uuid import UUID
 import pytest
 
 from adapters.persistence import message_search
+from adapters.system_clock import SystemClock
 from application.messages.search_index import CatchUpSearchIndex
 from domain.ids import new_id
 from domain.mailboxes import Mailbox, MailboxRole, SyncState
@@ -390,7 +391,7 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
     with monkeypatch.context() as patched:
         patched.setattr(message_search, "MOST_PENDING", 0)
         await all_found("too many waiting: the word index")
-    await CatchUpSearchIndex(make_uow(), batch=25)()
+    await CatchUpSearchIndex(make_uow(), SystemClock(), batch=25)()
     await all_found("all indexed")
     copy = replace(messages["day3"], id=new_id(), uid=99, internal_date=START + timedelta(days=70))
     async with make_uow() as uow:
@@ -411,11 +412,14 @@ async def test_the_deferred_search_index_catches_up_in_batches_and_keeps_tenants
     phrase = MessageQuery(inbox.tenant_id, text='"the report"')
     before = await labels(make_uow, messages, phrase)
 
-    done = await asyncio.gather(CatchUpSearchIndex(make_uow(), batch=2)(), CatchUpSearchIndex(make_uow(), batch=2)())
+    done = await asyncio.gather(
+        CatchUpSearchIndex(make_uow(), SystemClock(), batch=2)(),
+        CatchUpSearchIndex(make_uow(), SystemClock(), batch=2)(),
+    )
 
     stored = len(messages) + 1  # and the other tenant's copy of the report
     assert sum(done) == (stored if request.node.callspec.params["make_uow"] == "postgres" else 0)
-    assert await CatchUpSearchIndex(make_uow())() == 0
+    assert await CatchUpSearchIndex(make_uow(), SystemClock())() == 0
     assert before == ["reply"]
     assert await labels(make_uow, messages, phrase) == before
     assert await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text='"pay the invoice"')) == ["invoice"]

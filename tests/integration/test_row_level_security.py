@@ -14,6 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.tenant_scope import scoped_to, system_scope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
+from adapters.system_clock import SystemClock
 from application.messages.search_index import CatchUpSearchIndex
 from domain.ids import new_id
 from domain.mailboxes import Mailbox, MailboxRole, SyncState
@@ -137,7 +138,7 @@ async def test_the_service_role_queues_and_indexes_word_pairs_for_the_messages_t
             await uow.commit()
         assert await count(service, "SELECT count(*) FROM message_word_pairs_pending") == 2
     with system_scope():
-        assert await CatchUpSearchIndex(service)() == 2
+        assert await CatchUpSearchIndex(service, SystemClock())() == 2
     with scoped_to(acme.id):
         assert await count(service, "SELECT count(*) FROM message_word_pairs") == 2
         assert await count(service, "SELECT count(*) FROM message_word_pairs_pending") == 0
