@@ -280,11 +280,6 @@ class UseCaseProvider(Provider):
     delete_account = provide(DeleteMailAccount)
     list_mailboxes = provide(ListMailboxes)
     search_messages = provide(SearchMessages)
-
-    @provide
-    def catch_up_search_index(self, uow: UnitOfWork, clock: Clock) -> CatchUpSearchIndex:
-        return CatchUpSearchIndex(uow, clock)
-
     get_message = provide(GetMessage)
     get_raw_message = provide(GetRawMessage)
     get_attachment = provide(GetAttachment)
@@ -307,6 +302,10 @@ class UseCaseProvider(Provider):
 
     auditor = provide(Auditor)
     list_audit_events = provide(ListAuditEvents)
+
+    @provide
+    def catch_up_search_index(self, uow: UnitOfWork, clock: Clock) -> CatchUpSearchIndex:
+        return CatchUpSearchIndex(uow, clock)  # batch and time budget: the use case's defaults
 
 
 def app_providers() -> list[Provider]:

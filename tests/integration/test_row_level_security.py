@@ -66,6 +66,16 @@ async def count(uow: SqlUnitOfWork, sql: str) -> int:
         return int((await uow._session.execute(text(sql))).scalar_one())  # type: ignore[union-attr]
 
 
+async def inbox(service: SqlUnitOfWork, owner: Tenant) -> Mailbox:
+    """A new INBOX on the tenant's account, stored by the service role (run it scoped to that tenant)."""
+    async with service as uow:
+        [account_id] = (await uow._session.execute(text("SELECT id FROM mail_accounts"))).scalars()  # type: ignore[union-attr]
+        box = Mailbox(new_id(), owner.id, account_id, "INBOX", "/", MailboxRole.INBOX, SyncState(7, 0, None))
+        await uow.mailboxes.add(box)
+        await uow.commit()
+    return box
+
+
 async def test_with_no_tenant_set_nothing_is_visible(tenants: list[Tenant], service: SqlUnitOfWork) -> None:
     for table in TABLES:
         assert await count(service, f"SELECT count(*) FROM {table}") == 0, table
@@ -105,11 +115,7 @@ async def test_the_service_role_stores_a_sync_batch_whole_and_only_for_its_tenan
     """Postgres refuses COPY to this role, so batches go as one INSERT of arrays (adapters.persistence.bulk)."""
     acme, globex = tenants
     with scoped_to(acme.id):
-        async with service as uow:
-            [account_id] = (await uow._session.execute(text("SELECT id FROM mail_accounts"))).scalars()  # type: ignore[union-attr]
-            box = Mailbox(new_id(), acme.id, account_id, "INBOX", "/", MailboxRole.INBOX, SyncState(7, 0, None))
-            await uow.mailboxes.add(box)
-            await uow.commit()
+        box = await inbox(service, acme)
         batch = [
             message(box, 1),
             replace(message(box, 2, seen=True), html_body=None, date=None, text_body='it\'s "quoted"'),
@@ -130,10 +136,8 @@ async def test_the_service_role_queues_and_indexes_word_pairs_for_the_messages_t
     and what either table holds is visible to the message's tenant alone."""
     acme, globex = tenants
     with scoped_to(acme.id):
+        box = await inbox(service, acme)
         async with service as uow:
-            [account_id] = (await uow._session.execute(text("SELECT id FROM mail_accounts"))).scalars()  # type: ignore[union-attr]
-            box = Mailbox(new_id(), acme.id, account_id, "INBOX", "/", MailboxRole.INBOX, SyncState(7, 0, None))
-            await uow.mailboxes.add(box)
             await uow.messages.add_many([message(box, 1), message(box, 2)])
             await uow.commit()
         assert await count(service, "SELECT count(*) FROM message_word_pairs_pending") == 2
