@@ -102,14 +102,19 @@ async def prepare(settings: Settings, dsn: str, messages: int) -> list[Mailbox]:
 
 
 async def catch_up(settings: Settings) -> int:
-    """What the scheduler's `catch_up_search_index` job does after a sync, through the same use case."""
+    """What the scheduler's `catch_up_search_index` job does after a sync, through the same use case: run after
+    run (each stops after its time budget) until the queue is empty."""
     container = build_container(settings, create_broker(settings))
+    total = 0
     try:
         async with container() as request:
+            catch_up_once = await request.get(CatchUpSearchIndex)
             with system_scope():
-                return await (await request.get(CatchUpSearchIndex))()
+                while indexed := await catch_up_once():
+                    total += indexed
     finally:
         await container.close()
+    return total
 
 
 def serve(kind: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
