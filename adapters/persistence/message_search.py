@@ -120,33 +120,40 @@ async def _postgres_tiers(
         else [in_headline.indexed, in_text.filtered],
         filtered=[in_headline.filtered, in_text.filtered],
     )
-    in_body_only = [in_text.filtered, not_(in_headline.filtered)]
-    if phrases and await _few_pending(session, query.tenant_id):
-        held = [_PAIRS.c.tenant_id == query.tenant_id, *(_PAIRS.c.pairs.op("@>")(pairs) for pairs in phrases)]
-        body_only = _Tier(
-            candidates=select(literal_column("1")).select_from(_PAIRS).where(*held),
-            indexed=in_body_only,
-            filtered=in_body_only,
-            pairs=union(
-                select(_PAIRS.c.message_id, _PAIRS.c.internal_date).where(*held),
-                select(_PENDING.c.message_id, _PENDING.c.internal_date).where(_PENDING.c.tenant_id == query.tenant_id),
-            ),
-        )
-    else:
-        body_only = _Tier(
-            candidates=select(literal_column("1")).where(tenant, in_text.indexed),
-            indexed=[in_text.indexed, not_(in_headline.filtered)],
-            filtered=in_body_only,
-        )
     cursor, wanted = page.cursor, page.limit + 1
     found: list[tuple[Row[Any], float | None]] = []
     if cursor is None or (cursor.score or 0.0) >= 1:
         found = [(row, 1.0) for row in await _newest_matching(session, base, headline, query.tenant_id, cursor, wanted)]
         cursor = None
-    if len(found) < wanted:
+    if len(found) < wanted:  # the body tier (and its look at the word-pair queue) only when subjects fall short
+        body_only = await _body_tier(session, query.tenant_id, phrases, in_text, in_headline)
         rows = await _newest_matching(session, base, body_only, query.tenant_id, cursor, wanted - len(found))
         found += [(row, 0.0) for row in rows]
     return found
+
+
+async def _body_tier(
+    session: AsyncSession, tenant_id: UUID, phrases: list[ColumnElement[Any]], in_text: "_Test", in_headline: "_Test"
+) -> "_Tier":
+    """Matches in the body alone: by the word pairs of whole messages and the queue of those awaiting theirs
+    when the search has a phrase and few wait (migration 0012), else by the body's words."""
+    in_body_only = [in_text.filtered, not_(in_headline.filtered)]
+    if phrases and await _few_pending(session, tenant_id):
+        held = [_PAIRS.c.tenant_id == tenant_id, *(_PAIRS.c.pairs.op("@>")(pairs) for pairs in phrases)]
+        return _Tier(
+            candidates=select(literal_column("1")).select_from(_PAIRS).where(*held),
+            indexed=in_body_only,
+            filtered=in_body_only,
+            pairs=union(
+                select(_PAIRS.c.message_id, _PAIRS.c.internal_date).where(*held),
+                select(_PENDING.c.message_id, _PENDING.c.internal_date).where(_PENDING.c.tenant_id == tenant_id),
+            ),
+        )
+    return _Tier(
+        candidates=select(literal_column("1")).where(_COLUMNS.tenant_id == tenant_id, in_text.indexed),
+        indexed=[in_text.indexed, not_(in_headline.filtered)],
+        filtered=in_body_only,
+    )
 
 
 def _phrase_pairs(text: str) -> list[ColumnElement[Any]]:
