@@ -141,6 +141,11 @@ class MemoryAccountSyncRepository(AccountSyncRepository):
         sync = self._store.syncs.get(account_id)
         return replace(sync) if sync and sync.tenant_id == tenant_id else None
 
+    async def add(self, sync: AccountSync) -> None:
+        if sync.account_id in self._store.syncs:
+            raise Conflict("the account's sync status was created concurrently")
+        await self.save(sync)
+
     async def save(self, sync: AccountSync) -> None:
         self._store.syncs[sync.account_id] = replace(sync, progress=replace(sync.progress))
 

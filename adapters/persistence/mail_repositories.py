@@ -204,16 +204,17 @@ class SqlAccountSyncRepository(AccountSyncRepository):
         row = await self._row(account_id)
         return sync_from_row(row) if row and row.tenant_id == tenant_id else None
 
+    async def add(self, sync: AccountSync) -> None:
+        self._session.add(copy_sync_to_row(sync, AccountSyncModel()))
+        await self._flush()
+
     async def save(self, sync: AccountSync) -> None:
         row = await self._row(sync.account_id)
         if row is None:
             self._session.add(copy_sync_to_row(sync, AccountSyncModel()))
         elif row.tenant_id == sync.tenant_id:
             copy_sync_to_row(sync, row)
-        try:
-            await self._session.flush()
-        except IntegrityError:
-            raise Conflict("the account's sync status was created concurrently") from None
+        await self._flush()
 
     async def due(self, now: datetime) -> list[tuple[UUID, UUID]]:
         """Every account with its sync status, judged by the domain's rule (AccountSync.due): date arithmetic
@@ -272,3 +273,9 @@ class SqlAccountSyncRepository(AccountSyncRepository):
 
     async def _row(self, account_id: UUID) -> AccountSyncModel | None:
         return await self._session.scalar(select(AccountSyncModel).where(AccountSyncModel.account_id == account_id))
+
+    async def _flush(self) -> None:
+        try:
+            await self._session.flush()
+        except IntegrityError:
+            raise Conflict("the account's sync status was created concurrently") from None

@@ -1,7 +1,7 @@
 from uuid import UUID
 
 from domain.auth import Principal
-from domain.errors import NotFound
+from domain.errors import Conflict, NotFound
 from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
@@ -29,21 +29,38 @@ class RequestSync:
 
 
 async def request_sync(uow: UnitOfWork, jobs: JobQueue, clock: Clock, tenant_id: UUID, account_id: UUID) -> AccountSync:
+    """Two first requests for an account may race to create its status; the loser tries once more and finds
+    the winner's sync queued."""
+    try:
+        sync, queued = await _queue(uow, clock, tenant_id, account_id)
+    except Conflict:
+        sync, queued = await _queue(uow, clock, tenant_id, account_id)
+    if queued:
+        assert sync.job_id is not None
+        await jobs.enqueue(SYNC_TASK, sync.job_id, tenant_id=str(tenant_id), account_id=str(account_id))
+    return sync
+
+
+async def _queue(uow: UnitOfWork, clock: Clock, tenant_id: UUID, account_id: UUID) -> tuple[AccountSync, bool]:
+    """The account's sync and whether this call queued it (False: it was already queued, or is running and
+    will run once more)."""
     now = clock.now()
     async with uow:
         if await uow.accounts.get(tenant_id, account_id) is None:
             raise NotFound("mail account not found")
-        sync = await uow.syncs.get(tenant_id, account_id) or AccountSync(tenant_id, account_id)
+        stored = await uow.syncs.get(tenant_id, account_id)
+        sync = stored or AccountSync(tenant_id, account_id)
         if sync.in_progress and sync.job_id and not sync.stalled(now):
             if sync.phase is SyncPhase.QUEUED:
-                return sync
+                return sync, False
             if await uow.syncs.ask_again(account_id):
                 await uow.commit()
-                return sync
+                return sync, False
             sync = await uow.syncs.get(tenant_id, account_id) or sync
         sync.queue(new_id().hex, now)
-        await uow.syncs.save(sync)
+        if stored is None:
+            await uow.syncs.add(sync)
+        else:
+            await uow.syncs.save(sync)
         await uow.commit()
-    assert sync.job_id is not None
-    await jobs.enqueue(SYNC_TASK, sync.job_id, tenant_id=str(tenant_id), account_id=str(account_id))
-    return sync
+    return sync, True

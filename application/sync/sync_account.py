@@ -67,8 +67,9 @@ class SyncAccount:
         return sync
 
     async def _claim(self, tenant_id: UUID, account_id: UUID, owner: str) -> tuple[MailAccount, AccountSync]:
-        """Creates the status row if needed and tries for the lease. Two workers may race to create the row;
-        the loser retries once, and the lease (one conditional UPDATE) decides who syncs."""
+        """Creates the status row if needed and tries for the lease. Two workers may race to create the row:
+        the loser's insert fails (it must not overwrite the winner's row, lease and all) and it retries once;
+        the lease (one conditional UPDATE) decides who syncs."""
         try:
             return await self._try_claim(tenant_id, account_id, owner)
         except Conflict:
@@ -80,8 +81,10 @@ class SyncAccount:
             account = await uow.accounts.get(tenant_id, account_id)
             if account is None:
                 raise NotFound("mail account not found")
-            sync = await uow.syncs.get(tenant_id, account_id) or AccountSync(tenant_id, account_id)
-            await uow.syncs.save(sync)
+            sync = await uow.syncs.get(tenant_id, account_id)
+            if sync is None:
+                sync = AccountSync(tenant_id, account_id)
+                await uow.syncs.add(sync)
             if await uow.syncs.take_lease(account_id, owner, now, self._settings.lease_ttl):
                 sync.take_lease(owner, now, self._settings.lease_ttl)
                 sync.start(now)

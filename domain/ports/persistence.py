@@ -111,6 +111,12 @@ class MessageRepository(Protocol):
 
 class AccountSyncRepository(Protocol):
     async def get(self, tenant_id: UUID, account_id: UUID) -> AccountSync | None: ...
+
+    async def add(self, sync: AccountSync) -> None:
+        """Creates the account's status. Conflict if it exists: another worker or request created it since
+        `get` found none, and its copy must not be overwritten by this fresh one."""
+        ...
+
     async def save(self, sync: AccountSync) -> None: ...
 
     async def ask_again(self, account_id: UUID) -> bool:

@@ -122,6 +122,24 @@ async def test_one_lease_holder_at_a_time_until_it_expires(make_uow: Factory) ->
         assert await uow.syncs.get(new_id(), box.account_id) is None
 
 
+async def test_a_status_created_meanwhile_is_not_overwritten_by_a_fresh_one(make_uow: Factory) -> None:
+    """Two workers claiming a never-synced account both find no status; the second to add it must fail,
+    not wipe the first one's lease."""
+    box = await folder(make_uow)
+    async with make_uow() as first:
+        await first.syncs.add(AccountSync(box.tenant_id, box.account_id))
+        assert await first.syncs.take_lease(box.account_id, "worker-a", NOW, timedelta(minutes=2))
+        await first.commit()
+    async with make_uow() as second:
+        with pytest.raises(Conflict):
+            await second.syncs.add(AccountSync(box.tenant_id, box.account_id))
+    async with make_uow() as uow:
+        assert not await uow.syncs.take_lease(box.account_id, "worker-b", NOW, timedelta(minutes=2))
+        stored = await uow.syncs.get(box.tenant_id, box.account_id)
+        assert stored is not None
+        assert stored.lease_owner == "worker-a"
+
+
 async def test_a_run_asked_of_a_running_sync_outlives_its_saves_and_is_taken_once(make_uow: Factory) -> None:
     box = await folder(make_uow)
     sync = AccountSync(box.tenant_id, box.account_id)
