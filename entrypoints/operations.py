@@ -150,6 +150,7 @@ async def _drain_on_signal(broker: AsyncBroker, grace_seconds: float, concurrenc
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    log.info("worker ready: taking jobs from %s, %d at a time", QUEUE_NAME, concurrency)
     with ThreadPoolExecutor() as executor:
         while not stop.is_set():
             receiver = Receiver(
@@ -181,7 +182,7 @@ async def run_scheduler(settings: Settings) -> int:
     if settings.idle_enabled:
         work.append(watch_inboxes(container, settings))
     try:
-        await _until_signalled(asyncio.gather(*work))
+        await _until_signalled(asyncio.gather(*work), "scheduler")
     finally:
         await broker.shutdown()
         await container.close()
@@ -211,12 +212,14 @@ async def _request_container(settings: Settings) -> AsyncIterator[AsyncContainer
         await container.close()
 
 
-async def _until_signalled(work: Awaitable[object]) -> None:
-    """Runs `work` until SIGTERM or SIGINT, then cancels it so in-flight tasks are released."""
+async def _until_signalled(work: Awaitable[object], name: str) -> None:
+    """Runs `work` until SIGTERM or SIGINT, then cancels it so in-flight tasks are released. Says it is ready
+    once the signals are handled."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, task.cancel)
+    log.info("%s ready", name)
     with suppress(asyncio.CancelledError):
         await task
 
