@@ -6,8 +6,7 @@ import sys
 import uvicorn
 from litestar import Litestar, get
 
-from entrypoints.http.app import create_app
-from entrypoints.settings import load_settings
+from entrypoints.http.app import create_served_app
 
 
 @get("/ping", sync_to_thread=False)
@@ -17,5 +16,5 @@ def ping() -> dict[str, str]:
 
 if __name__ == "__main__":
     kind, port = sys.argv[1], int(sys.argv[2])
-    app = create_app(settings=load_settings()) if kind == "mailroom" else Litestar([ping])
+    app = create_served_app() if kind == "mailroom" else Litestar([ping])
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -54,9 +54,9 @@ def serve(settings: Settings) -> None:
         "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds),
     }
     if settings.api_workers > 1:
-        uvicorn.run("entrypoints.http.app:create_app", factory=True, workers=settings.api_workers, **options)
+        uvicorn.run("entrypoints.http.app:create_served_app", factory=True, workers=settings.api_workers, **options)
     else:
-        uvicorn.run(create_app(settings=settings), **options)
+        uvicorn.run(create_app(settings=settings, freeze_heap=True), **options)
 
 
 async def migrate(settings: Settings) -> int:
