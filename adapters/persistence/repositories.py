@@ -1,6 +1,10 @@
-"""Port implementations over advanced-alchemy repositories; every account query is filtered by tenant."""
+"""Port implementations over advanced-alchemy repositories; every account query is filtered by tenant.
+
+Each advanced-alchemy repository is made on first use: making one builds a statement, and a unit of work that
+made all three up front spent a sixth of its time on it (an API request opens two units of work)."""
 
 from collections.abc import Sequence
+from functools import cached_property
 from uuid import UUID
 
 from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
@@ -40,7 +44,11 @@ class _AccountRows(SQLAlchemyAsyncRepository[MailAccountModel]):
 
 class SqlTenantRepository(TenantRepository):
     def __init__(self, session: AsyncSession) -> None:
-        self._rows = _TenantRows(session=session)
+        self._session = session
+
+    @cached_property
+    def _rows(self) -> _TenantRows:
+        return _TenantRows(session=self._session)
 
     async def get(self, tenant_id: UUID) -> Tenant | None:
         row = await self._rows.get_one_or_none(id=tenant_id)
@@ -59,7 +67,11 @@ class SqlTenantRepository(TenantRepository):
 
 class SqlUserRepository(UserRepository):
     def __init__(self, session: AsyncSession) -> None:
-        self._rows = _UserRows(session=session)
+        self._session = session
+
+    @cached_property
+    def _rows(self) -> _UserRows:
+        return _UserRows(session=self._session)
 
     async def get(self, user_id: UUID) -> User | None:
         row = await self._rows.get_one_or_none(id=user_id)
@@ -78,7 +90,11 @@ class SqlUserRepository(UserRepository):
 
 class SqlMailAccountRepository(MailAccountRepository):
     def __init__(self, session: AsyncSession) -> None:
-        self._rows = _AccountRows(session=session)
+        self._session = session
+
+    @cached_property
+    def _rows(self) -> _AccountRows:
+        return _AccountRows(session=self._session)
 
     async def get(self, tenant_id: UUID, account_id: UUID) -> MailAccount | None:
         row = await self._rows.get_one_or_none(id=account_id, tenant_id=tenant_id)
