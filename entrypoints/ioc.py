@@ -108,8 +108,10 @@ class PersistenceProvider(Provider):
         return create_session_factory(engine)
 
     @provide(scope=Scope.REQUEST)
-    def unit_of_work(self, session_factory: async_sessionmaker[AsyncSession]) -> UnitOfWork:
-        return SqlUnitOfWork(session_factory)
+    async def unit_of_work(self, session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
+        uow = SqlUnitOfWork(session_factory)
+        yield uow
+        await uow.close()
 
 
 class SecurityProvider(Provider):

@@ -11,11 +11,12 @@ from contextvars import ContextVar
 from uuid import UUID
 
 from sqlalchemy import Connection, event, text
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
 SYSTEM = "*"
 SCOPE_KEY = "mailroom.tenant_scope"
-_SET_SCOPE = text("SELECT set_config('app.tenant_id', :scope, true)")
+SET_SCOPE = text("SELECT set_config('app.tenant_id', :scope, true)")
 current_tenant_scope: ContextVar[str] = ContextVar("tenant_scope", default="")
 
 
@@ -47,4 +48,11 @@ class TenantScopedSession(Session):
 def _scope_transaction(session: Session, _: SessionTransaction, connection: Connection) -> None:
     scope = session.info.get(SCOPE_KEY)
     if scope is not None and connection.dialect.name == "postgresql":
-        connection.execute(_SET_SCOPE, {"scope": scope})
+        connection.execute(SET_SCOPE, {"scope": scope})
+
+
+async def rescope(session: AsyncSession, scope: str) -> None:
+    """Points an open transaction at another tenant scope (row-level security reads the setting per statement)."""
+    if session.info.get(SCOPE_KEY) != scope:
+        session.info[SCOPE_KEY] = scope
+        await session.execute(SET_SCOPE, {"scope": scope})

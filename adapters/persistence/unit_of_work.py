@@ -5,49 +5,78 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.persistence.audit import SqlAuditRepository
 from adapters.persistence.draft_repository import SqlDraftRepository
+from adapters.persistence.hand_on import handing_on, only_read
 from adapters.persistence.mail_repositories import (
     SqlAccountSyncRepository,
     SqlMailboxRepository,
     SqlMessageRepository,
 )
 from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
-from adapters.persistence.tenant_scope import SCOPE_KEY, current_tenant_scope
+from adapters.persistence.tenant_scope import SCOPE_KEY, current_tenant_scope, rescope
 from domain.ports.persistence import UnitOfWork
 
 
 class SqlUnitOfWork(UnitOfWork):
     """One AsyncSession per `async with`; leaving without `commit()` rolls back. On Postgres every transaction
-    it begins is scoped to the tenant of the current context (row-level security, see tenant_scope)."""
+    it begins is scoped to the tenant of the current context (row-level security, see tenant_scope).
+
+    Inside `handing_on_reads()` (the API's token check), a unit of work that only read and did not commit leaves
+    its transaction open, and the next `async with` goes on in it (see hand_on). `close()`, at the end of the
+    request or job, ends one that no unit of work took on.
+    """
 
     def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
         self._session_factory = session_factory
         self._session: AsyncSession | None = None
+        self._handed_on: AsyncSession | None = None
+        self._committed = False
 
     async def __aenter__(self) -> Self:
-        self._session = self._session_factory()
-        self._session.info[SCOPE_KEY] = current_tenant_scope.get()
-        self.tenants = SqlTenantRepository(self._session)
-        self.users = SqlUserRepository(self._session)
-        self.accounts = SqlMailAccountRepository(self._session)
-        self.mailboxes = SqlMailboxRepository(self._session)
-        self.messages = SqlMessageRepository(self._session)
-        self.syncs = SqlAccountSyncRepository(self._session)
-        self.drafts = SqlDraftRepository(self._session)
-        self.audit = SqlAuditRepository(self._session)
+        scope = current_tenant_scope.get()
+        session, self._handed_on = self._handed_on, None
+        if session is None:
+            session = self._session_factory()
+            session.info[SCOPE_KEY] = scope
+        else:
+            await rescope(session, scope)
+        self._session, self._committed = session, False
+        self.tenants = SqlTenantRepository(session)
+        self.users = SqlUserRepository(session)
+        self.accounts = SqlMailAccountRepository(session)
+        self.mailboxes = SqlMailboxRepository(session)
+        self.messages = SqlMessageRepository(session)
+        self.syncs = SqlAccountSyncRepository(session)
+        self.drafts = SqlDraftRepository(session)
+        self.audit = SqlAuditRepository(session)
         return self
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         session, self._session = self._session, None
-        if session is not None:
-            await session.rollback()
-            await session.close()
+        if session is None:
+            return
+        if exc_type is None and not self._committed and handing_on() and await only_read(session):
+            self._handed_on = session
+            return
+        await _end(session)
 
     async def commit(self) -> None:
         if self._session is not None:
             await self._session.commit()
+            self._committed = True
 
     async def rollback(self) -> None:
         if self._session is not None:
             await self._session.rollback()
+
+    async def close(self) -> None:
+        """Ends a transaction handed on that no unit of work took."""
+        session, self._handed_on = self._handed_on, None
+        if session is not None:
+            await _end(session)
+
+
+async def _end(session: AsyncSession) -> None:
+    await session.rollback()
+    await session.close()

@@ -5,13 +5,16 @@ set nothing is visible; scoped to one tenant, another's rows can be neither read
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from uuid import UUID
 
 import asyncpg
 import pytest
-from sqlalchemy import text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from adapters.persistence.database import create_engine, create_session_factory
+from adapters.persistence.hand_on import handing_on_reads
+from adapters.persistence.models import MailAccountModel
 from adapters.persistence.tenant_scope import scoped_to, system_scope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.system_clock import SystemClock
@@ -148,3 +151,60 @@ async def test_the_service_role_queues_and_indexes_word_pairs_for_the_messages_t
         assert await count(service, "SELECT count(*) FROM message_word_pairs_pending") == 0
     with scoped_to(globex.id):
         assert await count(service, "SELECT count(*) FROM message_word_pairs") == 0
+
+
+ACCOUNTS = MailAccountModel.__table__
+
+
+async def started(uow: SqlUnitOfWork) -> object:
+    """When the unit of work's transaction began (the same for every statement of one transaction)."""
+    return (await uow._session.execute(select(func.now()))).scalar_one()  # type: ignore[union-attr]
+
+
+async def accounts_seen(uow: SqlUnitOfWork) -> set[UUID]:
+    """Tenants of the accounts the transaction can see, by a SELECT the repositories could have made (only those
+    may be handed on; raw SQL counts as a write)."""
+    return set((await uow._session.execute(select(ACCOUNTS.c.tenant_id))).scalars())  # type: ignore[union-attr]
+
+
+async def test_a_token_check_hands_its_transaction_on_scoped_to_the_callers_tenant_alone(
+    tenants: list[Tenant], service: SqlUnitOfWork
+) -> None:
+    """As the API does: the token's user is read across tenants, and the handler's unit of work goes on in that
+    transaction, seeing only its own tenant's rows."""
+    acme, globex = tenants
+    with system_scope(), handing_on_reads():
+        async with service as uow:
+            assert await accounts_seen(uow) == {acme.id, globex.id}
+            began = await started(uow)
+    with scoped_to(acme.id):
+        async with service as uow:
+            assert await started(uow) == began
+            assert await accounts_seen(uow) == {acme.id}
+        async with service as uow:
+            assert await started(uow) != began
+
+
+async def test_a_unit_of_work_that_wrote_is_rolled_back_not_handed_on(
+    tenants: list[Tenant], service: SqlUnitOfWork
+) -> None:
+    acme, _ = tenants
+    with scoped_to(acme.id):
+        with handing_on_reads():
+            async with service as uow:
+                await uow._session.execute(update(ACCOUNTS).values(name="changed"))  # type: ignore[union-attr]
+                began = await started(uow)
+        async with service as uow:
+            assert await started(uow) != began
+            await uow.commit()
+        assert await count(service, "SELECT count(*) FROM mail_accounts WHERE name = 'changed'") == 0
+
+
+async def test_a_transaction_nobody_took_on_ends_with_close(tenants: list[Tenant], service: SqlUnitOfWork) -> None:
+    pool = service._session_factory.kw["bind"].pool
+    with system_scope(), handing_on_reads():
+        async with service as uow:
+            await accounts_seen(uow)
+    assert pool.checkedout() == 1
+    await service.close()
+    assert pool.checkedout() == 0
