@@ -57,6 +57,10 @@ bench-sync *ARGS:
 bench-search *ARGS:
     uv run python -m bench.search_benchmark {{ARGS}}
 
+# benchmark: CPU of an API request's database work (token check, list page), its transaction handed on or not
+bench-request-db *ARGS:
+    uv run python -m bench.request_units {{ARGS}}
+
 # benchmark: 1,000 queued 10 KB sends through `mailroom worker` to a local SMTP sink, against raw aiosmtplib
 bench-send *ARGS:
     uv run python -m bench.send_benchmark {{ARGS}}
