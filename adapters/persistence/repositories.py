@@ -1,7 +1,7 @@
 """Port implementations over advanced-alchemy repositories; every account query is filtered by tenant.
 
-Each advanced-alchemy repository is made on first use: making one builds a statement, and a unit of work that
-made all three up front spent a sixth of its time on it (an API request opens two units of work)."""
+Each advanced-alchemy repository is made on first use: making one builds a statement, and with all three made
+as a unit of work opened, one that ran `SELECT 1` cost 1.37 ms of CPU instead of 1.05."""
 
 from collections.abc import Sequence
 from functools import cached_property
