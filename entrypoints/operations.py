@@ -31,7 +31,7 @@ from application.users.register import NewUser, RegisterUser
 from domain.errors import DependencyUnavailable, DomainError
 from domain.tenants import Role
 from entrypoints.container import build_container
-from entrypoints.http.app import create_app
+from entrypoints.http.app import create_served_app
 from entrypoints.metrics import watch_queue_depth
 from entrypoints.settings import Settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
@@ -56,7 +56,7 @@ def serve(settings: Settings) -> None:
     if settings.api_workers > 1:
         uvicorn.run("entrypoints.http.app:create_served_app", factory=True, workers=settings.api_workers, **options)
     else:
-        uvicorn.run(create_app(settings=settings, freeze_heap=True), **options)
+        uvicorn.run(create_served_app(settings), **options)
 
 
 async def migrate(settings: Settings) -> int:

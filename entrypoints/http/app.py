@@ -41,10 +41,10 @@ from entrypoints.worker.runtime import attach_container, create_broker, create_s
 from entrypoints.worker.watchers import watch_inboxes
 
 
-def create_served_app() -> Litestar:
-    """The API as `mailroom serve` runs it (uvicorn's factory in each worker process), settings from the
-    environment."""
-    return create_app(settings=load_settings(), freeze_heap=True)
+def create_served_app(settings: Settings | None = None) -> Litestar:
+    """The API as `mailroom serve` runs it, in its one process or as uvicorn's factory in each of its worker
+    processes (settings from the environment)."""
+    return create_app(settings=settings, freeze_heap=True)
 
 
 def create_app(*override_providers: Provider, settings: Settings | None = None, freeze_heap: bool = False) -> Litestar:
