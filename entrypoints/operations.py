@@ -212,9 +212,13 @@ async def _request_container(settings: Settings) -> AsyncIterator[AsyncContainer
         await container.close()
 
 
-async def _until_signalled(work: Awaitable[object], name: str) -> None:
+async def _until_signalled(work: Awaitable[object], name: str, grace_seconds: float = 5) -> None:
     """Runs `work` until SIGTERM or SIGINT, then cancels it so in-flight tasks are released. Says it is ready
-    once the signals are handled."""
+    once the signals are handled.
+
+    Taskiq's scheduler sends each due job from a task of its own, which cancelling its loop leaves running; the
+    broker closed under such a send would drop the job with a traceback. So those tasks get `grace_seconds` to
+    finish before the caller closes anything, and are cancelled after that."""
     task = asyncio.ensure_future(work)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -222,6 +226,14 @@ async def _until_signalled(work: Awaitable[object], name: str) -> None:
     log.info("%s ready", name)
     with suppress(asyncio.CancelledError):
         await task
+    current = asyncio.current_task()
+    detached = [other for other in asyncio.all_tasks() if other is not current and not other.done()]
+    if detached:
+        _, unfinished = await asyncio.wait(detached, timeout=grace_seconds)
+        for other in unfinished:
+            other.cancel()
+        if unfinished:
+            await asyncio.wait(unfinished, timeout=1)
 
 
 async def _ok(detail: str) -> str:

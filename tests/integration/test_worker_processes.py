@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+from redis import Redis
 
+from adapters.jobs.broker import QUEUE_NAME
 from tests.e2e.test_cli import MAILROOM, run
 from tests.integration.conftest import env_without_mailroom
 
@@ -31,6 +33,21 @@ def test_runs_on_redis_until_sigterm(command: str, redis_url: str, tmp_path: Pat
     output = started + process.communicate(timeout=20)[0].decode()
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
+
+
+def test_a_scheduler_stopped_while_sending_still_queues_those_jobs(redis_url: str, tmp_path: Path) -> None:
+    env = env_without_mailroom() | {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_REDIS_URL": redis_url}
+    assert run(env, "migrate").returncode == 0
+    started_ms = time.time_ns() // 1_000_000
+    process = subprocess.Popen([MAILROOM, "scheduler"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = wait_for_line(process, "Sending task", timeout_seconds=60)
+    process.send_signal(signal.SIGTERM)
+    output += process.communicate(timeout=20)[0].decode()
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+    with Redis.from_url(redis_url) as redis:
+        queued = redis.xrange(QUEUE_NAME, min=str(started_ms), max="+")
+    assert len(queued) == output.count("Sending task"), output
 
 
 def wait_for_line(process: subprocess.Popen[bytes], text: str, timeout_seconds: float) -> str:
