@@ -1,5 +1,9 @@
 """Explicit translation between tables and domain objects."""
 
+from typing import Any
+
+from sqlalchemy import Row
+
 from adapters.persistence.models import MailAccountModel, TenantModel, UserModel
 from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings
 from domain.tenants import Role, Tenant, User
@@ -13,7 +17,7 @@ def tenant_to_row(tenant: Tenant) -> TenantModel:
     return TenantModel(id=tenant.id, slug=tenant.slug, name=tenant.name)
 
 
-def user_from_row(row: UserModel) -> User:
+def user_from_row(row: UserModel | Row[Any]) -> User:
     return User(
         id=row.id,
         tenant_id=row.tenant_id,
