@@ -163,6 +163,26 @@ async def test_without_text_the_newest_come_first(make_uow: Factory) -> None:
     assert everything == list(reversed(CORPUS))
 
 
+async def test_a_listed_found_or_threaded_message_shows_what_was_stored(make_uow: Factory) -> None:
+    inbox, _, messages = await seeded(make_uow)
+    tagged = replace(
+        make_message(inbox, 99, *CORPUS["cafe"]),
+        to=[Address("Bob", "bob@example.com"), Address("Zoë Müller", "zoe@example.org")],
+        flags=Flags(seen=True, answered=True, keywords=frozenset({"$Label1", "Arbeit"})),
+    )
+    async with make_uow() as uow:
+        await uow.messages.add_many([tagged])
+        await uow.commit()
+    async with make_uow() as uow:
+        listed = await uow.messages.search(MessageQuery(inbox.tenant_id, account_id=inbox.account_id), PageAfter(50))
+        found = await uow.messages.search(MessageQuery(inbox.tenant_id, text="déjà"), PageAfter(50))
+        threaded = await uow.messages.thread(inbox.tenant_id, tagged.thread_id)
+    for summaries in (listed.items, found.items, threaded):
+        assert next(s for s in summaries if s.id == tagged.id) == tagged.summary()
+    report = messages["report"]
+    assert next(s for s in listed.items if s.id == report.id) == report.summary()
+
+
 @pytest.mark.parametrize(
     ("conditions", "expected"),
     [
@@ -181,6 +201,8 @@ async def test_without_text_the_newest_come_first(make_uow: Factory) -> None:
         ({"sender": "@EXAMPLE.ES"}, {"cafe"}),
         ({"recipient": "zoe@example"}, {"reply"}),
         ({"subject": "quarterly"}, {"report", "reply"}),
+        ({"subject": "q_arterly"}, set()),  # `_` and `%` are themselves, not LIKE's wildcards
+        ({"sender": "%"}, set()),
         ({"unread": True}, {"reply", "invoice", "japanese", "spam"}),
         ({"unread": False}, {"report", "cafe", "russian", "plan"}),
         ({"flagged": True}, {"invoice", "cafe"}),
