@@ -224,6 +224,7 @@ async def test_saving_updates_only_the_fields_given_and_keeps_attachments(world:
         ({"attachments": [{"filename": "a.txt", "content_type": "text", "content_base64": "aGk="}]}, "attachments.0"),
         ({"to": ["a@example.org, b@example.org"]}, "to.0"),
         ({"bogus": 1}, "bogus"),
+        ({"id": "0193a8f2-5c1e-7c4e-9b7a-3f2d1c0b9a88"}, "id"),  # creating takes no id; changing, only the path's
     ],
 )
 async def test_bad_input_answers_422_and_changes_nothing(

@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from application.compose.drafts import CreateDraft, DeleteDraft, GetDraft, UpdateDraft
 from application.compose.send import QueueSend
 from domain.auth import Principal
+from domain.errors import InvalidInput
 from entrypoints.http.compose_body import read_compose
 from entrypoints.http.schemas.compose import DraftOut, SendIn, SendQueued
 
@@ -33,7 +34,9 @@ class ComposeController(Controller):
     async def compose(
         self, request: Request[Any, Any, Any], principal: FromDishka[Principal], create: FromDishka[CreateDraft]
     ) -> DraftOut:
-        _, compose = await read_compose(request)
+        body, compose = await read_compose(request)
+        if isinstance(body.id, UUID):
+            raise InvalidInput("id", "POST /api/compose creates a draft; save one by id with POST /api/compose/draft")
         return DraftOut.of(await create(principal, compose))
 
     @post("/draft", summary="Save a draft: creates it, or updates the one named by `id`")
@@ -66,7 +69,9 @@ class ComposeController(Controller):
         principal: FromDishka[Principal],
         update: FromDishka[UpdateDraft],
     ) -> DraftOut:
-        _, compose = await read_compose(request)
+        body, compose = await read_compose(request)
+        if isinstance(body.id, UUID) and body.id != draft_id:
+            raise InvalidInput("id", "names another draft than the path")
         return DraftOut.of(await update(principal, draft_id, compose))
 
     @delete("/{draft_id:uuid}", summary="Delete a draft, or cancel its queued or scheduled send")
