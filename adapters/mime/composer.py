@@ -59,6 +59,16 @@ class StdlibMessageComposer(MessageComposer):
         _require_own_headers(raw)
         return raw
 
+    def sent_copy(self, message: bytes, bcc: Sequence[Address]) -> bytes:
+        if not bcc:
+            return message
+        header = EmailMessage(policy=_POLICY)
+        header["Bcc"] = [_address(a) for a in bcc]
+        lines = _LINE_ENDS.sub(b"\r\n", header.as_bytes(policy=_POLICY)).rstrip(b"\r\n") + b"\r\n"
+        if [name.lower() for name in BytesHeaderParser(policy=policy.compat32).parsebytes(lines)] != ["bcc"]:
+            raise InvalidInput("bcc", "a header value could not be written safely")
+        return lines + message
+
 
 def _address(address: Address) -> HeaderAddress:
     return HeaderAddress(display_name=address.name, addr_spec=address.address)

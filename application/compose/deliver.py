@@ -12,7 +12,7 @@ from domain.drafts import Draft, DraftStatus, Envelope
 from domain.errors import DeliveryFailed, DomainError, NotFound
 from domain.ids import new_id
 from domain.mailboxes import MailboxRole
-from domain.ports.mail import MailSender, MailSession
+from domain.ports.mail import MailSender, MailSession, MessageComposer
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
 from domain.ports.security import CredentialCipher
@@ -38,6 +38,7 @@ class DeliverDraft:
         uow: UnitOfWork,
         sender: MailSender,
         imap: MailSession,
+        composer: MessageComposer,
         blobs: BlobStore,
         cipher: CredentialCipher,
         jobs: JobQueue,
@@ -47,6 +48,7 @@ class DeliverDraft:
         self._uow = uow
         self._sender = sender
         self._imap = imap
+        self._composer = composer
         self._blobs = blobs
         self._cipher = cipher
         self._jobs = jobs
@@ -144,15 +146,17 @@ class DeliverDraft:
 
     async def _file_in_sent(self, draft: Draft, account: MailAccount, message: bytes) -> None:
         """APPEND with \\Seen to the Sent folder (RFC 6154 special use), then a sync brings it into the store.
+        The copy names the Bcc recipients, which the sent message does not.
         The message is sent whatever happens here; a failure is recorded on the draft for the user to see."""
         assert draft.outgoing is not None
         try:
+            copy = self._composer.sent_copy(message, draft.content.bcc)
             password = self._cipher.decrypt(account.imap_password)
             async with self._imap(account.imap, password) as imap:
                 sent = next((f for f in await imap.list_folders() if f.role is MailboxRole.SENT), None)
                 if sent is None:
                     raise DomainError("the account has no Sent folder")
-                await imap.append(sent.name, message, ["\\Seen"], draft.outgoing.date)
+                await imap.append(sent.name, copy, ["\\Seen"], draft.outgoing.date)
         except (DomainError, OSError, TimeoutError) as error:
             log.warning("draft %s sent, but not filed in Sent: %s", draft.id, error)
             draft.sent_copy_error = str(error)[:500] or type(error).__name__

@@ -6,6 +6,7 @@ from typing import Protocol
 from domain.accounts import ServerSettings
 from domain.drafts import DraftContent, Envelope
 from domain.mailboxes import SyncState
+from domain.messages import Address
 from domain.parsed import ParsedMessage
 from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFolder
 
@@ -36,6 +37,11 @@ class MessageComposer(Protocol):
     def compose(self, content: DraftContent, message_id: str, date: datetime, attachments: Sequence[bytes]) -> bytes:
         """The RFC 5322 message with CRLF line endings; Bcc stays out of the headers. `attachments[i]` holds the
         bytes of `content.attachments[i]`. Raises InvalidInput when a header could not be written safely."""
+        ...
+
+    def sent_copy(self, message: bytes, bcc: Sequence[Address]) -> bytes:
+        """The sent `message` as filed in the sender's Sent folder: with a Bcc header naming `bcc`, which the
+        recipients never see, so that the sender can."""
         ...
 
 

@@ -117,7 +117,9 @@ async def test_compose_send_and_read_the_status(world: dict[str, Any]) -> None:
     assert isinstance(parsed, EmailMessage)
     assert parsed["Subject"] == "Grüße — 会議"
     assert parsed["Message-ID"] == sent["message_id"]
-    assert [m.raw for m in world["imap"].folders["Sent"].messages.values()] == [mail.message]
+    assert parsed["Bcc"] is None
+    filed = [m.raw for m in world["imap"].folders["Sent"].messages.values()]
+    assert filed == [b"Bcc: boss@example.org\r\n" + mail.message], "the Sent copy alone names the Bcc recipient"
     assert (await client.put(f"/api/compose/{draft['id']}", json={"subject": "x"}, headers=auth)).status_code == 409
 
 

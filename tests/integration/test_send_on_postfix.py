@@ -23,7 +23,7 @@ from tests.integration.test_api_on_postgres import bearer, client, extra_setting
 
 __all__ = ["client", "extra_settings", "settings"]  # fixtures used here
 
-SENDER, RECIPIENT = "erin", "frank"
+SENDER, RECIPIENT, BLIND = "erin", "frank", "carol"
 PDF = b"%PDF-1.4\n\x00\x01\x02\xff binary \r\n.\r\n bytes"
 
 
@@ -46,6 +46,11 @@ def mailbox(mail: dict[str, str], user: str, folder: str) -> Iterator[imaplib.IM
 @pytest.fixture
 def inbox(mail: dict[str, str]) -> Iterator[imaplib.IMAP4]:
     yield from mailbox(mail, RECIPIENT, "INBOX")
+
+
+@pytest.fixture
+def blind_inbox(mail: dict[str, str]) -> Iterator[imaplib.IMAP4]:
+    yield from mailbox(mail, BLIND, "INBOX")
 
 
 @pytest.fixture
@@ -88,6 +93,7 @@ async def test_a_draft_goes_through_postfix_to_another_mailbox_and_into_sent(
     client: AsyncTestClient[Litestar],
     mail: dict[str, str],
     inbox: imaplib.IMAP4,
+    blind_inbox: imaplib.IMAP4,
     sent_folder: imaplib.IMAP4,
     smtp_port: str,
     security: str,
@@ -96,11 +102,13 @@ async def test_a_draft_goes_through_postfix_to_another_mailbox_and_into_sent(
     body = account_body(mail, smtp_port, security)
     account = (await client.post("/api/accounts", json=body, headers=auth)).json()
     recipient = f"{RECIPIENT}@{mail['MAILROOM_TEST_MAIL_DOMAIN']}"
+    blind = f"{BLIND}@{mail['MAILROOM_TEST_MAIL_DOMAIN']}"
     draft = await client.post(
         "/api/compose",
         json={
             "account_id": account["id"],
             "to": [{"name": "Frank Ünal", "address": recipient}],
+            "bcc": [{"name": "Carol Čapek", "address": blind}],
             "subject": "Grüße aus Köln — 会議 ✓",
             "text": "Hallo Frank,\nanbei der Bericht.\n.\nBis bald",
             "html": "<p>Hallo Frank,</p><p>anbei der <b>Bericht</b>.</p>",
@@ -145,10 +153,18 @@ async def test_a_draft_goes_through_postfix_to_another_mailbox_and_into_sent(
     [attachment] = list(received.iter_attachments())
     assert attachment.get_filename() == "Bericht März.pdf"
     assert attachment.get_content() == PDF
+    assert received["Bcc"] is None
+    assert blind.encode() not in raw
+
+    [(_, blind_raw)] = await messages_in(blind_inbox, "INBOX")
+    blind_copy = email.message_from_bytes(blind_raw, policy=policy.default)
+    assert (blind_copy["Message-ID"], blind_copy["Bcc"]) == (shown["message_id"], None)
 
     [(flags, copy)] = await messages_in(sent_folder, "Sent")
     assert b"\\Seen" in flags
-    assert email.message_from_bytes(copy, policy=policy.default)["Message-ID"] == shown["message_id"]
+    filed = email.message_from_bytes(copy, policy=policy.default)
+    assert filed["Message-ID"] == shown["message_id"]
+    assert str(filed["Bcc"]) == f"Carol Čapek <{blind}>", "the sender's copy alone names the Bcc recipient"
 
     for _ in range(100):  # the send asked for a sync, which brings the copy into the store
         listed = await client.get(f"/api/accounts/{account['id']}/mailboxes", headers=auth)

@@ -78,6 +78,7 @@ class Outbox:
             self.fakes.uow,
             self.sender or ScriptedMailSender(self.fakes.servers),
             FakeMailSession(self.imap),
+            StdlibMessageComposer(),
             self.blobs,
             self.fakes.cipher,
             self.jobs,
@@ -126,8 +127,9 @@ async def test_a_draft_is_sent_once_and_filed_in_sent_as_seen(outbox: Outbox) ->
     attachment = next(parsed.iter_attachments())
     assert (attachment.get_filename(), attachment.get_content()) == ("Bericht März.pdf", b"%PDF-1.4 data")
 
-    filed = list(outbox.imap.folders["Sent"].messages.values())
-    assert [(m.raw, m.flags.seen) for m in filed] == [(mail.message, True)]
+    [filed] = list(outbox.imap.folders["Sent"].messages.values())
+    assert filed.flags.seen
+    assert filed.raw == b"Bcc: boss@example.org\r\n" + mail.message, "the sender's copy alone shows the Bcc"
     assert any(task == "sync_account" for _, task, _ in outbox.jobs.jobs)
 
 
