@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.hand_on import handing_on_reads
-from adapters.persistence.tenant_scope import scoped_to, system_scope
+from adapters.persistence.tenant_scope import scoped_to
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from domain.search import MessageQuery, PageAfter
 
@@ -30,7 +30,7 @@ async def measure(url: str, rounds: int, requests: int) -> dict[bool, list[float
 
     async def request(hand_on: bool) -> None:
         uow = SqlUnitOfWork(factory)
-        with system_scope(), handing_on_reads() if hand_on else contextlib.nullcontext():
+        with scoped_to(tenant_id), handing_on_reads() if hand_on else contextlib.nullcontext():
             async with uow:
                 await uow.users.get(user_id)
         with scoped_to(tenant_id):

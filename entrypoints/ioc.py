@@ -37,6 +37,7 @@ from adapters.mime.parser import StdlibMessageParser
 from adapters.network import OutboundPolicy
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.health import DatabaseProbe
+from adapters.persistence.tenant_scope import scoped_to
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.smtp.pool import ConnectionPool
 from adapters.smtp.sender import SmtpMailSender
@@ -76,7 +77,7 @@ from application.users.register import RegisterUser
 from domain.audit import RequestOrigin
 from domain.limits import Limit
 from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageComposer, MessageParser
-from domain.ports.persistence import UnitOfWork
+from domain.ports.persistence import TenantScope, UnitOfWork
 from domain.ports.runtime import Clock, HealthProbe, JobQueue, RateCounter
 from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
 from domain.ports.storage import BlobStore
@@ -112,6 +113,10 @@ class PersistenceProvider(Provider):
         uow = SqlUnitOfWork(session_factory)
         yield uow
         await uow.close()
+
+    @provide
+    def tenant_scope(self) -> TenantScope:
+        return scoped_to
 
 
 class SecurityProvider(Provider):

@@ -1,22 +1,28 @@
-from domain.auth import Principal
+from domain.auth import Principal, TokenClaims
 from domain.errors import AuthenticationFailed, PermissionDenied
-from domain.ports.persistence import UnitOfWork
+from domain.ports.persistence import TenantScope, UnitOfWork
 from domain.ports.security import TokenIssuer
 
 
 class Authenticate:
     """Turns a bearer token into a Principal.
 
-    The user is looked up on every request so that a deleted user's tokens stop working at once.
+    The user is looked up on every request so that a deleted user's tokens stop working at once, and only
+    within the token's tenant: the claim is signed, and the look-up can then see no other tenant's users.
     `requested_tenant` is the optional X-Tenant-ID header: it must name the token's tenant (by id or slug).
     """
 
-    def __init__(self, uow: UnitOfWork, tokens: TokenIssuer) -> None:
+    def __init__(self, uow: UnitOfWork, tokens: TokenIssuer, scope: TenantScope) -> None:
         self._uow = uow
         self._tokens = tokens
+        self._scope = scope
 
     async def __call__(self, token: str, requested_tenant: str | None = None) -> Principal:
         claims = self._tokens.verify(token)
+        with self._scope(claims.tenant_id):
+            return await self._principal(claims, requested_tenant)
+
+    async def _principal(self, claims: TokenClaims, requested_tenant: str | None) -> Principal:
         async with self._uow as uow:
             user = await uow.users.get(claims.user_id)
             if user is None or user.tenant_id != claims.tenant_id:

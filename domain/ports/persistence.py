@@ -1,4 +1,5 @@
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -195,3 +196,10 @@ class UnitOfWork(Protocol):
     async def commit(self) -> None: ...
 
     async def rollback(self) -> None: ...
+
+
+class TenantScope(Protocol):
+    """Holds the units of work opened inside `with scope(tenant_id):` to that tenant's rows, whatever their
+    queries ask (Postgres row-level security). A store that cannot (the in-memory one, SQLite) may do nothing."""
+
+    def __call__(self, tenant_id: UUID) -> AbstractContextManager[None]: ...

@@ -9,7 +9,7 @@ from litestar.types import Scope as AsgiScope
 
 from adapters.correlation import current_request_id
 from adapters.persistence.hand_on import handing_on_reads
-from adapters.persistence.tenant_scope import scoped_to, system_scope
+from adapters.persistence.tenant_scope import scoped_to
 from application.auth.authenticate import Authenticate
 from domain.audit import RequestOrigin
 from domain.auth import Principal
@@ -24,9 +24,9 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("a bearer token is required")
         authenticate = await connection.state.dishka_container.get(Authenticate)
-        # The token names the tenant; checking it reads the user across tenants, in a transaction the
-        # handler's unit of work then goes on with, scoped to the caller's tenant.
-        with system_scope(), handing_on_reads():
+        # Checking the token reads its user, within the token's tenant, in a transaction the handler's unit of
+        # work then goes on with.
+        with handing_on_reads():
             principal = await authenticate(token.strip(), connection.headers.get("x-tenant-id"))
         return AuthenticationResult(user=principal, auth=None)
 

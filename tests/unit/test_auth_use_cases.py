@@ -1,6 +1,7 @@
 import pytest
 
 from adapters.memory.security import OpaqueTokenIssuer
+from adapters.memory.tenant_scope import RecordingTenantScope
 from application.auth.authenticate import Authenticate
 from application.auth.login import Login
 from application.users.register import NewUser, RegisterUser
@@ -87,10 +88,21 @@ async def test_a_deleted_users_token_stops_working() -> None:
     fakes, tokens = Fakes(), OpaqueTokenIssuer()
     _, user = await register(fakes)
     token = tokens.issue(user.id, user.tenant_id).access_token
-    assert (await Authenticate(fakes.uow, tokens)(token)).user_id == user.id
+    assert (await Authenticate(fakes.uow, tokens, RecordingTenantScope())(token)).user_id == user.id
     del fakes.uow.store.users[user.id]
     with pytest.raises(AuthenticationFailed):
-        await Authenticate(fakes.uow, tokens)(token)
+        await Authenticate(fakes.uow, tokens, RecordingTenantScope())(token)
+
+
+async def test_the_user_is_read_within_the_tokens_tenant_and_a_bad_token_reads_nothing() -> None:
+    fakes, tokens, scope = Fakes(), OpaqueTokenIssuer(), RecordingTenantScope()
+    _, user = await register(fakes)
+    authenticate = Authenticate(fakes.uow, tokens, scope)
+    assert (await authenticate(tokens.issue(user.id, user.tenant_id).access_token)).tenant_id == user.tenant_id
+    assert scope.entered == [user.tenant_id]
+    with pytest.raises(AuthenticationFailed):
+        await authenticate("not-a-token-we-issued")
+    assert scope.entered == [user.tenant_id]
 
 
 async def test_x_tenant_id_must_name_the_tokens_tenant_by_id_or_slug() -> None:
@@ -98,7 +110,7 @@ async def test_x_tenant_id_must_name_the_tokens_tenant_by_id_or_slug() -> None:
     tenant, user = await register(fakes)
     other, _ = await register(fakes, tenant="globex", email="eve@globex.test")
     token = tokens.issue(user.id, user.tenant_id).access_token
-    authenticate = Authenticate(fakes.uow, tokens)
+    authenticate = Authenticate(fakes.uow, tokens, RecordingTenantScope())
     assert (await authenticate(token, str(tenant.id))).tenant_id == tenant.id
     assert (await authenticate(token, "acme")).tenant_id == tenant.id
     for wrong in (str(other.id), "globex", "nonsense"):
@@ -111,4 +123,4 @@ async def test_a_token_whose_tenant_claim_disagrees_with_the_user_is_refused() -
     _, user = await register(fakes)
     other, _ = await register(fakes, tenant="globex", email="eve@globex.test")
     with pytest.raises(AuthenticationFailed):
-        await Authenticate(fakes.uow, tokens)(tokens.issue(user.id, other.id).access_token)
+        await Authenticate(fakes.uow, tokens, RecordingTenantScope())(tokens.issue(user.id, other.id).access_token)
