@@ -5,6 +5,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import AsyncMock
 from uuid import UUID
 
 import pytest
@@ -387,13 +388,13 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
         ('"lone phrase" dense', [], ["day3", "day0"]),
     ]
 
-    async def every_page(text: str) -> list[str]:
+    async def every_page(text: str, before: datetime | None = None) -> list[str]:
         seen: list[str] = []
         page: KeysetPage[Any] = KeysetPage([], None)
         async with make_uow() as uow:
             for _ in range(40):
                 page = await uow.messages.search(
-                    MessageQuery(inbox.tenant_id, text=text), PageAfter(3, page.next_cursor)
+                    MessageQuery(inbox.tenant_id, text=text, before=before), PageAfter(3, page.next_cursor)
                 )
                 seen += [by_id[item.id] for item in page.items]
                 if page.next_cursor is None:
@@ -401,6 +402,12 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
         raise AssertionError(f"{text}: more pages than matches")
 
     async def all_found(state: str) -> None:
+        for windows in (True, False):  # windows tried first, or skipped as too sparse to fill a page
+            with monkeypatch.context() as patched:
+                patched.setattr(message_search, "_windows_may_do", AsyncMock(return_value=windows))
+                await all_found_once(f"{state}, windows {windows}")
+
+    async def all_found_once(state: str) -> None:
         for text, in_subject, in_body in expected:
             seen = await every_page(text)
             body_only = [d for d in in_body if d not in in_subject]
@@ -408,6 +415,9 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
             assert sorted(seen[: len(in_subject)]) == sorted(in_subject), (state, text)
             if request.node.callspec.params["make_uow"] == "postgres":
                 assert seen == in_subject + body_only, (state, text)
+        before = START + timedelta(days=30)  # ends before the newest messages, whose span is then not read
+        older = [d for d in newest_first if "dense" in bodies[int(d[3:])] and int(d[3:]) < 30]
+        assert sorted(await every_page("dense", before)) == sorted(older), state
 
     await all_found("all waiting for their word pairs")
     with monkeypatch.context() as patched:

@@ -13,7 +13,7 @@ import adapters.persistence.mail_models  # noqa: F401  (both register their tabl
 from adapters.persistence.models import TenantModel
 from tests.integration.conftest import migrated_engine
 
-# Full-text search lives only in migrations 0005, 0009 and 0012 (generated tsvector columns, GIN, trigram and
+# Full-text search lives only in migrations 0005, 0009, 0012 and 0013 (generated tsvector columns, GIN, trigram and
 # word-pair indexes, the word-pair tables), as SQL the models cannot describe; everything else must match.
 SEARCH_ONLY = {
     ("remove_table", "message_word_pairs"),
