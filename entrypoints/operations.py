@@ -161,12 +161,7 @@ async def _drain_on_signal(broker: AsyncBroker, grace_seconds: float, concurrenc
             except Exception:  # Redis went away: listen again, as Taskiq's own runner does
                 log.exception("the job receiver stopped; listening again in a second")
                 await asyncio.sleep(1)
-    current = asyncio.current_task()
-    running = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
-    for task in running:
-        task.cancel()
-    if running:
-        await asyncio.wait(running, timeout=10)
+    await _end_other_tasks(grace_seconds=0)
 
 
 async def run_scheduler(settings: Settings) -> int:
@@ -226,14 +221,21 @@ async def _until_signalled(work: Awaitable[object], name: str, grace_seconds: fl
     log.info("%s ready", name)
     with suppress(asyncio.CancelledError):
         await task
+    await _end_other_tasks(grace_seconds)
+
+
+async def _end_other_tasks(grace_seconds: float) -> None:
+    """Lets the event loop's other tasks finish for up to `grace_seconds`, then cancels the rest and waits for
+    them, so nothing runs on once the caller closes the broker and the container."""
     current = asyncio.current_task()
-    detached = [other for other in asyncio.all_tasks() if other is not current and not other.done()]
-    if detached:
-        _, unfinished = await asyncio.wait(detached, timeout=grace_seconds)
-        for other in unfinished:
-            other.cancel()
-        if unfinished:
-            await asyncio.wait(unfinished, timeout=1)
+    others = [task for task in asyncio.all_tasks() if task is not current and not task.done()]
+    if not others:
+        return
+    _, left = await asyncio.wait(others, timeout=grace_seconds)
+    for task in left:
+        task.cancel()
+    if left:
+        await asyncio.wait(left, timeout=10)
 
 
 async def _ok(detail: str) -> str:

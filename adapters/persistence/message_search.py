@@ -238,10 +238,12 @@ async def _newest_matching(
     many of the newest as the matches found suggest will do (up to WIDEST_WINDOW); if a window holds `wanted`
     matches, they are the newest of all, as everything outside it is older. When that fails too, the candidates
     among the tenant's newest RECENT_SPAN messages are read (the planner ANDs the full-text index with the date
-    index, so only those rows are visited), and only if they are too few are all candidates read. Measured on a
-    million messages: a common word read from the index and sorted took 1.3 s, a rare phrase walked along the
-    date index 1.9 s, and the 11,000 subjects holding a phrase of the two commonest words 65 ms, against 6 to
-    10 ms for those among the newest 16,000 messages."""
+    index, so only those rows are visited), and only if they are too few are all candidates read. The windows
+    are skipped when even the widest could not fill the page (`_windows_may_do`), and the newest RECENT_SPAN
+    when the search ends before them (`_may_reach_the_newest`). Measured on a million messages: a common word
+    read from the index and sorted took 1.3 s, a rare phrase walked along the date index 1.9 s, and the 11,000
+    subjects holding a phrase of the two commonest words 65 ms, against 6 to 10 ms for those among the newest
+    16,000 messages."""
     candidates = await estimated_rows(session, tier.candidates)
     if candidates > FEW_CANDIDATES:
         if await _windows_may_do(session, query.tenant_id, candidates, wanted):
@@ -286,8 +288,13 @@ async def _windows_may_do(session: AsyncSession, tenant_id: UUID, candidates: fl
     """Whether the widest window may hold `wanted` matches, at the density of the index's candidates among the
     tenant's messages (an upper bound: the candidates hold the matches; a search's filters thin both alike). A
     word in one subject in a hundred, under a combination's filters, found 6 to 10 matches in a window that
-    cost 27 ms before the index's candidates were read anyway."""
-    messages = await estimated_rows(session, select(literal_column("1")).where(_COLUMNS.tenant_id == tenant_id))
+    cost 27 ms before the index's candidates were read anyway. The tenant's size is estimated once a session
+    (a search asks for each of its tiers)."""
+    key = ("mailroom.tenant_messages", tenant_id)
+    if key not in session.info:
+        tenant: Select[Any] = select(literal_column("1")).where(_COLUMNS.tenant_id == tenant_id)
+        session.info[key] = await estimated_rows(session, tenant)
+    messages: float = session.info[key]
     return WIDEST_WINDOW * candidates >= wanted * messages
 
 
