@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from domain.accounts import MailAccountDetails, Security, ServerSettings
+from domain.errors import InvalidInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,13 +43,25 @@ class ServerLoginChanges:
     password: str | None = field(default=None, repr=False)
 
     def apply_to(self, current: ServerSettings) -> ServerSettings:
-        return ServerSettings(
+        """The settings after the change.
+
+        A stored password is only ever sent to the server it was entered for: when host, port, security or
+        username change, the password must come again in the same request. Otherwise anyone who may edit the
+        account could point it at a server of their own and have the stored password sent there.
+        """
+        changed = ServerSettings(
             host=current.host if self.host is None else self.host,
             port=current.port if self.port is None else self.port,
             security=current.security if self.security is None else self.security,
             username=current.username if self.username is None else self.username,
             prefix=current.prefix,
         )
+        if changed != current and self.password is None:
+            raise InvalidInput(
+                f"{current.prefix}.password",
+                "must be given again when host, port, security or username change",
+            )
+        return changed
 
 
 @dataclass(frozen=True, slots=True)

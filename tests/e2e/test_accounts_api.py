@@ -84,8 +84,7 @@ async def test_put_replaces_and_keeps_omitted_passwords(
     account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
     replacement = account_body("alice@new.example.com", name="Renamed")
     del replacement["imap"]["password"], replacement["smtp"]["password"]
-    replacement["smtp"]["port"] = 587
-    replacement["smtp"]["security"] = "starttls"
+    replacement["smtp"] |= {"port": 587, "security": "starttls", "password": "smtp-pw-again"}
     answer = await client.put(f"/api/accounts/{account['id']}", json=replacement, headers=auth)
     assert answer.status_code == 200
     body = answer.json()
@@ -111,7 +110,7 @@ def store_id(account: dict[str, Any]) -> Any:
 async def test_patch_changes_only_what_it_names(client: AsyncTestClient[Litestar], login: Login) -> None:
     auth = await login()
     account = (await client.post("/api/accounts", json=account_body(), headers=auth)).json()
-    change = {"imap": {"port": 143}, "sync_interval_seconds": 900}
+    change = {"imap": {"port": 143, "password": "imap-pw"}, "sync_interval_seconds": 900}
     answer = await client.patch(f"/api/accounts/{account['id']}", json=change, headers=auth)
     body = answer.json()
     assert answer.status_code == 200

@@ -104,7 +104,33 @@ async def test_patch_changes_only_the_given_fields_and_keeps_passwords() -> None
     fakes, owner = Fakes(), principal()
     account = await add(fakes, owner)
     fakes.clock.advance(timedelta(minutes=5))
+    changes = MailAccountChanges(name="Personal", smtp=ServerLoginChanges(username="alice"))
+    updated = await update(fakes)(owner, account.id, changes)
+    assert (updated.name, updated.email, updated.smtp) == ("Personal", "alice@example.com", account.smtp)
+    assert updated.imap == account.imap
+    assert updated.updated_at > account.updated_at == updated.created_at
+    assert fakes.cipher.decrypt(updated.imap_password) == "imap-secret"
+    assert fakes.cipher.decrypt(updated.smtp_password) == fakes.cipher.decrypt(account.smtp_password)
+
+
+async def test_a_changed_server_needs_its_password_again_and_changes_nothing_without_it() -> None:
+    fakes, owner = Fakes(), principal()
+    account = await add(fakes, owner)
     changes = MailAccountChanges(name="Personal", imap=ServerLoginChanges(port=143, security=Security.STARTTLS))
+    with pytest.raises(InvalidInput) as refused:
+        await update(fakes)(owner, account.id, changes, verify=True)
+    assert refused.value.field == "imap.password"
+    assert fakes.uow.store.accounts[account.id] == account
+    assert fakes.servers.attempts == []
+
+
+async def test_a_changed_server_takes_the_password_given_with_it() -> None:
+    fakes, owner = Fakes(), principal()
+    account = await add(fakes, owner)
+    fakes.clock.advance(timedelta(minutes=5))
+    changes = MailAccountChanges(
+        name="Personal", imap=ServerLoginChanges(port=143, security=Security.STARTTLS, password="imap-new")
+    )
     updated = await update(fakes)(owner, account.id, changes)
     assert (updated.name, updated.email, updated.imap.port, updated.imap.security) == (
         "Personal",
@@ -114,7 +140,7 @@ async def test_patch_changes_only_the_given_fields_and_keeps_passwords() -> None
     )
     assert updated.smtp == account.smtp
     assert updated.updated_at > account.updated_at == updated.created_at
-    assert fakes.cipher.decrypt(updated.imap_password) == "imap-secret"
+    assert fakes.cipher.decrypt(updated.imap_password) == "imap-new"
 
 
 async def test_a_new_password_is_stored_encrypted() -> None:
