@@ -3,6 +3,7 @@
 import base64
 import binascii
 import json
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from domain.pagination import MAX_PAGE_SIZE
 T = TypeVar("T")
 
 MAX_TEXT_CHARS = 1000
+_MAX_CURSOR_LENGTH = 512
+"""A cursor this API gives out is about 120 characters: anything much longer is not one of ours."""
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
 
@@ -78,11 +81,15 @@ class Cursor:
 
     @classmethod
     def decode(cls, raw: str, by_relevance: bool) -> "Cursor":
+        if len(raw) > _MAX_CURSOR_LENGTH:
+            raise InvalidInput("cursor", "not a cursor this API gave out")
         try:
             score, date, id_ = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
             cursor = cls(float(score) if score is not None else None, datetime.fromisoformat(date), UUID(id_))
-        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError, RecursionError):
             raise InvalidInput("cursor", "not a cursor this API gave out") from None
+        if cursor.date.tzinfo is None or (cursor.score is not None and not math.isfinite(cursor.score)):
+            raise InvalidInput("cursor", "not a cursor this API gave out")
         if (cursor.score is not None) != by_relevance:
             raise InvalidInput("cursor", "belongs to a search with another ordering")
         return cursor

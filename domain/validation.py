@@ -31,6 +31,17 @@ def require_hostname(field: str, value: str) -> str:
     return value
 
 
+def require_mail_password(field: str, value: str) -> str:
+    """A password that an IMAP quoted string or literal and an SMTP AUTH exchange can carry: no NUL, CR or LF.
+
+    RFC 3501 section 4.3 keeps CR and LF out of quoted strings and RFC 4616 uses NUL as PLAIN's separator;
+    a password with them would split into extra protocol commands (or logins) on the wire.
+    """
+    if not value or any(c in value for c in "\x00\r\n"):
+        raise InvalidInput(field, "must not be empty or contain NUL, CR or LF")
+    return value
+
+
 def require_port(field: str, value: int) -> int:
     if not 1 <= value <= 65535:
         raise InvalidInput(field, "must be between 1 and 65535")

@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 
 from domain.accounts import MailAccountDetails, Security, ServerSettings
 from domain.errors import InvalidInput
+from domain.validation import require_mail_password
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,10 @@ class NewMailAccount:
     smtp: ServerLogin
     sync_interval_seconds: int = 300
     server_saves_sent: bool = False
+
+    def __post_init__(self) -> None:
+        require_mail_password("imap.password", self.imap.password)
+        require_mail_password("smtp.password", self.smtp.password)
 
     def details(self) -> MailAccountDetails:
         imap, smtp = self.imap.settings("imap"), self.smtp.settings("smtp")
@@ -72,6 +77,11 @@ class MailAccountChanges:
     smtp: ServerLoginChanges = ServerLoginChanges()
     sync_interval_seconds: int | None = None
     server_saves_sent: bool | None = None
+
+    def __post_init__(self) -> None:
+        for prefix, server in (("imap", self.imap), ("smtp", self.smtp)):
+            if server.password is not None:
+                require_mail_password(f"{prefix}.password", server.password)
 
     def apply_to(self, current: MailAccountDetails) -> MailAccountDetails:
         interval = self.sync_interval_seconds

@@ -126,8 +126,17 @@ def unexpected_error_handler(request: Request[Any, Any, Any], error: Exception) 
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "an unexpected error occurred")
 
 
+def recursion_handler(request: Request[Any, Any, Any], error: RecursionError) -> Response[dict[str, Any]]:
+    """msgspec refuses JSON nested deeper than the interpreter's recursion limit with a RecursionError while it
+    decodes a body; that is the client's malformed input, not a fault of ours."""
+    if "deserializ" in str(error):
+        return problem(400, "the JSON body is nested too deeply")
+    return unexpected_error_handler(request, error)
+
+
 EXCEPTION_HANDLERS = {
     DomainError: domain_error_handler,
+    RecursionError: recursion_handler,
     ValidationException: validation_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,
