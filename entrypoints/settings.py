@@ -16,6 +16,8 @@ log = logging.getLogger("mailroom.settings")
 
 PREFIX = "MAILROOM_"
 MIN_JWT_SECRET_LENGTH = 32
+MAX_JWT_LIFETIME_SECONDS = 24 * 3600
+"""Access tokens cannot be revoked: a stolen one is good until it expires, so a day at most."""
 _SECRET_FIELDS = ("jwt_secret", "encryption_keys", "database_url", "redis_url")
 
 
@@ -33,7 +35,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     jwt_secret: str = ""
     jwt_issuer: str = "mailroom"
     jwt_audience: str = "mailroom-api"
-    jwt_lifetime_seconds: int = 3600
+    jwt_lifetime_seconds: Annotated[int, msgspec.Meta(ge=60, le=MAX_JWT_LIFETIME_SECONDS)] = 3600
     encryption_keys: str = ""
     allow_private_mail_hosts: bool | None = None
     mail_timeout_seconds: float = 30.0

@@ -59,14 +59,27 @@ class JwtTokenIssuer(TokenIssuer):
                 issuer=self._config.issuer,
                 options=_OPTIONS,
             )
-            self._check_time_window(float(claims["nbf"]), float(claims["exp"]))
+            self._check_time_window(
+                _numeric_date(claims["iat"]), _numeric_date(claims["nbf"]), _numeric_date(claims["exp"])
+            )
             return TokenClaims(user_id=UUID(claims["sub"]), tenant_id=UUID(claims["tenant"]))
         except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError):
             raise AuthenticationFailed("invalid or expired token") from None
 
-    def _check_time_window(self, not_before: float, expires: float) -> None:
-        """exp and nbf are checked against the injected clock (pyjwt would read the wall clock)."""
+    def _check_time_window(self, issued: int, not_before: int, expires: int) -> None:
+        """exp and nbf are checked against the injected clock (pyjwt would read the wall clock). A token may not
+        live longer than the configured lifetime: one signed with a leaked key for years is refused."""
         now = self._clock.now().timestamp()
         leeway = self._leeway.total_seconds()
-        if now >= expires + leeway or now < not_before - leeway:
+        if now >= expires + leeway or now < not_before - leeway or now < issued - leeway:
             raise AuthenticationFailed("invalid or expired token")
+        if expires - min(issued, not_before) > self._config.lifetime.total_seconds() + leeway:
+            raise AuthenticationFailed("invalid or expired token")
+
+
+def _numeric_date(value: object) -> int:
+    """RFC 7519 NumericDate as this issuer writes it: whole seconds. pyjwt lets through strings such as "inf"
+    when its own time checks are off, and float("inf") never expires."""
+    if type(value) is not int:
+        raise AuthenticationFailed("invalid or expired token")
+    return value

@@ -46,6 +46,10 @@ def swap_payload(token: str, claims: dict[str, Any]) -> str:
         "tampered tenant claim",
         "signed for another tenant",
         "deleted user",
+        "exp as the string inf",
+        "exp as a float",
+        "exp a year away",
+        "issued in the future",
     ],
 )
 async def test_every_bad_token_is_a_401(
@@ -65,6 +69,10 @@ async def test_every_bad_token_is_a_401(
         "tampered tenant claim": lambda: swap_payload(token, {**claims, "tenant": claims_of(other)["tenant"]}),
         "signed for another tenant": lambda: sign({**claims, "tenant": claims_of(other)["tenant"]}, secret),
         "deleted user": lambda: token,
+        "exp as the string inf": lambda: sign({**claims, "exp": "inf"}, secret),
+        "exp as a float": lambda: sign({**claims, "exp": claims["exp"] + 0.5}, secret),
+        "exp a year away": lambda: sign({**claims, "exp": claims["exp"] + 365 * 86400}, secret),
+        "issued in the future": lambda: sign({**claims, "iat": claims["iat"] + 3600}, secret),
     }[attack]()
     if attack == "deleted user":
         store = await app.state.dishka_container.get(MemoryStore)

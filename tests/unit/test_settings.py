@@ -76,3 +76,9 @@ def test_the_send_lease_must_outlast_a_mail_timeout_and_be_shorter_than_redelive
     with pytest.raises(SettingsError, match="MAILROOM_JOB_REDELIVERY_SECONDS"):
         load_settings(base | {"MAILROOM_SEND_LEASE_SECONDS": "700"})
     assert load_settings(base | {"MAILROOM_SEND_LEASE_SECONDS": "31"}).send_lease_seconds == 31
+
+
+@pytest.mark.parametrize("lifetime", ["0", "86401", "31536000"])
+def test_a_token_lifetime_beyond_a_day_or_under_a_minute_is_refused(tmp_path: Path, lifetime: str) -> None:
+    with pytest.raises(SettingsError, match="MAILROOM_JWT_LIFETIME_SECONDS"):
+        load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_JWT_LIFETIME_SECONDS": lifetime})
