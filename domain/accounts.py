@@ -104,3 +104,27 @@ class MailAccountDetails:
             sync_interval_seconds=self.sync_interval_seconds,
             server_saves_sent=self.server_saves_sent,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class TransportPolicy:
+    """Which transport security a deployment accepts for its users' mail servers.
+
+    `security: none` sends the mail password in clear over the network (LOGIN, AUTH PLAIN); a production
+    deployment refuses it unless its operator allows it explicitly.
+    """
+
+    allow_plaintext: bool = True
+
+    def check(self, details: MailAccountDetails) -> None:
+        if self.allow_plaintext:
+            return
+        for server in (details.imap, details.smtp):
+            if server.security is Security.NONE:
+                raise InvalidInput(
+                    f"{server.prefix}.security", "must be ssl or starttls: this server refuses unencrypted mail logins"
+                )
+
+
+PLAINTEXT_ALLOWED = TransportPolicy()
+"""The policy of a development machine and of tests; the composition root passes the deployment's own."""

@@ -74,6 +74,7 @@ from application.sync.status import GetSyncStatus
 from application.sync.sync_account import SyncAccount
 from application.sync.watch import WatchInbox
 from application.users.register import RegisterUser
+from domain.accounts import TransportPolicy
 from domain.audit import RequestOrigin
 from domain.limits import Limit
 from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageComposer, MessageParser
@@ -277,6 +278,11 @@ class UseCaseProvider(Provider):
     scope = Scope.REQUEST
 
     login_verifier = provide(LoginVerifier)
+
+    @provide(scope=Scope.APP)
+    def transport_policy(self, settings: Settings) -> TransportPolicy:
+        return TransportPolicy(allow_plaintext=settings.plaintext_mail_allowed)
+
     login = provide(Login)
     authenticate = provide(Authenticate)
     register_user = provide(RegisterUser)

@@ -38,6 +38,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     jwt_lifetime_seconds: Annotated[int, msgspec.Meta(ge=60, le=MAX_JWT_LIFETIME_SECONDS)] = 3600
     encryption_keys: str = ""
     allow_private_mail_hosts: bool | None = None
+    allow_plaintext_mail: bool | None = None
     mail_timeout_seconds: float = 30.0
     mail_ca_file: str | None = None
     log_level: str = "INFO"
@@ -86,6 +87,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def private_mail_hosts_allowed(self) -> bool:
         """Loopback and private mail hosts are fine on a developer's machine, refused in production by default."""
         return not self.is_production if self.allow_private_mail_hosts is None else self.allow_private_mail_hosts
+
+    @property
+    def plaintext_mail_allowed(self) -> bool:
+        """`security: none` (passwords in clear) is fine on a developer's machine, refused in production by default."""
+        return not self.is_production if self.allow_plaintext_mail is None else self.allow_plaintext_mail
 
     def keyring(self) -> Keyring:
         try:

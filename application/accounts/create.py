@@ -1,7 +1,7 @@
 from application.accounts.commands import NewMailAccount
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
-from domain.accounts import MailAccount
+from domain.accounts import PLAINTEXT_ALLOWED, MailAccount, TransportPolicy
 from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.errors import Conflict
@@ -13,16 +13,24 @@ from domain.ports.security import CredentialCipher
 
 class CreateMailAccount:
     def __init__(
-        self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier, auditor: Auditor
+        self,
+        uow: UnitOfWork,
+        cipher: CredentialCipher,
+        clock: Clock,
+        verifier: LoginVerifier,
+        auditor: Auditor,
+        transport: TransportPolicy = PLAINTEXT_ALLOWED,
     ) -> None:
         self._uow = uow
         self._cipher = cipher
         self._clock = clock
         self._verifier = verifier
         self._auditor = auditor
+        self._transport = transport
 
     async def __call__(self, principal: Principal, new: NewMailAccount, *, verify: bool = False) -> MailAccount:
         details = new.details()
+        self._transport.check(details)
         if verify:
             await self._verifier(details.imap, new.imap.password, details.smtp, new.smtp.password)
         now = self._clock.now()

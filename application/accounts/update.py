@@ -5,7 +5,7 @@ from application.accounts.commands import MailAccountChanges
 from application.accounts.read import GetMailAccount
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
-from domain.accounts import MailAccount, MailAccountDetails
+from domain.accounts import PLAINTEXT_ALLOWED, MailAccount, MailAccountDetails, TransportPolicy
 from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.errors import Conflict, NotFound
@@ -18,19 +18,27 @@ class UpdateMailAccount:
     """Serves both PUT (every field given) and PATCH (some fields given); omitted passwords are kept."""
 
     def __init__(
-        self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, verifier: LoginVerifier, auditor: Auditor
+        self,
+        uow: UnitOfWork,
+        cipher: CredentialCipher,
+        clock: Clock,
+        verifier: LoginVerifier,
+        auditor: Auditor,
+        transport: TransportPolicy = PLAINTEXT_ALLOWED,
     ) -> None:
         self._uow = uow
         self._cipher = cipher
         self._clock = clock
         self._verifier = verifier
         self._auditor = auditor
+        self._transport = transport
 
     async def __call__(
         self, principal: Principal, account_id: UUID, changes: MailAccountChanges, *, verify: bool = False
     ) -> MailAccount:
         current = await GetMailAccount(self._uow)(principal, account_id)
         details = changes.apply_to(MailAccountDetails.of(current))
+        self._transport.check(details)
         if verify:
             await self._verifier(
                 details.imap,

@@ -222,11 +222,28 @@ async def test_an_unexpected_failure_is_a_500_problem_that_hides_the_cause(tmp_p
     settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path)})
     app = create_app(MemoryProvider(), FailingListProvider(), settings=settings)
     async with AsyncTestClient(app) as client:
-        async with app.state.dishka_container() as container:
-            await (await container.get(RegisterUser))(NewUser("acme", "a@acme.test", PASSWORD))
-        login = {"tenant": "acme", "email": "a@acme.test", "password": PASSWORD}
-        token = (await client.post("/api/auth/login", json=login)).json()["access_token"]
-        answer = await client.get("/api/accounts", headers={"Authorization": f"Bearer {token}"})
+        answer = await client.get("/api/accounts", headers=await _login_to(app, client))
     assert (answer.status_code, answer.headers["content-type"]) == (500, PROBLEM)
     assert answer.json()["type"] == "urn:mailroom:problem:internal-error"
     assert "db-secret" not in answer.text
+
+
+async def _login_to(app: Litestar, client: AsyncTestClient[Litestar]) -> dict[str, str]:
+    async with app.state.dishka_container() as container:
+        await (await container.get(RegisterUser))(NewUser("acme", "a@acme.test", PASSWORD))
+    login = {"tenant": "acme", "email": "a@acme.test", "password": PASSWORD}
+    token = (await client.post("/api/auth/login", json=login)).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def test_security_none_is_a_422_where_plaintext_mail_is_not_allowed(tmp_path: Path) -> None:
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_ALLOW_PLAINTEXT_MAIL": "false"})
+    app = create_app(MemoryProvider(), settings=settings)
+    async with AsyncTestClient(app) as client:
+        auth = await _login_to(app, client)
+        body = account_body()
+        body["imap"] |= {"security": "none", "port": 143}
+        answer = await client.post("/api/accounts", json=body, headers=auth)
+        assert (answer.status_code, answer.headers["content-type"]) == (422, PROBLEM), answer.text
+        assert [e["field"] for e in answer.json()["errors"]] == ["imap.security"]
+        assert (await client.get("/api/accounts", headers=auth)).json()["total"] == 0

@@ -1,3 +1,4 @@
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -7,7 +8,7 @@ from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
 from application.accounts.read import GetMailAccount, ListMailAccounts
 from application.accounts.update import UpdateMailAccount
-from domain.accounts import MailAccount, Security
+from domain.accounts import MailAccount, Security, TransportPolicy
 from domain.auth import Principal
 from domain.errors import Conflict, InvalidInput, MailServerRejected, NotFound
 from domain.pagination import PageRequest
@@ -15,11 +16,11 @@ from tests.unit.fakes import Fakes, new_account, principal
 
 
 def create(fakes: Fakes) -> CreateMailAccount:
-    return CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor)
+    return CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor, TransportPolicy())
 
 
 def update(fakes: Fakes) -> UpdateMailAccount:
-    return UpdateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor)
+    return UpdateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor, TransportPolicy())
 
 
 async def add(fakes: Fakes, owner: Principal, email: str = "alice@example.com") -> MailAccount:
@@ -178,3 +179,23 @@ async def test_delete_removes_the_account() -> None:
 def test_passwords_never_show_in_command_reprs() -> None:
     assert "imap-secret" not in repr(new_account())
     assert "x-secret" not in repr(ServerLoginChanges(password="x-secret"))
+
+
+async def test_a_deployment_without_plaintext_refuses_security_none_and_stores_nothing() -> None:
+    fakes, owner = Fakes(), principal()
+    strict = TransportPolicy(allow_plaintext=False)
+    plain = replace(new_account(), smtp=replace(new_account().smtp, security=Security.NONE))
+    with pytest.raises(InvalidInput) as refused:
+        await CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor, strict)(
+            owner, plain
+        )
+    assert refused.value.field == "smtp.security"
+    assert fakes.uow.store.accounts == {}
+    account = await add(fakes, owner)
+    to_plain = MailAccountChanges(imap=ServerLoginChanges(security=Security.NONE, port=143, password="imap-secret"))
+    with pytest.raises(InvalidInput) as refused:
+        await UpdateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor, strict)(
+            owner, account.id, to_plain
+        )
+    assert refused.value.field == "imap.security"
+    assert fakes.uow.store.accounts[account.id] == account

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.crypto.keyring import Keyring
 from entrypoints.settings import SettingsError, load_settings
 
 
@@ -82,3 +83,18 @@ def test_the_send_lease_must_outlast_a_mail_timeout_and_be_shorter_than_redelive
 def test_a_token_lifetime_beyond_a_day_or_under_a_minute_is_refused(tmp_path: Path, lifetime: str) -> None:
     with pytest.raises(SettingsError, match="MAILROOM_JWT_LIFETIME_SECONDS"):
         load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_JWT_LIFETIME_SECONDS": lifetime})
+
+
+@pytest.mark.parametrize(
+    ("env", "setting", "allowed"),
+    [("development", None, True), ("production", None, False), ("production", "true", True)],
+)
+def test_plaintext_mail_logins_are_refused_in_production_unless_allowed(
+    tmp_path: Path, env: str, setting: str | None, allowed: bool
+) -> None:
+    environ = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_ENV": env}
+    if env == "production":
+        environ |= {"MAILROOM_JWT_SECRET": "s" * 48, "MAILROOM_ENCRYPTION_KEYS": Keyring.generate_entry("k1")}
+    if setting is not None:
+        environ["MAILROOM_ALLOW_PLAINTEXT_MAIL"] = setting
+    assert load_settings(environ).plaintext_mail_allowed is allowed
