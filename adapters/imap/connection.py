@@ -1,5 +1,6 @@
 import asyncio
 import contextlib
+import socket
 import ssl
 
 import aioimaplib
@@ -12,7 +13,6 @@ from domain.errors import MailServerRejected
 
 async def open_imap(server: ServerSettings, password: str, policy: OutboundPolicy) -> aioimaplib.IMAP4:
     """Connects with the account's transport security and logs in; every failure is a MailServerRejected."""
-    await policy.check_host("imap", server.host, server.port)
     try:
         client = await _connect(server, policy)
         response = await client.login(server.username, password)
@@ -31,11 +31,16 @@ async def close_imap(client: aioimaplib.IMAP4) -> None:
 
 
 async def _connect(server: ServerSettings, policy: OutboundPolicy) -> aioimaplib.IMAP4:
+    sock = await policy.connect("imap", server.host, server.port)
     tls = policy.tls_context() if server.security is Security.SSL else None
-    client = Imap4(server.host, server.port, timeout=policy.timeout, ssl_context=tls)
-    await client.wait_hello_from_server()
-    if server.security is Security.STARTTLS:
-        await _starttls(client, server.host, policy)
+    client = Imap4(server.host, server.port, sock, timeout=policy.timeout, ssl_context=tls)
+    try:
+        await client.wait_hello_from_server()
+        if server.security is Security.STARTTLS:
+            await _starttls(client, server.host, policy)
+    except BaseException:
+        _abandon(client, sock)
+        raise
     return client
 
 
@@ -67,6 +72,15 @@ async def _quietly_logout(client: aioimaplib.IMAP4) -> None:
         await client.logout()
 
 
+def _abandon(client: aioimaplib.IMAP4, sock: socket.socket) -> None:
+    """Closes a connection that failed before login: its transport once asyncio has one, else the bare socket."""
+    transport = client.protocol.transport
+    if transport is not None:
+        transport.close()
+    else:
+        sock.close()
+
+
 def _server_text(lines: list[bytes]) -> str:
     return " ".join(line.decode(errors="replace") for line in lines if line).strip()[:300]
 
@@ -74,6 +88,8 @@ def _server_text(lines: list[bytes]) -> str:
 def _describe(error: BaseException) -> str:
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
         return "timed out"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"TLS failed: {error.reason} ({error.verify_message})"
     if isinstance(error, ssl.SSLError):
         return f"TLS failed: {error.reason or error}"
     return str(error) or type(error).__name__

@@ -44,13 +44,19 @@ class SmtpMailSender(MailSender):
         await self._pool.close()
 
     async def _open(self, server: ServerSettings, password: str) -> aiosmtplib.SMTP:
+        """`hostname` is only the name for TLS (SNI, the certificate check, also after STARTTLS): the socket is
+        already connected to an address the SSRF guard checked, so aiosmtplib never resolves the name itself (and
+        keeps that socket: a client cannot reconnect by name)."""
         try:
-            await self._policy.check_host("smtp", server.host, server.port)
+            sock = await self._policy.connect("smtp", server.host, server.port)
         except MailServerRejected as error:
             raise DeliveryFailed(error.reason, permanent=True) from None
+        except OSError as error:
+            reason = "timed out" if isinstance(error, TimeoutError) else str(error) or type(error).__name__
+            raise DeliveryFailed(f"cannot connect to {server.host}:{server.port}: {reason}", permanent=False) from None
         client = aiosmtplib.SMTP(
             hostname=server.host,
-            port=server.port,
+            sock=sock,
             use_tls=server.security is Security.SSL,
             start_tls=server.security is Security.STARTTLS,
             tls_context=self._policy.tls_context(),
@@ -64,7 +70,9 @@ class SmtpMailSender(MailSender):
             raise _failure(error.code, error.message) from None
         except (aiosmtplib.SMTPException, *_DROPPED) as error:
             client.close()
-            raise DeliveryFailed(str(error) or type(error).__name__, permanent=False) from None
+            # aiosmtplib names the port it was given, and it is given a socket instead
+            reason = str(error).replace(" on port None:", f" on port {server.port}:")
+            raise DeliveryFailed(reason or type(error).__name__, permanent=False) from None
         return client
 
 
