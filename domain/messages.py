@@ -79,7 +79,7 @@ class Message:
     modseq: int | None = None
 
     def summary(self) -> "MessageSummary":
-        return MessageSummary(
+        return MessageSummary.bounded(
             id=self.id,
             account_id=self.account_id,
             mailbox_id=self.mailbox_id,
@@ -113,3 +113,49 @@ class MessageSummary:
     flags: Flags
     size: int
     has_attachments: bool
+    sender_total: int
+    to_total: int
+    """How many From and To addresses the message has; the lists hold the first SUMMARY_ADDRESSES of them."""
+
+    @classmethod
+    def bounded(
+        cls,
+        id: UUID,
+        account_id: UUID,
+        mailbox_id: UUID,
+        thread_id: UUID,
+        sender: list[Address],
+        to: list[Address],
+        subject: str,
+        preview: str,
+        date: datetime | None,
+        internal_date: datetime,
+        flags: Flags,
+        size: int,
+        has_attachments: bool,
+    ) -> "MessageSummary":
+        """A summary of bounded size, whatever the sender put in the headers.
+
+        A list page holds 50 summaries: one message with 20,000 To addresses or a 1 MB subject would otherwise
+        make every page that shows it megabytes long. The whole values stay on the message itself.
+        """
+        return cls(
+            id, account_id, mailbox_id, thread_id, _bounded_addresses(sender), _bounded_addresses(to),
+            subject if len(subject) <= SUMMARY_SUBJECT_CHARS else subject[:SUMMARY_SUBJECT_CHARS], preview,
+            date, internal_date, flags, size, has_attachments, len(sender), len(to),
+        )  # fmt: skip
+
+
+SUMMARY_SUBJECT_CHARS = 1000
+SUMMARY_ADDRESSES = 20
+SUMMARY_NAME_CHARS = 200
+MAX_ADDRESS_CHARS = 320
+"""RFC 5321 section 4.5.3.1: 64 for the local part, 255 for the domain, and the @."""
+
+
+def _bounded_addresses(addresses: list[Address]) -> list[Address]:
+    if len(addresses) <= SUMMARY_ADDRESSES and all(
+        len(a.name) <= SUMMARY_NAME_CHARS and len(a.address) <= MAX_ADDRESS_CHARS for a in addresses
+    ):
+        return addresses
+    return [Address(a.name[:SUMMARY_NAME_CHARS], a.address[:MAX_ADDRESS_CHARS]) for a in addresses[:SUMMARY_ADDRESSES]]

@@ -147,7 +147,7 @@ def summary_from_row(row: Any) -> MessageSummary:
         if keywords == "[]"
         else Flags(seen, flagged, answered, draft, deleted, _decode_keywords(keywords))
     )
-    return MessageSummary(
+    return MessageSummary.bounded(
         id_, account_id, mailbox_id, thread_id, _decode_addresses(sender), _decode_addresses(to), subject, preview,
         date, internal_date, flags, size, has_attachments,
     )  # fmt: skip

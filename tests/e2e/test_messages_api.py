@@ -74,7 +74,7 @@ async def test_messages_come_newest_first_a_page_at_a_time(
     item = first["items"][0]
     assert set(item) == {
         "id", "account_id", "mailbox_id", "thread_id", "from", "to", "subject", "preview",
-        "date", "internal_date", "flags", "size", "has_attachments",
+        "date", "internal_date", "flags", "size", "has_attachments", "from_total", "to_total",
     }  # fmt: skip
     unread = (await client.get(url, params={"unread": "true"}, headers=auth)).json()["items"]
     assert sorted(m["subject"] for m in unread) == ["Fwd", "Re: first"]

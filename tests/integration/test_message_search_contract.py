@@ -15,7 +15,15 @@ from adapters.system_clock import SystemClock
 from application.messages.search_index import CatchUpSearchIndex
 from domain.ids import new_id
 from domain.mailboxes import Mailbox, MailboxRole, SyncState
-from domain.messages import Address, Attachment, Flags, Message
+from domain.messages import (
+    SUMMARY_ADDRESSES,
+    SUMMARY_NAME_CHARS,
+    SUMMARY_SUBJECT_CHARS,
+    Address,
+    Attachment,
+    Flags,
+    Message,
+)
 from domain.ports.persistence import UnitOfWork
 from domain.search import KeysetPage, MessageQuery, PageAfter
 from tests.integration.test_mail_store_contract import folder
@@ -182,6 +190,27 @@ async def test_a_listed_found_or_threaded_message_shows_what_was_stored(make_uow
         assert next(s for s in summaries if s.id == tagged.id) == tagged.summary()
     report = messages["report"]
     assert next(s for s in listed.items if s.id == report.id) == report.summary()
+
+
+async def test_summaries_are_bounded_whatever_the_headers_hold(make_uow: Factory) -> None:
+    inbox, _, _ = await seeded(make_uow)
+    crowd = [Address("n" * 1000, f"r{i}@example.com") for i in range(SUMMARY_ADDRESSES + 5)]
+    huge = replace(make_message(inbox, 98, *CORPUS["cafe"]), subject="s" * 100_000, to=crowd)
+    async with make_uow() as uow:
+        await uow.messages.add_many([huge])
+        await uow.commit()
+    async with make_uow() as uow:
+        listed = await uow.messages.search(MessageQuery(inbox.tenant_id, account_id=inbox.account_id), PageAfter(50))
+        stored = await uow.messages.get(inbox.tenant_id, huge.id)
+    summary = next(s for s in listed.items if s.id == huge.id)
+    assert (len(summary.subject), len(summary.to), summary.to_total) == (
+        SUMMARY_SUBJECT_CHARS,
+        SUMMARY_ADDRESSES,
+        SUMMARY_ADDRESSES + 5,
+    )
+    assert all(len(a.name) == SUMMARY_NAME_CHARS for a in summary.to)
+    assert stored is not None
+    assert (stored.subject, stored.to) == (huge.subject, crowd)
 
 
 @pytest.mark.parametrize(

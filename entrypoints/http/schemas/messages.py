@@ -1,7 +1,7 @@
 """Mailboxes, messages, threads and search results as the API shows them."""
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
@@ -66,6 +66,8 @@ class MessageSummaryOut(msgspec.Struct, kw_only=True):
     flags: FlagsOut
     size: int
     has_attachments: bool
+    from_total: Annotated[int, msgspec.Meta(description="how many From addresses the message has (`from` shows 20)")]
+    to_total: Annotated[int, msgspec.Meta(description="how many To addresses the message has (`to` shows 20)")]
 
     @classmethod
     def of(cls, m: MessageSummary) -> "MessageSummaryOut":
@@ -83,6 +85,8 @@ class MessageSummaryOut(msgspec.Struct, kw_only=True):
             flags=FlagsOut.of(m.flags),
             size=m.size,
             has_attachments=m.has_attachments,
+            from_total=m.sender_total,
+            to_total=m.to_total,
         )
 
 
