@@ -51,6 +51,7 @@ from application.accounts.verification import LoginVerifier
 from application.audit import Auditor, ListAuditEvents
 from application.auth.authenticate import Authenticate
 from application.auth.login import Login
+from application.blobs.collect import CollectBlobs
 from application.compose.content import DraftWriter
 from application.compose.deliver import DeliverDraft
 from application.compose.drafts import CreateDraft, DeleteDraft, GetDraft, UpdateDraft
@@ -319,6 +320,10 @@ class UseCaseProvider(Provider):
     @provide
     def catch_up_search_index(self, uow: UnitOfWork, clock: Clock) -> CatchUpSearchIndex:
         return CatchUpSearchIndex(uow, clock)  # batch and time budget: the use case's defaults
+
+    @provide
+    def collect_blobs(self, uow: UnitOfWork, blobs: BlobStore, clock: Clock, settings: Settings) -> CollectBlobs:
+        return CollectBlobs(uow, blobs, clock, grace=timedelta(seconds=settings.blob_grace_seconds))
 
 
 def app_providers() -> list[Provider]:

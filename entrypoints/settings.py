@@ -56,6 +56,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     send_retry_max_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600
     send_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 300
     smtp_connections_per_login: Annotated[int, msgspec.Meta(ge=1)] = 4
+    blob_grace_seconds: Annotated[float, msgspec.Meta(ge=3600)] = 24 * 3600
     rate_limit_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 60
     rate_limit_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 1000
     login_limit_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 5

@@ -79,9 +79,15 @@ class MemoryMailAccountRepository(MailAccountRepository):
             raise Conflict(f"an account for {account.email} already exists")
 
     async def delete(self, tenant_id: UUID, account_id: UUID) -> bool:
+        """With the account go its folders, messages, drafts and sync status, as the database's cascades do."""
         if await self.get(tenant_id, account_id) is None:
             return False
         del self._store.accounts[account_id]
+        store = self._store
+        store.mailboxes = {k: v for k, v in store.mailboxes.items() if v.account_id != account_id}
+        store.messages = {k: v for k, v in store.messages.items() if v.account_id != account_id}
+        store.drafts = {k: v for k, v in store.drafts.items() if v.account_id != account_id}
+        store.syncs.pop(account_id, None)
         return True
 
     async def all_ids(self) -> Sequence[tuple[UUID, UUID]]:

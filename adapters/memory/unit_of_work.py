@@ -2,6 +2,7 @@ from types import TracebackType
 from typing import Self
 
 from adapters.memory.audit import MemoryAuditRepository
+from adapters.memory.blobs import MemoryBlobReferences
 from adapters.memory.drafts import MemoryDraftRepository
 from adapters.memory.mail_store import (
     MemoryAccountSyncRepository,
@@ -30,6 +31,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self.syncs = MemoryAccountSyncRepository(self.store)
         self.drafts = MemoryDraftRepository(self.store)
         self.audit = MemoryAuditRepository(self.store)
+        self.blob_references = MemoryBlobReferences(self.store)
         self.committed = False
         self._before: MemoryStore | None = None
 

@@ -35,7 +35,7 @@ class DraftModel(UUIDv7AuditBase):
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JsonB)
     message_id: Mapped[str | None] = mapped_column(String(998))
     date: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
-    raw_blob_key: Mapped[str | None] = mapped_column(String(64))
+    raw_blob_key: Mapped[str | None] = mapped_column(String(128))
     raw_size: Mapped[int | None] = mapped_column(BigInteger)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_smtp_reply: Mapped[str | None] = mapped_column(Text)

@@ -51,6 +51,7 @@ class MessageModel(UUIDv7AuditBase):
             postgresql_include=["account_id", "mailbox_id", "seen", "flagged", "has_attachments"],
         ),
         Index("ix_messages_tenant_from", "tenant_id", "from_address", "internal_date"),
+        Index("ix_messages_raw_blob_key", "raw_blob_key"),
     )
 
     tenant_id: Mapped[UUID] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
@@ -80,7 +81,7 @@ class MessageModel(UUIDv7AuditBase):
     html_body: Mapped[str | None] = mapped_column(Text)
     attachments: Mapped[list[dict[str, Any]]] = mapped_column(JsonB)
     has_attachments: Mapped[bool] = mapped_column(Boolean)
-    raw_blob_key: Mapped[str | None] = mapped_column(String(64))
+    raw_blob_key: Mapped[str | None] = mapped_column(String(128))
     in_reply_to: Mapped[str | None] = mapped_column(String(998))
     references: Mapped[list[str]] = mapped_column(JsonB)
     parse_warnings: Mapped[list[str]] = mapped_column(JsonB)

@@ -4,6 +4,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.persistence.audit import SqlAuditRepository
+from adapters.persistence.blob_references import SqlBlobReferences
 from adapters.persistence.draft_repository import SqlDraftRepository
 from adapters.persistence.hand_on import handing_on, only_read
 from adapters.persistence.mail_repositories import (
@@ -48,6 +49,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.syncs = SqlAccountSyncRepository(session)
         self.drafts = SqlDraftRepository(session)
         self.audit = SqlAuditRepository(session)
+        self.blob_references = SqlBlobReferences(session)
         return self
 
     async def __aexit__(

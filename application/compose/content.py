@@ -58,9 +58,9 @@ class DraftWriter:
         in_reply_to, references = (current.in_reply_to, current.references) if current else (None, ())
         if reply is not None:
             in_reply_to, references = reply.message_id, reply_references(reply)
-        attachments = await self._attachments(request, current)
+        attachments = await self._attachments(account.tenant_id, request, current)
         if forward is not None:
-            attachments = (*attachments, _forwarded(forward))
+            attachments = (*attachments, await self._forwarded(forward))
         content = DraftContent(
             sender=sender,
             to=to,
@@ -78,7 +78,9 @@ class DraftWriter:
             raise TooLarge(f"the message would be over the limit of {self._max_bytes} bytes")
         return content
 
-    async def _attachments(self, request: ComposeRequest, current: DraftContent | None) -> tuple[DraftAttachment, ...]:
+    async def _attachments(
+        self, tenant_id: UUID, request: ComposeRequest, current: DraftContent | None
+    ) -> tuple[DraftAttachment, ...]:
         if request.attachments is None:
             return current.attachments if current else ()
         kept = {a.id: a for a in current.attachments} if current else {}
@@ -88,7 +90,7 @@ class DraftWriter:
             require_media_type(f"attachments.{index}.content_type", attachment.content_type)
         if sum(len(a.data) for _, a in new) > self._max_bytes:
             raise TooLarge(f"the attachments are over the limit of {self._max_bytes} bytes")
-        keys = iter(await self._blobs.put_many([a.data for _, a in new]))
+        keys = iter(await self._blobs.put_many(tenant_id, [a.data for _, a in new]))
         result = []
         for index, item in enumerate(request.attachments):
             if isinstance(item, KeptAttachment):
@@ -99,13 +101,18 @@ class DraftWriter:
                 result.append(DraftAttachment(new_id(), item.filename, item.content_type, len(item.data), next(keys)))
         return tuple(result)
 
-
-def _forwarded(original: Message) -> DraftAttachment:
-    if original.raw_blob_key is None:
-        raise InvalidInput("forward_of", "the original message was not downloaded (over the size limit)")
-    return DraftAttachment(
-        new_id(), forward_filename(original.subject), "message/rfc822", original.size, original.raw_blob_key
-    )
+    async def _forwarded(self, original: Message) -> DraftAttachment:
+        """The original's bytes are put again rather than its key reused: the draft is committed in a later
+        transaction than the one that read the message, and the put keeps the blob from garbage collection
+        if the message is deleted in between (application.blobs.collect)."""
+        if original.raw_blob_key is None:
+            raise InvalidInput("forward_of", "the original message was not downloaded (over the size limit)")
+        try:
+            data = await self._blobs.get(original.tenant_id, original.raw_blob_key)
+        except NotFound:
+            raise NotFound("forward_of: the original message is no longer stored") from None
+        key = await self._blobs.put(original.tenant_id, data)
+        return DraftAttachment(new_id(), forward_filename(original.subject), "message/rfc822", original.size, key)
 
 
 def _given(value: T | None, default: T) -> T:

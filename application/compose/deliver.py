@@ -82,7 +82,7 @@ class DeliverDraft:
         envelope = Envelope(draft.content.sender.address, tuple(draft.content.recipients))
         wait, message = None, b""
         try:
-            message = await self._message(draft.outgoing.blob_key)
+            message = await self._message(draft.tenant_id, draft.outgoing.blob_key)
             password = self._cipher.decrypt(account.smtp_password)
             reply = await self._sender.send(account.smtp, password, envelope, message)
         except DeliveryFailed as error:
@@ -120,9 +120,9 @@ class DeliverDraft:
                 answered="true",
             )
 
-    async def _message(self, blob_key: str) -> bytes:
+    async def _message(self, tenant_id: UUID, blob_key: str) -> bytes:
         try:
-            return await self._blobs.get(blob_key)
+            return await self._blobs.get(tenant_id, blob_key)
         except NotFound:
             raise DeliveryFailed(
                 "the message built at queue time is missing from the blob store", permanent=True

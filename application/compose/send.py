@@ -69,12 +69,12 @@ class QueueSend:
         return draft
 
     async def _build(self, draft: Draft, now: datetime) -> Outgoing:
-        attachments = [await self._blobs.get(a.blob_key) for a in draft.content.attachments]
+        attachments = [await self._blobs.get(draft.tenant_id, a.blob_key) for a in draft.content.attachments]
         message_id = new_message_id(draft.content.sender)
         raw = self._composer.compose(draft.content, message_id, now, attachments)
         if len(raw) > self._settings.max_message_bytes:
             raise TooLarge(f"the message is {len(raw)} bytes, over the limit of {self._settings.max_message_bytes}")
-        return Outgoing(message_id, now, await self._blobs.put(raw), len(raw))
+        return Outgoing(message_id, now, await self._blobs.put(draft.tenant_id, raw), len(raw))
 
     async def _raced(self, draft_id: UUID, principal: Principal, key: str | None) -> Draft:
         """Another request changed the draft first: the same request with the same key answers its result."""

@@ -37,7 +37,7 @@ class GetRawMessage:
         message = await owned_message(self._uow, principal, message_id)
         if message.raw_blob_key is None:
             raise NotFound("the original of this message was not downloaded (over the size limit)")
-        chunks = self._blobs.stream(message.raw_blob_key)
+        chunks = self._blobs.stream(principal.tenant_id, message.raw_blob_key)
         first = await anext(chunks, b"")  # a missing blob is a NotFound now, before the answer starts
 
         async def whole() -> AsyncIterator[bytes]:
@@ -67,7 +67,7 @@ class GetAttachment:
         attachment = next((a for a in message.attachments if a.id == attachment_id), None)
         if attachment is None or message.raw_blob_key is None:
             raise NotFound("attachment not found")
-        data = self._parser.extract(await self._blobs.get(message.raw_blob_key), attachment.part)
+        data = self._parser.extract(await self._blobs.get(principal.tenant_id, message.raw_blob_key), attachment.part)
         if data is None:
             raise NotFound("attachment not found")
         return AttachmentContent(attachment, data)

@@ -101,7 +101,9 @@ class FolderSync:
         try:
             for first in range(known.last_uid + 1, selected.uidnext, size):
                 batch_end = min(first + size - 1, selected.uidnext - 1)
-                prepared = await self._builder.prepare(await imap.fetch_messages(first, batch_end, max_bytes))
+                prepared = await self._builder.prepare(
+                    mailbox.tenant_id, await imap.fetch_messages(first, batch_end, max_bytes)
+                )
                 if writing is not None:
                     progress.messages_fetched += await writing
                     await after_batch()

@@ -35,10 +35,10 @@ class MessageBuilder:
         self._parser = parser
         self._blobs = blobs
 
-    async def prepare(self, fetched: Sequence[FetchedMessage]) -> list[Prepared]:
+    async def prepare(self, tenant_id: UUID, fetched: Sequence[FetchedMessage]) -> list[Prepared]:
         downloaded = [f.raw for f in fetched if f.raw is not None]
         parsed, blob_keys = await asyncio.gather(
-            self._parser.parse_many([f.raw or _EMPTY for f in fetched]), self._blobs.put_many(downloaded)
+            self._parser.parse_many([f.raw or _EMPTY for f in fetched]), self._blobs.put_many(tenant_id, downloaded)
         )
         keys = iter(blob_keys)
         return [

@@ -11,6 +11,7 @@ from domain.drafts import Draft, DraftStatus
 from domain.mailboxes import Mailbox
 from domain.messages import Flags, Message, MessageSummary
 from domain.pagination import Page, PageRequest
+from domain.ports.storage import BlobReferences
 from domain.remote import FlagUpdate
 from domain.search import KeysetPage, MessageQuery, PageAfter
 from domain.sync import AccountSync
@@ -186,6 +187,7 @@ class UnitOfWork(Protocol):
     syncs: AccountSyncRepository
     drafts: DraftRepository
     audit: AuditRepository
+    blob_references: BlobReferences
 
     async def __aenter__(self) -> Self: ...
 

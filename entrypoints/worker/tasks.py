@@ -12,6 +12,7 @@ from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker
 
 from adapters.persistence.tenant_scope import scoped_to, system_scope
+from application.blobs.collect import CollectBlobs
 from application.compose.deliver import DeliverDraft
 from application.compose.outbox import EnqueueDueSends
 from application.compose.send import SEND_TASK
@@ -29,6 +30,7 @@ WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
 DUE_SYNCS_TASK = "enqueue_due_syncs"
 DUE_SENDS_TASK = "enqueue_due_sends"
 SEARCH_INDEX_TASK = "catch_up_search_index"
+COLLECT_BLOBS_TASK = "collect_blobs"
 
 
 @inject(patch_module=True)
@@ -100,6 +102,16 @@ async def catch_up_search_index(catch_up: FromDishka[CatchUpSearchIndex]) -> int
     return indexed
 
 
+@inject(patch_module=True)
+async def collect_blobs(collect: FromDishka[CollectBlobs]) -> int:
+    """Every five minutes, one shard of the blob store (application.blobs.collect.SLOT)."""
+    with system_scope():
+        deleted = await collect()
+    if deleted:
+        log.info("blob store: %d blobs no row names any more deleted", deleted)
+    return deleted
+
+
 def _flag(value: str | None) -> bool | None:
     return None if value is None else value == "true"
 
@@ -113,3 +125,4 @@ def register_tasks(broker: AsyncBroker) -> None:
     broker.register_task(enqueue_due_syncs, task_name=DUE_SYNCS_TASK, schedule=[{"cron": "* * * * *"}])
     broker.register_task(enqueue_due_sends, task_name=DUE_SENDS_TASK, schedule=[{"cron": "* * * * *"}])
     broker.register_task(catch_up_search_index, task_name=SEARCH_INDEX_TASK, schedule=[{"cron": "* * * * *"}])
+    broker.register_task(collect_blobs, task_name=COLLECT_BLOBS_TASK, schedule=[{"cron": "*/5 * * * *"}])

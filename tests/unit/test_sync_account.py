@@ -80,7 +80,7 @@ async def test_first_sync_stores_the_folder_tree_with_roles_counts_and_raw_bytes
     stored = world.messages("INBOX")
     assert [m.subject for m in stored] == ["one", "two"]
     assert stored[0].raw_blob_key is not None
-    assert await world.blobs.get(stored[0].raw_blob_key) == mail("one")
+    assert await world.blobs.get(stored[0].tenant_id, stored[0].raw_blob_key) == mail("one")
 
 
 async def test_a_second_sync_with_nothing_new_downloads_nothing() -> None:
