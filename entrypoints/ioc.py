@@ -77,7 +77,7 @@ from application.sync.watch import WatchInbox
 from application.users.register import RegisterUser
 from domain.accounts import TransportPolicy
 from domain.audit import RequestOrigin
-from domain.limits import Limit
+from domain.limits import Limit, LoginLimits
 from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageComposer, MessageParser
 from domain.ports.persistence import TenantScope, UnitOfWork
 from domain.ports.runtime import Clock, HealthProbe, JobQueue, RateCounter
@@ -259,9 +259,10 @@ class LimitsProvider(Provider):
         await counter.close()
 
     @provide
-    def limits(self, counter: RateCounter, settings: Settings) -> LimitRequests:
+    def limits(self, counter: RateCounter, settings: Settings, clock: Clock) -> LimitRequests:
         api = (Limit(settings.rate_limit_per_minute, 60), Limit(settings.rate_limit_per_hour, 3600))
-        return LimitRequests(counter, RateLimits(api=api, login=(Limit(settings.login_limit_per_minute, 60),)))
+        login = LoginLimits((Limit(settings.login_limit_per_minute, 60), Limit(settings.login_limit_per_hour, 3600)))
+        return LimitRequests(counter, RateLimits(api=api, login=login), clock)
 
 
 class HealthProvider(Provider):

@@ -60,6 +60,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rate_limit_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 60
     rate_limit_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 1000
     login_limit_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 5
+    login_limit_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 30
     max_request_bytes: Annotated[int, msgspec.Meta(gt=0)] = 30 * 1024 * 1024
     cors_origins: str = ""
     shutdown_grace_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30

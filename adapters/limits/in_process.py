@@ -1,5 +1,4 @@
 import asyncio
-import time
 from collections.abc import Sequence
 
 from domain.ports.runtime import RateCounter
@@ -12,15 +11,14 @@ class InProcessRateCounter(RateCounter):
         self._counts: dict[tuple[str, int, int], int] = {}
         self._lock = asyncio.Lock()
 
-    async def hit(self, key: str, windows: Sequence[int]) -> list[tuple[int, int]]:
-        now = int(time.time())
+    async def hit(self, key: str, windows: Sequence[int], at: int, amount: int = 1) -> list[tuple[int, int]]:
         counted = []
         async with self._lock:
             if len(self._counts) > 10_000:
-                self._counts = {k: v for k, v in self._counts.items() if (k[2] + 1) * k[1] > now}
+                self._counts = {k: v for k, v in self._counts.items() if (k[2] + 1) * k[1] > at}
             for seconds in windows:
-                window = now // seconds
-                count = self._counts.get((key, seconds, window), 0) + 1
+                window = at // seconds
+                count = self._counts.get((key, seconds, window), 0) + amount
                 self._counts[(key, seconds, window)] = count
-                counted.append((count, (window + 1) * seconds - now))
+                counted.append((count, (window + 1) * seconds - at))
         return counted

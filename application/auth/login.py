@@ -11,9 +11,11 @@ from domain.tenants import Tenant, User, normalise_email, require_slug
 class Login:
     """Exchanges a tenant, email and password for an access token.
 
-    Every failure answers the same way, and an unknown user still costs one password hash,
-    so neither the message nor the timing tells which part was wrong. Attempts are limited per client
-    address and per email before the password is looked at, so guessing stops even on the right password.
+    Every failure answers the same way, and an unknown user still costs one password hash and the same counting,
+    so neither the message nor the timing tells which part was wrong. Failed logins are limited per client
+    address and per account (application.limits): a client past its limit is refused before the password is
+    looked at, so its guessing stops even on the right password, while the user it guessed at can still log in
+    from elsewhere.
     """
 
     def __init__(
@@ -28,13 +30,19 @@ class Login:
     async def __call__(
         self, tenant_slug: str, email: str, password: str, client_address: str | None = None
     ) -> IssuedToken:
-        await self._limits.for_login(client_address, email)
-        tenant, user = await self._find_user(tenant_slug, email)
-        if user is None:
-            await self._hasher.hash(password)
-        if user is None or not await self._hasher.verify(password, user.password_hash):
+        attempt = await self._limits.for_login(client_address, tenant_slug, email)
+        try:
+            tenant, user = await self._find_user(tenant_slug, email)
+            if user is None:
+                await self._hasher.hash(password)
+            right = user is not None and await self._hasher.verify(password, user.password_hash)
+        except BaseException:
+            await attempt.withdraw()  # the password was never judged (the database failed): no failed guess
+            raise
+        if user is None or not right:
             await self._audit(AuditAction.LOGIN_FAILED, tenant, None, email)
             raise AuthenticationFailed("invalid tenant, email or password")
+        await attempt.withdraw()
         await self._audit(AuditAction.LOGIN_SUCCEEDED, tenant, user, user.email)
         return self._tokens.issue(user.id, user.tenant_id)
 

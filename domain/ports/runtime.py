@@ -30,8 +30,9 @@ class HealthProbe(Protocol):
 
 
 class RateCounter(Protocol):
-    async def hit(self, key: str, windows: Sequence[int]) -> list[tuple[int, int]]:
-        """Counts one request for `key` in the current fixed window of each length in `windows` (seconds), in one
-        round trip; for each, (requests counted in the window so far, seconds until it resets). Shared by every
-        process that shares the store."""
+    async def hit(self, key: str, windows: Sequence[int], at: int, amount: int = 1) -> list[tuple[int, int]]:
+        """Adds `amount` to `key`'s count in the fixed window of each length in `windows` (seconds) that holds the
+        Unix time `at`, in one round trip; for each, (count in the window so far, seconds from `at` until it
+        resets). A negative amount with the same `at` takes back what an earlier call counted, in the windows it
+        was counted in. Shared by every process that shares the store."""
         ...

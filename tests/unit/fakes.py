@@ -25,7 +25,10 @@ class Fakes:
     clock: ManualClock = field(default_factory=ManualClock)
     hasher: PlainPasswordHasher = field(default_factory=PlainPasswordHasher)
     servers: ScriptedMailServers = field(default_factory=ScriptedMailServers)
-    limits: LimitRequests = field(default_factory=lambda: LimitRequests(InProcessRateCounter(), RateLimits()))
+    limits: LimitRequests = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = LimitRequests(InProcessRateCounter(), RateLimits(), self.clock)
 
     @property
     def auditor(self) -> Auditor:

@@ -1,11 +1,17 @@
+import asyncio
+from collections.abc import Sequence
+
 import pytest
 
+from adapters.limits.in_process import InProcessRateCounter
 from adapters.memory.security import OpaqueTokenIssuer
 from adapters.memory.tenant_scope import RecordingTenantScope
 from application.auth.authenticate import Authenticate
 from application.auth.login import Login
+from application.limits import LimitRequests, RateLimits
 from application.users.register import NewUser, RegisterUser
 from domain.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
+from domain.limits import TooManyRequests
 from domain.tenants import Role, Tenant, User
 from tests.unit.fakes import Fakes
 
@@ -82,6 +88,86 @@ async def test_every_failed_login_looks_the_same_and_costs_one_hash(tenant: str,
         await Login(fakes.uow, hasher, OpaqueTokenIssuer(), fakes.limits, fakes.auditor)(tenant, email, password)
     assert error.value.message == "invalid tenant, email or password"
     assert hasher.hashes == 1
+
+
+class RecordingCounter(InProcessRateCounter):
+    def __init__(self) -> None:
+        super().__init__()
+        self.amounts: list[int] = []
+
+    async def hit(self, key: str, windows: Sequence[int], at: int, amount: int = 1) -> list[tuple[int, int]]:
+        self.amounts.append(amount)
+        return await super().hit(key, windows, at, amount)
+
+
+def login_use_case(fakes: Fakes, hasher: object | None = None, counter: InProcessRateCounter | None = None) -> Login:
+    limits = LimitRequests(counter or InProcessRateCounter(), RateLimits(), fakes.clock)
+    return Login(fakes.uow, hasher or fakes.hasher, OpaqueTokenIssuer(), limits, fakes.auditor)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("email", "password"), [("alice@acme.test", "wrong-password"), ("nobody@acme.test", "pw")])
+async def test_an_unknown_user_and_a_wrong_password_are_counted_alike(email: str, password: str) -> None:
+    """Per client address, per account and per address on the account, and nothing taken back."""
+    fakes, counter = Fakes(), RecordingCounter()
+    await register(fakes)
+    with pytest.raises(AuthenticationFailed):
+        await login_use_case(fakes, counter=counter)("acme", email, password, "198.51.100.1")
+    assert counter.amounts == [1, 1, 1]
+
+
+async def test_failures_through_a_tenant_that_does_not_exist_leave_the_real_account_alone() -> None:
+    """Even with no client address to tell the user from the attacker, where a busy account refuses everyone."""
+    fakes = Fakes()
+    await register(fakes)
+    login = login_use_case(fakes)
+    for _ in range(10):
+        with pytest.raises((AuthenticationFailed, TooManyRequests)):
+            await login("acme-typo", "alice@acme.test", "long-password-1")
+    await login("acme", "alice@acme.test", "long-password-1")
+    with pytest.raises(TooManyRequests):
+        await login("acme-typo", "alice@acme.test", "long-password-1")
+
+
+class SlowHasher:
+    """A hash that takes time, as a real one does, so that attempts made at once overlap."""
+
+    def __init__(self, fakes: Fakes) -> None:
+        self.inner = fakes.hasher
+
+    async def hash(self, password: str) -> str:
+        await asyncio.sleep(0.01)
+        return await self.inner.hash(password)
+
+    async def verify(self, password: str, password_hash: str) -> bool:
+        await asyncio.sleep(0.01)
+        return await self.inner.verify(password, password_hash)
+
+
+async def test_guesses_sent_at_once_get_no_more_checks_than_guesses_sent_one_by_one() -> None:
+    fakes = Fakes()
+    await register(fakes)
+    login = login_use_case(fakes, SlowHasher(fakes))
+    guesses = [login("acme", "alice@acme.test", f"guess-{n}", "203.0.113.7") for n in range(20)]
+    outcomes = await asyncio.gather(*guesses, return_exceptions=True)
+    assert [type(outcome) for outcome in outcomes].count(AuthenticationFailed) == 5
+    assert [type(outcome) for outcome in outcomes].count(TooManyRequests) == 15
+
+
+async def test_a_database_failure_is_not_counted_as_a_failed_login() -> None:
+    fakes = Fakes()
+    await register(fakes)
+    login = login_use_case(fakes)
+
+    async def unavailable(slug: str) -> None:
+        raise ConnectionError("database down")
+
+    real = fakes.uow.tenants.get_by_slug
+    fakes.uow.tenants.get_by_slug = unavailable  # type: ignore[method-assign,assignment]
+    for _ in range(6):
+        with pytest.raises(ConnectionError):
+            await login("acme", "alice@acme.test", "long-password-1", "198.51.100.1")
+    fakes.uow.tenants.get_by_slug = real  # type: ignore[method-assign]
+    assert (await login("acme", "alice@acme.test", "long-password-1", "198.51.100.1")).access_token
 
 
 async def test_a_deleted_users_token_stops_working() -> None:
