@@ -52,6 +52,7 @@ def serve(settings: Settings) -> None:
         "log_config": None,
         "access_log": False,
         "timeout_graceful_shutdown": int(settings.shutdown_grace_seconds),
+        "proxy_headers": False,  # it would trust X-Forwarded-For from loopback; see MAILROOM_TRUSTED_PROXIES
     }
     if settings.api_workers > 1:
         uvicorn.run("entrypoints.http.app:create_served_app", factory=True, workers=settings.api_workers, **options)

@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 import msgspec
 
 from adapters.crypto.keyring import Keyring, KeyringError
+from domain.client_address import TrustedProxies
+from domain.errors import InvalidInput
 
 log = logging.getLogger("mailroom.settings")
 
@@ -61,6 +63,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     rate_limit_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 1000
     login_limit_per_minute: Annotated[int, msgspec.Meta(ge=1)] = 5
     login_limit_per_hour: Annotated[int, msgspec.Meta(ge=1)] = 30
+    trusted_proxies: str = ""
+    forwarded_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"
     max_request_bytes: Annotated[int, msgspec.Meta(gt=0)] = 30 * 1024 * 1024
     cors_origins: str = ""
     shutdown_grace_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30
@@ -95,6 +99,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
         """`security: none` (passwords in clear) is fine on a developer's machine, refused in production by default."""
         return not self.is_production if self.allow_plaintext_mail is None else self.allow_plaintext_mail
 
+    def proxies(self) -> TrustedProxies:
+        """`MAILROOM_TRUSTED_PROXIES`, comma-separated addresses and networks; none by default."""
+        try:
+            return TrustedProxies.parse(self.trusted_proxies)
+        except InvalidInput as error:
+            raise SettingsError(f"{PREFIX}TRUSTED_PROXIES: {error.reason}") from None
+
     def keyring(self) -> Keyring:
         try:
             return Keyring.parse(self.encryption_keys)
@@ -113,6 +124,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = msgspec.structs.replace(settings, database_url=_database_url(settings))
     settings = _with_secrets(settings)
     settings.keyring()
+    settings.proxies()
     for lease in ("sync_lease_seconds", "send_lease_seconds"):
         if settings.job_redelivery_seconds <= getattr(settings, lease):
             raise SettingsError(

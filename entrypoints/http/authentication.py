@@ -13,7 +13,10 @@ from adapters.persistence.tenant_scope import scoped_to
 from application.auth.authenticate import Authenticate
 from domain.audit import RequestOrigin
 from domain.auth import Principal
+from domain.client_address import TrustedProxies
 from domain.errors import AuthenticationFailed
+from entrypoints.http.client_address import client_address
+from entrypoints.settings import Settings
 
 
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
@@ -46,11 +49,16 @@ def tenant_scope_middleware(app: ASGIApp) -> ASGIApp:
 
 
 class PrincipalProvider(Provider):
-    """Hands the authenticated caller to handlers as `FromDishka[Principal]`, and where the request came from."""
+    """Hands the authenticated caller to handlers as `FromDishka[Principal]`, and where the request came from
+    (through the trusted proxies)."""
+
+    @provide(scope=Scope.APP)
+    def trusted_proxies(self, settings: Settings) -> TrustedProxies:
+        return settings.proxies()
 
     @provide(scope=Scope.REQUEST, override=True)
-    def origin(self, request: Request) -> RequestOrigin:  # type: ignore[type-arg]
-        return RequestOrigin(current_request_id.get(), request.client.host if request.client else None)
+    def origin(self, request: Request, proxies: TrustedProxies, settings: Settings) -> RequestOrigin:  # type: ignore[type-arg]
+        return RequestOrigin(current_request_id.get(), client_address(request, proxies, settings.forwarded_header))
 
     @provide(scope=Scope.REQUEST)
     def principal(self, request: Request) -> Principal:  # type: ignore[type-arg]  # dishka keys on the bare class

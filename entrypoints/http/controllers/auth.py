@@ -1,11 +1,10 @@
-from typing import Any
-
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, get, post
+from litestar import Controller, get, post
 from litestar.params import JSONBody
 
 from adapters.persistence.tenant_scope import system_scope
 from application.auth.login import Login
+from domain.audit import RequestOrigin
 from domain.auth import Principal
 from entrypoints.http.schemas.auth import LoginRequest, MeResponse, TokenResponse
 
@@ -17,11 +16,10 @@ class LoginController(Controller):
     @post("/login", status_code=200, summary="Exchange email and password for a bearer token")
     @inject
     async def login(
-        self, request: Request[Any, Any, Any], data: JSONBody[LoginRequest], login: FromDishka[Login]
+        self, data: JSONBody[LoginRequest], login: FromDishka[Login], origin: FromDishka[RequestOrigin]
     ) -> TokenResponse:
-        client = request.client.host if request.client else None
         with system_scope():  # the user is found by tenant slug and email, before any tenant is known
-            token = await login(data.tenant, data.email, data.password, client)
+            token = await login(data.tenant, data.email, data.password, origin.client_address)
         return TokenResponse(access_token=token.access_token, expires_in=token.expires_in)
 
 
