@@ -61,11 +61,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(_: argparse.Namespace) -> int:
-    """The embedded default migrates its own database; production first runs `check` and stops on a failure."""
+    """The embedded default migrates its own database; production first runs `check` and stops on a failure
+    (`operations.check_before_start`, as `worker` and `scheduler` do)."""
     settings = load_settings()
     if settings.uses_embedded_database:
         asyncio.run(operations.migrate(settings))
-    if settings.is_production and asyncio.run(operations.check(settings)) != 0:
+    if asyncio.run(operations.check_before_start(settings)) != 0:
         return 1
     operations.serve(settings)
     return 0

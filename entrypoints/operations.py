@@ -25,6 +25,7 @@ from adapters.jobs.depth import RedisQueueDepth
 from adapters.jobs.health import RedisBrokerProbe
 from adapters.persistence.database import create_engine
 from adapters.persistence.migrations import current_revision, head_revision, make_revision, upgrade
+from adapters.persistence.roles import grant_service_role, session_role
 from adapters.persistence.tenant_scope import system_scope
 from application.accounts.rotate_keys import RotateEncryptionKeys
 from application.users.register import NewUser, RegisterUser
@@ -61,23 +62,37 @@ def serve(settings: Settings) -> None:
 
 
 async def migrate(settings: Settings) -> int:
-    engine = create_engine(settings.database_url)
+    """As the tables' owner (MAILROOM_MIGRATION_DATABASE_URL, else MAILROOM_DATABASE_URL). Given both, the role of
+    MAILROOM_DATABASE_URL is then created if missing and granted the rows of every table, so the service never
+    needs the owner's credentials (adapters.persistence.roles)."""
+    engine = create_engine(settings.migration_database_url or settings.database_url)
     try:
         await upgrade(engine)
         print(f"database schema at revision {await current_revision(engine)}")
+        if settings.migration_database_url and (role := await grant_service_role(engine, settings.database_url)):
+            print(f"role {role!r} may read and write the tables")
+    except DependencyUnavailable as error:
+        print(f"mailroom: {error.message}", file=sys.stderr)
+        return 1
     finally:
         await engine.dispose()
     return 0
 
 
 async def make_migration(settings: Settings, message: str) -> int:
-    engine = create_engine(settings.database_url)
+    engine = create_engine(settings.migration_database_url or settings.database_url)
     try:
         await upgrade(engine)
         await make_revision(engine, message)
     finally:
         await engine.dispose()
     return 0
+
+
+async def check_before_start(settings: Settings) -> int:
+    """`serve`, `worker` and `scheduler` in production start only once `check` passes: among others, never on a
+    database role that row-level security does not hold."""
+    return await check(settings) if settings.is_production else 0
 
 
 async def check(settings: Settings) -> int:
@@ -126,6 +141,8 @@ async def run_worker(settings: Settings) -> int:
     if settings.redis_url is None:
         print("mailroom: without MAILROOM_REDIS_URL tasks run inside `mailroom serve`", file=sys.stderr)
         return 2
+    if await check_before_start(settings) != 0:
+        return 1
     broker = create_broker(settings)
     container = build_container(settings, broker, *worker_providers())
     attach_container(broker, container)
@@ -170,6 +187,8 @@ async def run_scheduler(settings: Settings) -> int:
     if settings.redis_url is None:
         print("mailroom: without MAILROOM_REDIS_URL the scheduler runs inside `mailroom serve`", file=sys.stderr)
         return 2
+    if await check_before_start(settings) != 0:
+        return 1
     broker = create_broker(settings)
     container = build_container(settings, broker)
     register_tasks(broker)
@@ -254,11 +273,27 @@ async def _check_database(settings: Settings) -> str:
     engine = create_engine(settings.database_url)
     try:
         revision, head = await current_revision(engine), head_revision()
+        role = await session_role(engine)
     finally:
         await engine.dispose()
     if revision != head:
         raise DependencyUnavailable(f"schema at {revision or 'nothing'}, expected {head}: run `mailroom migrate`")
-    return f"{engine.url.get_backend_name()}, schema at {revision}"
+    detail = f"{engine.url.get_backend_name()}, schema at {revision}"
+    if role is None:
+        return detail
+    if not role.bypasses_row_security:
+        return f"{detail}, role {role.name!r} under row-level security"
+    if settings.is_production:
+        raise DependencyUnavailable(f"{role.why}, so row-level security does not keep tenants apart: {_ROLE_FIX}")
+    return f"{detail}, {role.why}: refused in production"
+
+
+_ROLE_FIX = (
+    "connect as a role of the service's own, neither superuser, BYPASSRLS nor the tables' owner, in"
+    " MAILROOM_DATABASE_URL, and give the owner's URL to `mailroom migrate` as MAILROOM_MIGRATION_DATABASE_URL;"
+    " migrate then creates that role if missing (e.g. mailroom_app, with the password in its URL) and grants it"
+    ' the tables (README, "Running it safely")'
+)
 
 
 async def _check_broker(settings: Settings) -> str:

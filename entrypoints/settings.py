@@ -20,7 +20,7 @@ PREFIX = "MAILROOM_"
 MIN_JWT_SECRET_LENGTH = 32
 MAX_JWT_LIFETIME_SECONDS = 24 * 3600
 """Access tokens cannot be revoked: a stolen one is good until it expires, so a day at most."""
-_SECRET_FIELDS = ("jwt_secret", "encryption_keys", "database_url", "redis_url")
+_SECRET_FIELDS = ("jwt_secret", "encryption_keys", "database_url", "migration_database_url", "redis_url")
 
 
 class SettingsError(Exception):
@@ -33,6 +33,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     port: int = 8000
     data_dir: str = "./var"
     database_url: str = ""
+    migration_database_url: str = ""  # the tables' owner, for `mailroom migrate` only
     redis_url: str | None = None
     jwt_secret: str = ""
     jwt_issuer: str = "mailroom"
@@ -121,7 +122,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as error:
         raise SettingsError(f"invalid setting: {_variable_name(str(error))}") from None
-    settings = msgspec.structs.replace(settings, database_url=_database_url(settings))
+    settings = msgspec.structs.replace(
+        settings,
+        database_url=_database_url(settings),
+        migration_database_url=_with_driver(settings.migration_database_url),
+    )
     settings = _with_secrets(settings)
     settings.keyring()
     settings.proxies()
@@ -147,9 +152,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _database_url(settings: Settings) -> str:
-    url = settings.database_url
-    if not url:
+    if not settings.database_url:
         return f"sqlite+aiosqlite:///{Path(settings.data_dir).resolve() / 'mailroom.db'}"
+    return _with_driver(settings.database_url)
+
+
+def _with_driver(url: str) -> str:
     for plain in ("postgres://", "postgresql://"):
         if url.startswith(plain):
             return "postgresql+asyncpg://" + url[len(plain) :]

@@ -12,6 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.crypto.keyring import Keyring
+
 MAILROOM = str(Path(sys.executable).with_name("mailroom"))
 
 
@@ -50,6 +52,16 @@ def test_production_without_secrets_stops_with_a_clear_message(env: dict[str, st
     answer = run(env | {"MAILROOM_ENV": "production"}, "check")
     assert answer.returncode == 2
     assert "MAILROOM_JWT_SECRET" in answer.stderr
+
+
+def test_production_on_the_embedded_database_has_no_role_to_refuse(env: dict[str, str]) -> None:
+    """Only Postgres has roles that pass row-level security (tests/integration/test_database_roles.py)."""
+    secrets = {"MAILROOM_JWT_SECRET": "j" * 48, "MAILROOM_ENCRYPTION_KEYS": Keyring.generate_entry("cli")}
+    production = env | secrets | {"MAILROOM_ENV": "production"}
+    assert run(production, "migrate").returncode == 0
+    checked = run(production, "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "database: ok (sqlite, schema at " in checked.stdout
 
 
 def test_users_create_reads_the_password_from_stdin_and_never_prints_it(env: dict[str, str]) -> None:
