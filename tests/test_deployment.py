@@ -20,7 +20,16 @@ COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text())
 SERVICES: dict[str, Any] = COMPOSE["services"]
 K8S = [doc for path in sorted((ROOT / "deploy/k8s").glob("*.yaml")) for doc in yaml.safe_load_all(path.read_text())]
 ENV_EXAMPLE = (ROOT / "deploy/.env.example").read_text()
-SECRETS = ("MAILROOM_JWT_SECRET", "MAILROOM_ENCRYPTION_KEYS", "MAILROOM_DATABASE_URL", "POSTGRES_PASSWORD")
+SECRETS = (
+    "MAILROOM_JWT_SECRET",
+    "MAILROOM_ENCRYPTION_KEYS",
+    "MAILROOM_DATABASE_URL",
+    "MAILROOM_MIGRATION_DATABASE_URL",
+    "POSTGRES_PASSWORD",
+    "POSTGRES_APP_PASSWORD",
+)
+# Credentials of the tables' owner (a superuser in compose), which row-level security does not hold.
+OWNER_CREDENTIALS = ("POSTGRES_PASSWORD", "MAILROOM_MIGRATION_DATABASE_URL")
 
 
 def test_every_long_running_service_has_a_health_check() -> None:
@@ -65,10 +74,70 @@ def test_no_secret_has_a_real_default() -> None:
     for name in SECRETS:
         assert re.search(rf"^{name}=$", ENV_EXAMPLE, re.MULTILINE), f"{name} must be empty in .env.example"
     compose_text = (ROOT / "compose.yaml").read_text()
-    assert "${POSTGRES_PASSWORD:?" in compose_text
-    assert not re.search(r"POSTGRES_PASSWORD:-", compose_text)
-    [secret] = [d for d in K8S if d["kind"] == "Secret"]
-    assert set(secret["stringData"].values()) == {""}
+    for password in ("POSTGRES_PASSWORD", "POSTGRES_APP_PASSWORD"):
+        assert "${" + password + ":?" in compose_text
+        assert not re.search(rf"{password}:-", compose_text)
+    for secret in (d for d in K8S if d["kind"] == "Secret"):
+        assert set(secret["stringData"].values()) == {""}
+
+
+def _url_user(url: str) -> str:
+    """The user of a compose URL, whose password is still a `${...}` with spaces and slashes in it."""
+    found = re.match(r"postgresql://([^:@/]+)[:@]", url)
+    assert found, url
+    return found.group(1)
+
+
+def test_in_compose_only_migrate_connects_as_the_tables_owner() -> None:
+    """Row-level security does not hold the superuser POSTGRES_USER, who owns the tables: the services connect as
+    another role, and the owner's password, which deploy/.env (the env_file of every Mailroom container) carries,
+    is blanked in every container but migrate's."""
+    owner = SERVICES["postgres"]["environment"]["POSTGRES_USER"]
+    migrate = SERVICES["migrate"]["environment"]
+    assert _url_user(migrate["MAILROOM_MIGRATION_DATABASE_URL"]) == owner
+    assert "${POSTGRES_PASSWORD:?" in migrate["MAILROOM_MIGRATION_DATABASE_URL"]
+    service_role = _url_user(migrate["MAILROOM_DATABASE_URL"])
+    assert service_role != owner
+    for name in ("api", "worker", "scheduler"):
+        assert _url_user(SERVICES[name]["environment"]["MAILROOM_DATABASE_URL"]) == service_role, name
+    for name, service in SERVICES.items():
+        if name in ("postgres", "migrate"):
+            continue
+        environment = service.get("environment", {})
+        assert not any(re.search(r"\$\{POSTGRES_PASSWORD\b", str(v)) for v in environment.values()), name
+        if "deploy/.env" in service.get("env_file", []):
+            assert {variable: environment.get(variable) for variable in OWNER_CREDENTIALS} == dict.fromkeys(
+                OWNER_CREDENTIALS, ""
+            ), name
+
+
+def _secret_keys_read(container: dict[str, Any], secrets: dict[str, set[str]]) -> set[tuple[str, str]]:
+    """(secret, key) pairs a container's environment holds."""
+    read: set[tuple[str, str]] = set()
+    for source in container.get("envFrom", []):
+        if ref := source.get("secretRef"):
+            read |= {(ref["name"], key) for key in secrets[ref["name"]]}
+    for variable in container.get("env", []):
+        if ref := variable.get("valueFrom", {}).get("secretKeyRef"):
+            read.add((ref["name"], ref["key"]))
+    return read
+
+
+def test_in_k8s_only_the_migration_job_reads_the_owner_url() -> None:
+    secrets = {d["metadata"]["name"]: set(d["stringData"]) for d in K8S if d["kind"] == "Secret"}
+    owner_url = {
+        (name, key) for name, keys in secrets.items() for key in keys if key == "MAILROOM_MIGRATION_DATABASE_URL"
+    }
+    assert owner_url
+    workloads = [d for d in K8S if d["kind"] in ("Deployment", "Job")]
+    assert {d["metadata"]["name"] for d in workloads} >= {"mailroom-api", "mailroom-worker", "mailroom-scheduler"}
+    for workload in workloads:
+        for container in _containers(workload):
+            read = _secret_keys_read(container, secrets)
+            overridden = {v["name"] for v in container.get("env", [])}
+            assert "MAILROOM_DATABASE_URL" not in overridden, workload["metadata"]["name"]
+            assert ("mailroom", "MAILROOM_DATABASE_URL") in read
+            assert bool(read & owner_url) is (workload["kind"] == "Job"), workload["metadata"]["name"]
 
 
 def test_images_are_pinned_to_a_major_version() -> None:
