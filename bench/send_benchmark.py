@@ -38,7 +38,7 @@ from application.compose.drafts import CreateDraft
 from application.compose.send import SEND_TASK, QueueSend
 from application.compose.settings import OutboxSettings
 from bench.send_sink import Sink, start_sink
-from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings
+from domain.accounts import MailAccount, Security, ServerSettings, secret_binding
 from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.ids import new_id
@@ -85,11 +85,15 @@ class Bench:
     async def setup(self) -> None:
         await upgrade(self.engine)
         tenant = Tenant(new_id(), "bench", "Bench")
-        secret: EncryptedSecret = AesGcmCredentialCipher(self.settings.keyring()).encrypt("sink-password")
+        cipher, account_id = AesGcmCredentialCipher(self.settings.keyring()), new_id()
+        imap_secret, smtp_secret = (
+            cipher.encrypt("sink-password", secret_binding(account_id, field))
+            for field in ("imap_password", "smtp_password")
+        )
         now = self.clock.now()
         server = ServerSettings("127.0.0.1", self.sink_port, Security.NONE, "bench")
         account = MailAccount(
-            new_id(), tenant.id, "Bench", "bench@example.test", server, server, secret, secret, now, now,
+            account_id, tenant.id, "Bench", "bench@example.test", server, server, imap_secret, smtp_secret, now, now,
             server_saves_sent=True,
         )  # fmt: skip
         async with self.uow() as uow:

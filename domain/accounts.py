@@ -38,13 +38,24 @@ class ServerSettings:
 
 @dataclass(frozen=True, slots=True)
 class EncryptedSecret:
-    """A ciphertext and the id of the key that made it, so keys can rotate."""
+    """A ciphertext and the id of the key that made it, so keys can rotate.
+
+    `bound_to` names where the secret belongs (see `secret_binding`). The cipher authenticates it with the
+    ciphertext, and the store sets it from the row it read: a ciphertext copied into another account's row, or from
+    the IMAP into the SMTP column, no longer decrypts.
+    """
 
     key_id: str
     ciphertext: bytes
+    bound_to: str = ""
 
     def __repr__(self) -> str:
         return f"EncryptedSecret(key_id={self.key_id!r}, ciphertext=<{len(self.ciphertext)} bytes>)"
+
+
+def secret_binding(account_id: UUID, field: str) -> str:
+    """What a stored password is bound to: its account and its field (`imap_password`, `smtp_password`)."""
+    return f"mail_account:{account_id}:{field}"
 
 
 @dataclass(slots=True)

@@ -42,6 +42,7 @@ from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.smtp.pool import ConnectionPool
 from adapters.smtp.sender import SmtpMailSender
 from adapters.system_clock import SystemClock
+from application.accounts.check_secrets import CheckStoredSecrets
 from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
 from application.accounts.read import GetMailAccount, ListMailAccounts
@@ -305,6 +306,8 @@ class UseCaseProvider(Provider):
     write_flags = provide(WriteFlags)
     apply_move = provide(ApplyMove)
     apply_delete = provide(ApplyDelete)
+
+    check_stored_secrets = provide(CheckStoredSecrets)
 
     @provide
     def rotate_keys(self, uow: UnitOfWork, cipher: CredentialCipher, auditor: Auditor) -> RotateEncryptionKeys:

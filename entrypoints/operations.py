@@ -27,6 +27,7 @@ from adapters.persistence.database import create_engine
 from adapters.persistence.migrations import current_revision, head_revision, make_revision, upgrade
 from adapters.persistence.roles import grant_service_role, session_role
 from adapters.persistence.tenant_scope import system_scope
+from application.accounts.check_secrets import CheckStoredSecrets
 from application.accounts.rotate_keys import RotateEncryptionKeys
 from application.users.register import NewUser, RegisterUser
 from domain.errors import DependencyUnavailable, DomainError
@@ -101,6 +102,7 @@ async def check(settings: Settings) -> int:
         ("settings", lambda: _ok(f"env={settings.env}")),
         ("encryption keys", lambda: _check_keys(settings.keyring())),
         ("database", lambda: _check_database(settings)),
+        ("stored secrets", lambda: _check_stored_secrets(settings)),
         ("broker", lambda: _check_broker(settings)),
     ]
     for name, run in checks:
@@ -264,9 +266,15 @@ async def _ok(detail: str) -> str:
 
 async def _check_keys(keyring: Keyring) -> str:
     cipher = AesGcmCredentialCipher(keyring)
-    if cipher.decrypt(cipher.encrypt("probe")) != "probe":
+    if cipher.decrypt(cipher.encrypt("probe", "mailroom check")) != "probe":
         raise DependencyUnavailable("encryption round trip failed")
     return f"{len(keyring.keys)} key(s), current {keyring.current_key_id!r}"
+
+
+async def _check_stored_secrets(settings: Settings) -> str:
+    async with _request_container(settings) as container:
+        key_ids = await (await container.get(CheckStoredSecrets))()
+    return f"decrypted under {', '.join(map(repr, key_ids))}" if key_ids else "none stored yet"
 
 
 async def _check_database(settings: Settings) -> str:

@@ -14,7 +14,10 @@ _NONCE_BYTES = 12
 class AesGcmCredentialCipher(CredentialCipher):
     """AES-256-GCM with a random 96-bit nonce per secret (NIST SP 800-38D).
 
-    The key id is bound as associated data, so a ciphertext relabelled with another key id fails to decrypt.
+    The associated data binds the key id and where the secret is stored (`EncryptedSecret.bound_to`): a
+    ciphertext relabelled with another key id, or copied into another account or field, fails to decrypt.
+    Secrets written before the binding was added have the key id alone as associated data; they still decrypt
+    until `mailroom keys rotate` rewrites them bound (`is_current` is false for them).
     """
 
     def __init__(self, keyring: Keyring) -> None:
@@ -25,18 +28,33 @@ class AesGcmCredentialCipher(CredentialCipher):
     def current_key_id(self) -> str:
         return self._keyring.current_key_id
 
-    def encrypt(self, plaintext: str) -> EncryptedSecret:
+    def encrypt(self, plaintext: str, bound_to: str) -> EncryptedSecret:
         key_id = self._keyring.current_key_id
         nonce = os.urandom(_NONCE_BYTES)
-        sealed = self._aeads[key_id].encrypt(nonce, plaintext.encode(), key_id.encode())
-        return EncryptedSecret(key_id=key_id, ciphertext=nonce + sealed)
+        sealed = self._aeads[key_id].encrypt(nonce, plaintext.encode(), _bound_data(key_id, bound_to))
+        return EncryptedSecret(key_id=key_id, ciphertext=nonce + sealed, bound_to=bound_to)
 
     def decrypt(self, secret: EncryptedSecret) -> str:
+        plaintext, _ = self._open(secret)
+        return plaintext
+
+    def is_current(self, secret: EncryptedSecret) -> bool:
+        return secret.key_id == self.current_key_id and self._open(secret)[1]
+
+    def _open(self, secret: EncryptedSecret) -> tuple[str, bool]:
+        """The plaintext, and whether it was bound (rather than written before binding)."""
         aead = self._aeads.get(secret.key_id)
         if aead is None:
             raise DependencyUnavailable(f"encryption key {secret.key_id!r} is not configured")
         nonce, sealed = secret.ciphertext[:_NONCE_BYTES], secret.ciphertext[_NONCE_BYTES:]
-        try:
-            return aead.decrypt(nonce, sealed, secret.key_id.encode()).decode()
-        except InvalidTag:
-            raise DependencyUnavailable(f"a secret under key {secret.key_id!r} failed authentication") from None
+        for associated, bound in ((_bound_data(secret.key_id, secret.bound_to), True), (secret.key_id.encode(), False)):
+            try:
+                return aead.decrypt(nonce, sealed, associated).decode(), bound
+            except InvalidTag:
+                continue
+        raise DependencyUnavailable(f"a secret under key {secret.key_id!r} failed authentication")
+
+
+def _bound_data(key_id: str, bound_to: str) -> bytes:
+    """Key ids are [A-Za-z0-9_-], so the NUL keeps this apart from the key id alone of unbound secrets."""
+    return f"{key_id}\0{bound_to}".encode()

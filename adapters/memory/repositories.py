@@ -93,10 +93,9 @@ class MemoryMailAccountRepository(MailAccountRepository):
     async def all_ids(self) -> Sequence[tuple[UUID, UUID]]:
         return [(a.tenant_id, a.id) for a in self._store.accounts.values()]
 
-    async def encrypted_with_other_keys(self, current_key_id: str, limit: int) -> Sequence[MailAccount]:
-        stale = [
-            replace(a)
-            for a in self._store.accounts.values()
-            if current_key_id != a.imap_password.key_id or current_key_id != a.smtp_password.key_id
-        ]
-        return stale[:limit]
+    async def one_per_key_id(self) -> Sequence[MailAccount]:
+        by_key: dict[str, MailAccount] = {}
+        for account in self._store.accounts.values():
+            for secret in (account.imap_password, account.smtp_password):
+                by_key.setdefault(secret.key_id, replace(account))
+        return list(by_key.values())

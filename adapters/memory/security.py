@@ -29,13 +29,19 @@ class ReversibleCipher(CredentialCipher):
     def current_key_id(self) -> str:
         return self._current
 
-    def encrypt(self, plaintext: str) -> EncryptedSecret:
-        return EncryptedSecret(self._current, base64.b64encode(plaintext.encode()))
+    def encrypt(self, plaintext: str, bound_to: str) -> EncryptedSecret:
+        return EncryptedSecret(self._current, base64.b64encode(f"{bound_to}\0{plaintext}".encode()), bound_to)
 
     def decrypt(self, secret: EncryptedSecret) -> str:
         if secret.key_id not in self._known:
             raise DependencyUnavailable(f"no key with id {secret.key_id!r}")
-        return base64.b64decode(secret.ciphertext).decode()
+        bound_to, _, plaintext = base64.b64decode(secret.ciphertext).decode().partition("\0")
+        if bound_to != secret.bound_to:
+            raise DependencyUnavailable(f"a secret under key {secret.key_id!r} failed authentication")
+        return plaintext
+
+    def is_current(self, secret: EncryptedSecret) -> bool:
+        return secret.key_id == self._current
 
 
 class OpaqueTokenIssuer(TokenIssuer):

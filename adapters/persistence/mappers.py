@@ -5,7 +5,7 @@ from typing import Any
 from sqlalchemy import Row
 
 from adapters.persistence.models import MailAccountModel, TenantModel, UserModel
-from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings
+from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings, secret_binding
 from domain.tenants import Role, Tenant, User
 
 
@@ -45,8 +45,12 @@ def account_from_row(row: MailAccountModel) -> MailAccount:
         email=row.email,
         imap=ServerSettings(row.imap_host, row.imap_port, Security(row.imap_security), row.imap_username, "imap"),
         smtp=ServerSettings(row.smtp_host, row.smtp_port, Security(row.smtp_security), row.smtp_username, "smtp"),
-        imap_password=EncryptedSecret(row.imap_password_key_id, row.imap_password_ciphertext),
-        smtp_password=EncryptedSecret(row.smtp_password_key_id, row.smtp_password_ciphertext),
+        imap_password=EncryptedSecret(
+            row.imap_password_key_id, row.imap_password_ciphertext, secret_binding(row.id, "imap_password")
+        ),
+        smtp_password=EncryptedSecret(
+            row.smtp_password_key_id, row.smtp_password_ciphertext, secret_binding(row.id, "smtp_password")
+        ),
         created_at=row.created_at,
         updated_at=row.updated_at,
         sync_interval_seconds=row.sync_interval_seconds,

@@ -142,12 +142,15 @@ class SqlMailAccountRepository(MailAccountRepository):
         rows = await self._rows.session.execute(select(MailAccountModel.tenant_id, MailAccountModel.id))
         return [(tenant_id, account_id) for tenant_id, account_id in rows.all()]
 
-    async def encrypted_with_other_keys(self, current_key_id: str, limit: int) -> Sequence[MailAccount]:
-        rows = await self._rows.get_many(
-            or_(
-                MailAccountModel.imap_password_key_id != current_key_id,
-                MailAccountModel.smtp_password_key_id != current_key_id,
-            ),
-            LimitOffset(limit=limit, offset=0),
-        )
-        return [account_from_row(r) for r in rows]
+    async def one_per_key_id(self) -> Sequence[MailAccount]:
+        """A handful of key ids at most, each found through the key id indexes."""
+        session = self._rows.session
+        in_use = select(MailAccountModel.imap_password_key_id).union(select(MailAccountModel.smtp_password_key_id))
+        found: list[MailAccount] = []
+        for key_id in (await session.execute(in_use)).scalars().all():
+            using = or_(
+                MailAccountModel.imap_password_key_id == key_id, MailAccountModel.smtp_password_key_id == key_id
+            )
+            row = (await session.execute(select(MailAccountModel).where(using).limit(1))).scalar_one()
+            found.append(account_from_row(row))
+        return found

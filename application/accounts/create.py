@@ -1,7 +1,7 @@
 from application.accounts.commands import NewMailAccount
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
-from domain.accounts import PLAINTEXT_ALLOWED, MailAccount, TransportPolicy
+from domain.accounts import PLAINTEXT_ALLOWED, MailAccount, TransportPolicy, secret_binding
 from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.errors import Conflict
@@ -33,9 +33,9 @@ class CreateMailAccount:
         self._transport.check(details)
         if verify:
             await self._verifier(details.imap, new.imap.password, details.smtp, new.smtp.password)
-        now = self._clock.now()
+        now, account_id = self._clock.now(), new_id()
         account = MailAccount(
-            id=new_id(),
+            id=account_id,
             tenant_id=principal.tenant_id,
             name=details.name,
             email=details.email,
@@ -43,8 +43,8 @@ class CreateMailAccount:
             smtp=details.smtp,
             sync_interval_seconds=details.sync_interval_seconds,
             server_saves_sent=details.server_saves_sent,
-            imap_password=self._cipher.encrypt(new.imap.password),
-            smtp_password=self._cipher.encrypt(new.smtp.password),
+            imap_password=self._cipher.encrypt(new.imap.password, secret_binding(account_id, "imap_password")),
+            smtp_password=self._cipher.encrypt(new.smtp.password, secret_binding(account_id, "smtp_password")),
             created_at=now,
             updated_at=now,
         )

@@ -5,7 +5,7 @@ from application.accounts.commands import MailAccountChanges
 from application.accounts.read import GetMailAccount
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
-from domain.accounts import PLAINTEXT_ALLOWED, MailAccount, MailAccountDetails, TransportPolicy
+from domain.accounts import PLAINTEXT_ALLOWED, MailAccount, MailAccountDetails, TransportPolicy, secret_binding
 from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.errors import Conflict, NotFound
@@ -54,9 +54,13 @@ class UpdateMailAccount:
                 raise Conflict(f"an account for {details.email} already exists")
             updated = replace(details.apply_to(stored), updated_at=self._clock.now())
             if changes.imap.password is not None:
-                updated.imap_password = self._cipher.encrypt(changes.imap.password)
+                updated.imap_password = self._cipher.encrypt(
+                    changes.imap.password, secret_binding(account_id, "imap_password")
+                )
             if changes.smtp.password is not None:
-                updated.smtp_password = self._cipher.encrypt(changes.smtp.password)
+                updated.smtp_password = self._cipher.encrypt(
+                    changes.smtp.password, secret_binding(account_id, "smtp_password")
+                )
             await uow.accounts.update(updated)
             await self._auditor.record(
                 uow, AuditAction.ACCOUNT_UPDATED, principal.tenant_id, principal.user_id, account_id

@@ -43,8 +43,8 @@ class MailAccountRepository(Protocol):
         """(tenant, account) of every account of every tenant, for the background services."""
         ...
 
-    async def encrypted_with_other_keys(self, current_key_id: str, limit: int) -> Sequence[MailAccount]:
-        """Accounts of any tenant with a password not encrypted by `current_key_id` (for key rotation)."""
+    async def one_per_key_id(self) -> Sequence[MailAccount]:
+        """For each key id that encrypts a stored password (IMAP or SMTP), one account of any tenant using it."""
         ...
 
 

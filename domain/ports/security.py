@@ -18,8 +18,18 @@ class CredentialCipher(Protocol):
     @property
     def current_key_id(self) -> str: ...
 
-    def encrypt(self, plaintext: str) -> EncryptedSecret: ...
-    def decrypt(self, secret: EncryptedSecret) -> str: ...
+    def encrypt(self, plaintext: str, bound_to: str) -> EncryptedSecret:
+        """Encrypts with the current key, bound to `bound_to` (`secret_binding`)."""
+        ...
+
+    def decrypt(self, secret: EncryptedSecret) -> str:
+        """Raises DependencyUnavailable for an unknown key or a secret that fails authentication, including one
+        that was moved from where it was bound."""
+        ...
+
+    def is_current(self, secret: EncryptedSecret) -> bool:
+        """The secret is under the current key and bound to where it is stored: key rotation leaves it alone."""
+        ...
 
 
 class TokenIssuer(Protocol):

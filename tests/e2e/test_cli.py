@@ -1,5 +1,6 @@
 """The `mailroom` command as a person runs it: separate processes on a temporary data folder."""
 
+import asyncio
 import json
 import os
 import socket
@@ -12,7 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 
+from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.keyring import Keyring
+from adapters.persistence.database import create_engine, create_session_factory
+from adapters.persistence.unit_of_work import SqlUnitOfWork
+from application.accounts.create import CreateMailAccount
+from domain.auth import Principal
+from domain.ids import new_id
+from domain.tenants import Role, Tenant
+from tests.unit.fakes import Fakes, new_account
 
 MAILROOM = str(Path(sys.executable).with_name("mailroom"))
 
@@ -44,8 +53,37 @@ def test_check_fails_until_migrated_then_passes(env: dict[str, str]) -> None:
         "settings",
         "encryption keys",
         "database",
+        "stored secrets",
         "broker",
     ]
+
+
+def test_check_fails_when_the_key_under_a_stored_id_is_not_the_one_that_encrypted(env: dict[str, str]) -> None:
+    right, wrong = Keyring.generate_entry("k1"), Keyring.generate_entry("k1")
+    assert run(env, "migrate").returncode == 0
+    asyncio.run(_store_an_account(Path(env["MAILROOM_DATA_DIR"]) / "mailroom.db", right))
+    assert run(env | {"MAILROOM_ENCRYPTION_KEYS": right}, "check").returncode == 0
+    answer = run(env | {"MAILROOM_ENCRYPTION_KEYS": wrong}, "check")
+    assert answer.returncode == 1
+    assert "encryption keys: ok" in answer.stdout
+    assert "stored secrets: failed" in answer.stdout
+    assert "'k1'" in answer.stdout
+    assert wrong.partition(":")[2] not in answer.stdout + answer.stderr
+
+
+async def _store_an_account(database: Path, key_entry: str) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    factory, fakes = create_session_factory(engine), Fakes()
+    cipher = AesGcmCredentialCipher(Keyring.parse(key_entry))
+    async with SqlUnitOfWork(factory) as uow:
+        acme = Tenant(new_id(), "acme", "Acme")
+        await uow.tenants.add(acme)
+        await uow.commit()
+    owner = Principal(new_id(), acme.id, Role.ADMIN)
+    await CreateMailAccount(SqlUnitOfWork(factory), cipher, fakes.clock, fakes.verifier, fakes.auditor)(
+        owner, new_account()
+    )
+    await engine.dispose()
 
 
 def test_production_without_secrets_stops_with_a_clear_message(env: dict[str, str]) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings
+from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings, secret_binding
 from domain.errors import Conflict
 from domain.ids import new_id
 from domain.pagination import PageRequest
@@ -17,16 +17,16 @@ NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def account(tenant: Tenant, email: str = "alice@example.com", minutes: int = 0, key_id: str = "k1") -> MailAccount:
-    at = NOW + timedelta(minutes=minutes)
+    at, account_id = NOW + timedelta(minutes=minutes), new_id()
     return MailAccount(
-        id=new_id(),
+        id=account_id,
         tenant_id=tenant.id,
         name="Work",
         email=email,
         imap=ServerSettings("imap.example.com", 993, Security.SSL, "alice", "imap"),
         smtp=ServerSettings("smtp.example.com", 587, Security.STARTTLS, "alice", "smtp"),
-        imap_password=EncryptedSecret(key_id, b"\x00\x01imap-cipher"),
-        smtp_password=EncryptedSecret(key_id, b"\x00\x02smtp-cipher"),
+        imap_password=EncryptedSecret(key_id, b"\x00\x01imap-cipher", secret_binding(account_id, "imap_password")),
+        smtp_password=EncryptedSecret(key_id, b"\x00\x02smtp-cipher", secret_binding(account_id, "smtp_password")),
         created_at=at,
         updated_at=at,
     )
@@ -104,7 +104,7 @@ async def test_update_and_delete(make_uow: Callable[[], UnitOfWork]) -> None:
         original,
         name="Personal",
         imap=ServerSettings("mail.example.org", 143, Security.NONE, "al", "imap"),
-        smtp_password=EncryptedSecret("k2", b"new"),
+        smtp_password=EncryptedSecret("k2", b"new", secret_binding(original.id, "smtp_password")),
         updated_at=NOW + timedelta(hours=1),
     )
     async with make_uow() as uow:
@@ -118,14 +118,26 @@ async def test_update_and_delete(make_uow: Callable[[], UnitOfWork]) -> None:
         assert await uow.accounts.get(acme.id, original.id) is None
 
 
-async def test_finds_accounts_encrypted_with_other_keys_across_tenants(make_uow: Callable[[], UnitOfWork]) -> None:
+async def test_one_account_for_each_key_id_in_use_across_tenants(make_uow: Callable[[], UnitOfWork]) -> None:
     acme, globex = await tenant(make_uow), await tenant(make_uow, "globex")
-    current = account(acme, "a@example.com", key_id="k2")
     half = replace(account(acme, "b@example.com", key_id="k2"), imap_password=EncryptedSecret("k1", b"x"))
-    await store(make_uow, current, half, account(globex, key_id="k1"))
+    await store(make_uow, account(acme, "a@example.com", key_id="k2"), half, account(globex, key_id="k3"))
     async with make_uow() as uow:
-        stale = await uow.accounts.encrypted_with_other_keys("k2", limit=10)
-    assert {a.email for a in stale} == {"b@example.com", "alice@example.com"}
+        samples = await uow.accounts.one_per_key_id()
+    used = {s.key_id for a in samples for s in (a.imap_password, a.smtp_password)}
+    assert used == {"k1", "k2", "k3"}
+    assert len(samples) <= 3
+
+
+async def test_a_stored_password_is_bound_to_its_account_and_field(make_uow: Callable[[], UnitOfWork]) -> None:
+    acme = await tenant(make_uow)
+    stored = account(acme)
+    await store(make_uow, stored)
+    async with make_uow() as uow:
+        found = await uow.accounts.get(acme.id, stored.id)
+    assert found is not None
+    assert found.imap_password.bound_to == secret_binding(stored.id, "imap_password")
+    assert found.smtp_password.bound_to == secret_binding(stored.id, "smtp_password")
 
 
 async def test_users_by_email_within_a_tenant(make_uow: Callable[[], UnitOfWork]) -> None:

@@ -1,8 +1,12 @@
+import pytest
+
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.keyring import Keyring
+from application.accounts.check_secrets import CheckStoredSecrets
 from application.accounts.create import CreateMailAccount
 from application.accounts.rotate_keys import RotateEncryptionKeys
 from domain.audit import AuditAction
+from domain.errors import DependencyUnavailable
 from tests.unit.fakes import Fakes, new_account, principal
 
 
@@ -27,3 +31,20 @@ async def test_rotation_reencrypts_every_old_secret_with_the_current_key_in_batc
     rotated = [e for e in fakes.uow.store.audit.values() if e.action is AuditAction.KEYS_ROTATED]
     assert sorted(e.target or "" for e in rotated) == sorted(str(a.id) for a in accounts)
     assert {e.tenant_id for e in rotated} == {owner.tenant_id}
+
+
+async def test_the_stored_secrets_check_fails_on_a_wrong_key_under_a_known_id() -> None:
+    fakes, owner = Fakes(), principal()
+    right = AesGcmCredentialCipher(Keyring.parse(Keyring.generate_entry("k1")))
+    await CreateMailAccount(fakes.uow, right, fakes.clock, fakes.verifier, fakes.auditor)(owner, new_account())
+    assert await CheckStoredSecrets(fakes.uow, right)() == ["k1"]
+
+    wrong = AesGcmCredentialCipher(Keyring.parse(Keyring.generate_entry("k1")))
+    assert wrong.decrypt(wrong.encrypt("probe", "anywhere")) == "probe"  # what `check` used to prove
+    with pytest.raises(DependencyUnavailable, match="'k1'"):
+        await CheckStoredSecrets(fakes.uow, wrong)()
+
+
+async def test_the_stored_secrets_check_passes_with_no_accounts() -> None:
+    cipher = AesGcmCredentialCipher(Keyring.parse(Keyring.generate_entry("k1")))
+    assert await CheckStoredSecrets(Fakes().uow, cipher)() == []

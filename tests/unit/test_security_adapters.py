@@ -13,11 +13,16 @@ from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.keyring import Keyring, KeyringError
 from adapters.crypto.scrypt_hasher import ScryptCost, ScryptPasswordHasher
 from adapters.memory.runtime import ManualClock
+from domain.accounts import secret_binding
 from domain.errors import AuthenticationFailed, DependencyUnavailable
 from domain.ids import new_id
 
 SECRET = "s" * 48
 CONFIG = JwtConfig(secret=SECRET, issuer="mailroom", audience="mailroom-api", lifetime=timedelta(hours=1))
+
+
+ACCOUNT = new_id()
+HERE = secret_binding(ACCOUNT, "imap_password")
 
 
 def keyring(*ids: str) -> Keyring:
@@ -26,10 +31,10 @@ def keyring(*ids: str) -> Keyring:
 
 def test_the_first_key_encrypts_and_every_key_decrypts() -> None:
     old = AesGcmCredentialCipher(keyring("old"))
-    secret = old.encrypt("hunter2-imap")
+    secret = old.encrypt("hunter2-imap", HERE)
     rotated = AesGcmCredentialCipher(Keyring.parse(f"{Keyring.generate_entry('new')},{_entry(old, 'old')}"))
     assert secret.key_id == "old"
-    assert rotated.encrypt("x").key_id == "new"
+    assert rotated.encrypt("x", HERE).key_id == "new"
     assert rotated.decrypt(secret) == "hunter2-imap"
 
 
@@ -40,7 +45,7 @@ def _entry(cipher: AesGcmCredentialCipher, key_id: str) -> str:
 
 def test_ciphertexts_differ_each_time_and_hide_the_password() -> None:
     cipher = AesGcmCredentialCipher(keyring("k1"))
-    first, second = cipher.encrypt("hunter2-imap"), cipher.encrypt("hunter2-imap")
+    first, second = cipher.encrypt("hunter2-imap", HERE), cipher.encrypt("hunter2-imap", HERE)
     assert first.ciphertext != second.ciphertext
     assert b"hunter2" not in first.ciphertext
     assert "hunter2" not in repr(first)
@@ -48,15 +53,27 @@ def test_ciphertexts_differ_each_time_and_hide_the_password() -> None:
 
 def test_a_tampered_or_relabelled_ciphertext_fails() -> None:
     cipher = AesGcmCredentialCipher(keyring("k1", "k2"))
-    secret = cipher.encrypt("hunter2")
+    secret = cipher.encrypt("hunter2", HERE)
     flipped = bytes([secret.ciphertext[0] ^ 1]) + secret.ciphertext[1:]
-    for forged in (dataclasses.replace(secret, ciphertext=flipped), dataclasses.replace(secret, key_id="k2")):
+    elsewhere = [secret_binding(new_id(), "imap_password"), secret_binding(ACCOUNT, "smtp_password"), ""]
+    for forged in (
+        dataclasses.replace(secret, ciphertext=flipped),
+        dataclasses.replace(secret, key_id="k2"),
+        *(dataclasses.replace(secret, bound_to=other) for other in elsewhere),
+    ):
         with pytest.raises(DependencyUnavailable):
             cipher.decrypt(forged)
 
 
+def test_only_a_bound_secret_under_the_current_key_is_current() -> None:
+    both = AesGcmCredentialCipher(keyring("k2", "k1"))
+    older = AesGcmCredentialCipher(Keyring.parse(_entry(both, "k1")))
+    assert both.is_current(both.encrypt("x", HERE))
+    assert not both.is_current(older.encrypt("x", HERE))
+
+
 def test_a_secret_under_an_unknown_key_cannot_be_read() -> None:
-    secret = AesGcmCredentialCipher(keyring("gone")).encrypt("x")
+    secret = AesGcmCredentialCipher(keyring("gone")).encrypt("x", HERE)
     with pytest.raises(DependencyUnavailable, match="gone"):
         AesGcmCredentialCipher(keyring("k1")).decrypt(secret)
 
