@@ -3,7 +3,10 @@
 import re
 from email.errors import HeaderParseError
 from email.header import decode_header
-from html.parser import HTMLParser
+
+from selectolax.lexbor import LexborHTMLParser
+
+from adapters.mime.html_bounds import bound_html
 
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _FOLDING = re.compile(r"\r?\n[ \t]*")
@@ -63,36 +66,22 @@ def preview(text: str, length: int) -> str:
         window *= 4
 
 
-class _HtmlText(HTMLParser):
-    _SKIP = frozenset({"script", "style", "head", "title"})
-    _BREAKS = frozenset({"br", "p", "div", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "table"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIP:
-            self._skipping += 1
-        elif tag in self._BREAKS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIP and self._skipping:
-            self._skipping -= 1
-        elif tag in self._BREAKS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skipping:
-            self.parts.append(data)
+_BLOCKS = "br, p, div, li, tr, h1, h2, h3, h4, h5, h6, blockquote, table"
 
 
-def html_to_text(html: str) -> str:
-    """Readable text of an HTML body, for search and previews when a message has no text part."""
-    parser = _HtmlText()
-    parser.feed(html)
-    parser.close()
-    lines = (collapse(line) for line in "".join(parser.parts).splitlines())
+def html_to_text(html: str, warnings: list[str]) -> str:
+    """Readable text of an HTML body, for search and previews when a message has no text part: a line break
+    around each block, whitespace collapsed, no script, style or title. The HTML is bounded first
+    (`adapters.mime.html_bounds`), so a hostile body costs time linear in its length; what was left out is
+    a warning."""
+    bounded = bound_html(html)
+    warnings.extend(bounded.warnings())
+    tree = LexborHTMLParser(bounded.html)
+    for block in tree.css(_BLOCKS):
+        block.insert_before("\n")
+        if block.tag != "br":
+            block.insert_after("\n")
+    root = tree.body or tree.root
+    text = root.text(deep=True, separator="", strip=False) if root is not None else ""
+    lines = (collapse(line) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
