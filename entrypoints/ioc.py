@@ -34,6 +34,7 @@ from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.mime.composer import StdlibMessageComposer
 from adapters.mime.parser import StdlibMessageParser
+from adapters.mime.sanitizer import Nh3HtmlSanitizer
 from adapters.network import OutboundPolicy
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.health import DatabaseProbe
@@ -63,7 +64,7 @@ from application.health import CheckHealth
 from application.limits import LimitRequests, RateLimits
 from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
 from application.messages.mailboxes import ListMailboxes
-from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread
+from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread, ShowHtml, ViewMessage
 from application.messages.search import SearchMessages
 from application.messages.search_index import CatchUpSearchIndex
 from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
@@ -79,6 +80,7 @@ from application.users.register import RegisterUser
 from domain.accounts import TransportPolicy
 from domain.audit import RequestOrigin
 from domain.limits import Limit, LoginLimits
+from domain.ports.html import HtmlSanitizer
 from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageComposer, MessageParser
 from domain.ports.persistence import TenantScope, UnitOfWork
 from domain.ports.runtime import Clock, HealthProbe, JobQueue, RateCounter
@@ -296,6 +298,9 @@ class UseCaseProvider(Provider):
     delete_account = provide(DeleteMailAccount)
     list_mailboxes = provide(ListMailboxes)
     search_messages = provide(SearchMessages)
+    html_sanitizer = provide(Nh3HtmlSanitizer, provides=HtmlSanitizer, scope=Scope.APP)
+    show_html = provide(ShowHtml)
+    view_message = provide(ViewMessage)
     get_message = provide(GetMessage)
     get_raw_message = provide(GetRawMessage)
     get_attachment = provide(GetAttachment)

@@ -1,10 +1,12 @@
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
 from domain.auth import Principal
 from domain.errors import NotFound
+from domain.html import HtmlPolicy, SafeHtml
 from domain.messages import Attachment, Message, MessageSummary
+from domain.ports.html import HtmlSanitizer
 from domain.ports.mail import MessageParser
 from domain.ports.persistence import UnitOfWork
 from domain.ports.storage import BlobStore
@@ -18,12 +20,53 @@ async def owned_message(uow: UnitOfWork, principal: Principal, message_id: UUID)
     return message
 
 
-class GetMessage:
-    def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
+@dataclass(frozen=True, slots=True)
+class HtmlDisplay:
+    """How the client shows a message's HTML: `attachment_url(message_id, attachment_id)` is where a part is
+    served, for the `cid:` images that name it; `remote_images` says whether http(s) images keep their source."""
 
-    async def __call__(self, principal: Principal, message_id: UUID) -> Message:
-        return await owned_message(self._uow, principal, message_id)
+    attachment_url: Callable[[UUID, UUID], str]
+    remote_images: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class MessageView:
+    """A message with its HTML body as a client may show it (None when it has no HTML part)."""
+
+    message: Message
+    html: SafeHtml | None
+
+
+class ShowHtml:
+    """Sanitised HTML in place of what a message's sender or a draft's writer wrote (domain.html says why)."""
+
+    def __init__(self, sanitizer: HtmlSanitizer) -> None:
+        self._sanitizer = sanitizer
+
+    async def __call__(self, html: str | None, policy: HtmlPolicy | None = None) -> SafeHtml | None:
+        return None if html is None else await self._sanitizer.sanitize(html, policy or HtmlPolicy())
+
+
+class ViewMessage:
+    """A message's `cid:` images resolve to its own parts only (RFC 2392: a Content-ID names a body part of the
+    same message); the original HTML stays reachable through the raw message."""
+
+    def __init__(self, show_html: ShowHtml) -> None:
+        self._show_html = show_html
+
+    async def __call__(self, message: Message, display: HtmlDisplay) -> MessageView:
+        inline = {a.content_id: display.attachment_url(message.id, a.id) for a in message.attachments if a.content_id}
+        html = await self._show_html(message.html_body, HtmlPolicy(display.remote_images, inline))
+        return MessageView(message, html)
+
+
+class GetMessage:
+    def __init__(self, uow: UnitOfWork, view: ViewMessage) -> None:
+        self._uow = uow
+        self._view = view
+
+    async def __call__(self, principal: Principal, message_id: UUID, display: HtmlDisplay) -> MessageView:
+        return await self._view(await owned_message(self._uow, principal, message_id), display)
 
 
 class GetRawMessage:

@@ -15,7 +15,7 @@ from msgspec import UNSET
 
 from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
 from application.messages.mailboxes import ListMailboxes
-from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread
+from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread, HtmlDisplay, ViewMessage
 from application.messages.search import SearchMessages
 from domain.auth import Principal
 from domain.pagination import MAX_PAGE_SIZE
@@ -36,6 +36,16 @@ Limit = Annotated[int, QueryParameter(ge=1, le=MAX_PAGE_SIZE, description="items
 Unread = Annotated[bool | None, QueryParameter(description="true: only unread; false: only read")]
 Flagged = Annotated[bool | None, QueryParameter(description="true: only flagged; false: only not flagged")]
 CursorParam = Annotated[str | None, QueryParameter(description="next_cursor of the previous page")]
+RemoteImages = Annotated[
+    bool,
+    QueryParameter(
+        description="false: remote images of the HTML body lose their `src` (their URL stays in `data-remote-src`), "
+        "so showing the message tells its sender nothing"
+    ),
+]
+DOWNLOAD_HEADERS = {"Content-Security-Policy": "default-src 'none'; sandbox", "X-Content-Type-Options": "nosniff"}
+"""On what the sender wrote, served as is: a browser that opens it runs no script, loads nothing and does not guess
+a more dangerous type than the one given."""
 _SAFE_TYPE = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]*/[a-z0-9][a-z0-9!#$&^_.+-]*$")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9 ._()-]")
 
@@ -78,19 +88,24 @@ class MessageController(Controller):
     path = "/api/messages/{message_id:uuid}"
     tags = ["messages"]
 
-    @get(summary="A whole message: headers, addresses, text, HTML, attachments")
+    @get(summary="A whole message: headers, addresses, text, sanitised HTML, attachments")
     @inject
     async def message(
-        self, message_id: FromPath[UUID], principal: FromDishka[Principal], get_message: FromDishka[GetMessage]
+        self,
+        message_id: FromPath[UUID],
+        principal: FromDishka[Principal],
+        get_message: FromDishka[GetMessage],
+        remote_images: RemoteImages = True,
     ) -> MessageOut:
-        return MessageOut.of(await get_message(principal, message_id))
+        view = await get_message(principal, message_id, HtmlDisplay(attachment_url, remote_images))
+        return MessageOut.of(view.message, view.html)
 
     @get("/raw", summary="The original RFC 5322 bytes", media_type="message/rfc822")
     @inject
     async def raw(
         self, message_id: FromPath[UUID], principal: FromDishka[Principal], get_raw: FromDishka[GetRawMessage]
     ) -> Stream:
-        return Stream(await get_raw(principal, message_id), media_type="message/rfc822")
+        return Stream(await get_raw(principal, message_id), media_type="message/rfc822", headers=DOWNLOAD_HEADERS)
 
     @get("/attachments/{attachment_id:uuid}", summary="An attachment's content, as a download")
     @inject
@@ -109,7 +124,7 @@ class MessageController(Controller):
             headers={
                 "Content-Disposition": content_disposition(content.attachment.filename or "attachment"),
                 "Content-Length": str(len(content.data)),
-                "X-Content-Type-Options": "nosniff",
+                **DOWNLOAD_HEADERS,
             },
         )
 
@@ -121,10 +136,14 @@ class MessageController(Controller):
         data: JSONBody[FlagsPatch],
         principal: FromDishka[Principal],
         change: FromDishka[ChangeFlags],
+        view_message: FromDishka[ViewMessage],
+        remote_images: RemoteImages = True,
     ) -> MessageOut:
         seen = None if data.seen is UNSET else data.seen
         flagged = None if data.flagged is UNSET else data.flagged
-        return MessageOut.of(await change(principal, message_id, seen, flagged))
+        message = await change(principal, message_id, seen, flagged)
+        view = await view_message(message, HtmlDisplay(attachment_url, remote_images))
+        return MessageOut.of(view.message, view.html)
 
     @post("/move", status_code=202, summary="Move to another folder of the account (done by a job)")
     @inject
@@ -195,6 +214,11 @@ async def search_messages(
         has_attachments=has_attachments,
     )
     return MessagePage.of(await search(principal, query, page_after(limit, cursor, query)))
+
+
+def attachment_url(message_id: UUID, attachment_id: UUID) -> str:
+    """Where `MessageController.attachment` serves a part; `cid:` images of the sanitised HTML point here."""
+    return f"/api/messages/{message_id}/attachments/{attachment_id}"
 
 
 def content_disposition(filename: str) -> str:

@@ -8,7 +8,8 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from domain.drafts import Draft, DraftStatus
-from entrypoints.http.schemas.messages import AddressOut
+from domain.html import SafeHtml
+from entrypoints.http.schemas.messages import AddressOut, SafeHtmlField
 
 Text = Annotated[str, msgspec.Meta(max_length=10_000_000)]
 Subject = Annotated[str, msgspec.Meta(max_length=998)]
@@ -78,7 +79,7 @@ class DraftOut(msgspec.Struct, kw_only=True):
     bcc: list[AddressOut]
     subject: str
     text: str | None
-    html: str | None
+    html: SafeHtmlField
     in_reply_to: str | None
     references: list[str]
     attachments: list[DraftAttachmentOut]
@@ -93,7 +94,9 @@ class DraftOut(msgspec.Struct, kw_only=True):
     updated_at: datetime
 
     @classmethod
-    def of(cls, draft: Draft) -> "DraftOut":
+    def of(cls, draft: Draft, html: SafeHtml | None) -> "DraftOut":
+        """`html` is the sanitised copy of the draft's HTML: another user of the tenant may open the draft. The
+        draft keeps, and sends, what was written."""
         content = draft.content
         return cls(
             id=draft.id,
@@ -105,7 +108,7 @@ class DraftOut(msgspec.Struct, kw_only=True):
             bcc=[AddressOut(a.name, a.address) for a in content.bcc],
             subject=content.subject,
             text=content.text,
-            html=content.html,
+            html=html.html if html else None,
             in_reply_to=content.in_reply_to,
             references=list(content.references),
             attachments=[DraftAttachmentOut(a.id, a.filename, a.content_type, a.size) for a in content.attachments],

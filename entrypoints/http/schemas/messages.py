@@ -6,6 +6,7 @@ from uuid import UUID
 
 import msgspec
 
+from domain.html import SafeHtml
 from domain.mailboxes import Mailbox, MailboxRole
 from domain.messages import Address, Attachment, Flags, Message, MessageSummary
 from domain.search import KeysetPage
@@ -115,6 +116,16 @@ class AttachmentOut(msgspec.Struct):
         return cls(a.id, a.filename, a.content_type, a.size, a.content_id, a.inline)
 
 
+SafeHtmlField = Annotated[
+    str | None,
+    msgspec.Meta(
+        description="The HTML body, sanitised: no scripts, event handlers, forms, frames, plug-ins or dangerous URLs. "
+        "Remote images carry `data-remote-src` with their URL, and no `src` when `remote_images=false`; `cid:` "
+        "images point at the attachment URLs. The original is in the raw message."
+    ),
+]
+
+
 class MessageOut(msgspec.Struct, kw_only=True):
     id: UUID
     account_id: UUID
@@ -134,12 +145,12 @@ class MessageOut(msgspec.Struct, kw_only=True):
     in_reply_to: str | None
     references: list[str]
     text: str | None
-    html: str | None
+    html: SafeHtmlField
     attachments: list[AttachmentOut]
     warnings: list[str]
 
     @classmethod
-    def of(cls, m: Message) -> "MessageOut":
+    def of(cls, m: Message, html: SafeHtml | None) -> "MessageOut":
         return cls(
             id=m.id,
             account_id=m.account_id,
@@ -159,9 +170,9 @@ class MessageOut(msgspec.Struct, kw_only=True):
             in_reply_to=m.in_reply_to,
             references=list(m.references),
             text=m.text_body,
-            html=m.html_body,
+            html=html.html if html else None,
             attachments=[AttachmentOut.of(a) for a in m.attachments],
-            warnings=list(m.parse_warnings),
+            warnings=list(dict.fromkeys([*m.parse_warnings, *(html.warnings if html else ())])),
         )
 
 
