@@ -9,7 +9,6 @@ from litestar import Litestar, Router
 from litestar.config.cors import CORSConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from taskiq.api import run_scheduler_task
@@ -17,6 +16,7 @@ from taskiq.api import run_scheduler_task
 from adapters.jobs.broker import QUEUE_NAME
 from adapters.jobs.depth import RedisQueueDepth
 from entrypoints.container import build_container
+from entrypoints.http.api_docs import PinnedScalar, PinnedSwagger
 from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProvider, tenant_scope_middleware
 from entrypoints.http.controllers.accounts import MailAccountController
 from entrypoints.http.controllers.audit import audit_trail
@@ -144,7 +144,7 @@ def _openapi() -> OpenAPIConfig:
         version="0.1.0",
         description="Headless email: IMAP/SMTP accounts, sync, search, drafts and sending.",
         path="/schema",
-        render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        render_plugins=[PinnedScalar(), PinnedSwagger()],
         components=Components(
             security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
         ),

@@ -1,8 +1,11 @@
+import re
 from pathlib import Path
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from entrypoints.http.api_docs import PINNED
 from entrypoints.http.app import create_app
 from entrypoints.ioc import HealthProbes, MemoryProvider
 from entrypoints.settings import load_settings
@@ -52,3 +55,20 @@ async def test_cors_allows_only_the_configured_origins(tmp_path: Path) -> None:
         refused = await client.options("/api/me", headers={"Origin": "https://evil.example"} | preflight)
     assert allowed.headers["access-control-allow-origin"] == "https://mail.example.com"
     assert "access-control-allow-origin" not in refused.headers
+
+
+@pytest.mark.parametrize("page", ["/schema", "/schema/scalar", "/schema/swagger"])
+async def test_the_docs_pages_load_only_pinned_files_with_their_integrity(
+    client: AsyncTestClient[Litestar], page: str
+) -> None:
+    answer = await client.get(page)
+    assert answer.status_code == 200
+    tags = re.findall(r"<(?:script|link)\b[^>]*>", answer.text)
+    external = [t for t in tags if re.search(r'(?:src|href)="https?://', t)]
+    assert external, "the page loads its UI from somewhere"
+    for tag in external:
+        url = re.search(r'(?:src|href)="([^"]+)"', tag)
+        assert url is not None
+        assert url[1] in PINNED, tag
+        assert f'integrity="{PINNED[url[1]]}"' in tag, tag
+        assert "crossorigin" in tag, tag
