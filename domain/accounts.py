@@ -9,6 +9,7 @@ from domain.errors import InvalidInput
 from domain.validation import require_email, require_hostname, require_port, require_text
 
 MIN_SYNC_INTERVAL = 60
+MAX_ALIASES = 50
 MAX_SYNC_INTERVAL = 24 * 3600
 
 
@@ -72,6 +73,13 @@ class MailAccount:
     updated_at: datetime
     sync_interval_seconds: int = 300
     server_saves_sent: bool = False
+    aliases: tuple[str, ...] = ()
+
+    def may_send_as(self, address: str) -> bool:
+        """A draft's From must be the account's own address or one of its aliases: the SMTP server is not
+        trusted to stop a user of this service from writing as anyone (many relays do not check)."""
+        wanted = address.lower()
+        return wanted == self.email.lower() or any(wanted == alias.lower() for alias in self.aliases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +93,16 @@ class MailAccountDetails:
     sync_interval_seconds: int = 300
     server_saves_sent: bool = False
     """The SMTP server files a copy of what it sends in the Sent folder itself (Gmail does): no APPEND."""
+    aliases: tuple[str, ...] = ()
+    """Other addresses the account may send as (RFC 5322 From), e.g. a shared or forwarded address."""
 
     def __post_init__(self) -> None:
         require_text("name", self.name, max_length=200)
         require_email("email", self.email)
+        if len(self.aliases) > MAX_ALIASES:
+            raise InvalidInput("aliases", f"at most {MAX_ALIASES} addresses")
+        for index, alias in enumerate(self.aliases):
+            require_email(f"aliases.{index}", alias)
         if not MIN_SYNC_INTERVAL <= self.sync_interval_seconds <= MAX_SYNC_INTERVAL:
             raise InvalidInput(
                 "sync_interval_seconds", f"must be between {MIN_SYNC_INTERVAL} and {MAX_SYNC_INTERVAL} seconds"
@@ -103,6 +117,7 @@ class MailAccountDetails:
             account.smtp,
             account.sync_interval_seconds,
             account.server_saves_sent,
+            account.aliases,
         )
 
     def apply_to(self, account: MailAccount) -> MailAccount:
@@ -114,6 +129,7 @@ class MailAccountDetails:
             smtp=self.smtp,
             sync_interval_seconds=self.sync_interval_seconds,
             server_saves_sent=self.server_saves_sent,
+            aliases=self.aliases,
         )
 
 

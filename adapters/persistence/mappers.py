@@ -55,6 +55,7 @@ def account_from_row(row: MailAccountModel) -> MailAccount:
         updated_at=row.updated_at,
         sync_interval_seconds=row.sync_interval_seconds,
         server_saves_sent=row.server_saves_sent,
+        aliases=tuple(row.aliases),
     )
 
 
@@ -71,6 +72,7 @@ def copy_account_to_row(account: MailAccount, row: MailAccountModel) -> MailAcco
     row.imap_password_ciphertext = account.imap_password.ciphertext
     row.smtp_password_key_id = account.smtp_password.key_id
     row.smtp_password_ciphertext = account.smtp_password.ciphertext
+    row.aliases = list(account.aliases)
     row.created_at = account.created_at
     row.updated_at = account.updated_at
     row.sync_interval_seconds = account.sync_interval_seconds

@@ -3,7 +3,7 @@
 from uuid import UUID
 
 from advanced_alchemy.base import UUIDv7AuditBase
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, false, func
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint, false, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 
@@ -44,6 +44,7 @@ class MailAccountModel(UUIDv7AuditBase):
     smtp_password_ciphertext: Mapped[bytes] = mapped_column(LargeBinary)
     sync_interval_seconds: Mapped[int] = mapped_column(Integer, server_default="300")
     server_saves_sent: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    aliases: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
 
     __table_args__ = (
         Index("ix_mail_accounts_tenant_created", "tenant_id", "created_at", "id"),

@@ -27,6 +27,7 @@ class NewMailAccount:
     smtp: ServerLogin
     sync_interval_seconds: int = 300
     server_saves_sent: bool = False
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         require_mail_password("imap.password", self.imap.password)
@@ -34,7 +35,9 @@ class NewMailAccount:
 
     def details(self) -> MailAccountDetails:
         imap, smtp = self.imap.settings("imap"), self.smtp.settings("smtp")
-        return MailAccountDetails(self.name, self.email, imap, smtp, self.sync_interval_seconds, self.server_saves_sent)
+        return MailAccountDetails(
+            self.name, self.email, imap, smtp, self.sync_interval_seconds, self.server_saves_sent, self.aliases
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +80,7 @@ class MailAccountChanges:
     smtp: ServerLoginChanges = ServerLoginChanges()
     sync_interval_seconds: int | None = None
     server_saves_sent: bool | None = None
+    aliases: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         for prefix, server in (("imap", self.imap), ("smtp", self.smtp)):
@@ -92,4 +96,5 @@ class MailAccountChanges:
             smtp=self.smtp.apply_to(current.smtp),
             sync_interval_seconds=current.sync_interval_seconds if interval is None else interval,
             server_saves_sent=current.server_saves_sent if self.server_saves_sent is None else self.server_saves_sent,
+            aliases=current.aliases if self.aliases is None else self.aliases,
         )

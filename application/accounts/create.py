@@ -43,6 +43,7 @@ class CreateMailAccount:
             smtp=details.smtp,
             sync_interval_seconds=details.sync_interval_seconds,
             server_saves_sent=details.server_saves_sent,
+            aliases=details.aliases,
             imap_password=self._cipher.encrypt(new.imap.password, secret_binding(account_id, "imap_password")),
             smtp_password=self._cipher.encrypt(new.smtp.password, secret_binding(account_id, "smtp_password")),
             created_at=now,

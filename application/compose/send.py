@@ -4,12 +4,13 @@ from datetime import datetime
 from uuid import UUID
 
 from application.audit import Auditor
+from application.compose.content import require_own_sender
 from application.compose.drafts import owned_draft
 from application.compose.settings import OutboxSettings
 from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.drafts import Draft, DraftStatus, Outgoing, new_message_id
-from domain.errors import Conflict, InvalidInput, TooLarge
+from domain.errors import Conflict, InvalidInput, NotFound, TooLarge
 from domain.ids import new_id
 from domain.ports.mail import MessageComposer
 from domain.ports.persistence import UnitOfWork
@@ -50,11 +51,15 @@ class QueueSend:
             raise InvalidInput("send_at", "must name its time zone, e.g. 2026-12-24T09:00:00Z")
         async with self._uow as uow:
             draft = await owned_draft(uow, principal.tenant_id, draft_id)
+            account = await uow.accounts.get(principal.tenant_id, draft.account_id)
         if _repeated(draft, key):
             return draft
         if not draft.editable:
             raise Conflict(f"a {draft.status} draft cannot be sent again")
+        if account is None:
+            raise NotFound("mail account not found")
         draft.content.require_sendable()
+        require_own_sender(account, draft.content.sender)  # the account's addresses may have changed since
         now = self._clock.now()
         outgoing = await self._build(draft, now)
         previous = draft.status

@@ -39,10 +39,12 @@ async def test_create_read_list_and_delete(client: AsyncTestClient[Litestar], lo
         "smtp",
         "sync_interval_seconds",
         "server_saves_sent",
+        "aliases",
         "created_at",
         "updated_at",
     }
     assert account["server_saves_sent"] is False
+    assert account["aliases"] == []
     assert account["sync_interval_seconds"] == 300
     assert account["imap"] == {"host": "imap.example.com", "port": 993, "security": "ssl", "username": "alice"}
 

@@ -334,3 +334,37 @@ async def test_a_scheduled_send_waits_and_can_be_cancelled(world: dict[str, Any]
     assert (await client.put(f"/api/compose/{draft['id']}", json={"subject": "x"}, headers=auth)).status_code == 409
     assert (await client.delete(f"/api/compose/{draft['id']}", headers=auth)).status_code == 204
     assert world["servers"].sent == []
+
+
+async def test_from_must_be_the_accounts_address_or_an_alias(world: dict[str, Any]) -> None:
+    client, auth, account = world["client"], world["auth"], world["account"]
+    draft = {"account_id": account["id"], "to": ["bob@example.org"], "subject": "hi", "text": "hi"}
+    for spoofed in ("ceo@example.com", "Alice <alice@example.com.evil.test>"):
+        answer = await client.post("/api/compose", json=draft | {"from": spoofed}, headers=auth)
+        assert (answer.status_code, answer.headers["content-type"]) == (422, "application/problem+json"), spoofed
+        assert [e["field"] for e in answer.json()["errors"]] == ["from.address"]
+    assert world["store"].drafts == {}
+
+    aliased = await client.patch(
+        f"/api/accounts/{account['id']}", json={"aliases": ["Support@Example.com"]}, headers=auth
+    )
+    assert (aliased.status_code, aliased.json()["aliases"]) == (200, ["Support@Example.com"])
+    created = await client.post("/api/compose", json=draft | {"from": "Support <support@example.com>"}, headers=auth)
+    assert created.status_code == 201, created.text
+    own = await client.post("/api/compose", json=draft | {"from": "ALICE@example.com"}, headers=auth)
+    assert own.status_code == 201, own.text
+
+    await client.patch(f"/api/accounts/{account['id']}", json={"aliases": []}, headers=auth)
+    refused = await client.post(f"/api/compose/{created.json()['id']}/send", headers=auth)
+    assert refused.status_code == 422, "an alias removed after the draft was saved no longer sends"
+    assert (await client.get(f"/api/compose/{created.json()['id']}", headers=auth)).json()["status"] == "draft"
+    assert world["servers"].sent == []
+    assert (await client.post(f"/api/compose/{own.json()['id']}/send", headers=auth)).status_code == 202
+
+
+@pytest.mark.parametrize("aliases", [["not-an-address"], ["a@example.com\r\nBcc: x@y.z"], ["a@b.c"] * 51])
+async def test_bad_aliases_are_a_422(world: dict[str, Any], aliases: list[str]) -> None:
+    client, auth, account = world["client"], world["auth"], world["account"]
+    answer = await client.patch(f"/api/accounts/{account['id']}", json={"aliases": aliases}, headers=auth)
+    assert answer.status_code == 422, answer.text
+    assert (await client.get(f"/api/accounts/{account['id']}", headers=auth)).json()["aliases"] == []

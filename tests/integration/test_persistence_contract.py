@@ -105,6 +105,7 @@ async def test_update_and_delete(make_uow: Callable[[], UnitOfWork]) -> None:
         name="Personal",
         imap=ServerSettings("mail.example.org", 143, Security.NONE, "al", "imap"),
         smtp_password=EncryptedSecret("k2", b"new", secret_binding(original.id, "smtp_password")),
+        aliases=("support@example.com", "sales@example.com"),
         updated_at=NOW + timedelta(hours=1),
     )
     async with make_uow() as uow:

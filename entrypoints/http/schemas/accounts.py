@@ -18,6 +18,10 @@ Email = Annotated[str, msgspec.Meta(min_length=3, max_length=254, examples=["ali
 SavesSent = Annotated[
     bool, msgspec.Meta(description="the SMTP server files sent mail in the Sent folder itself (as Gmail does)")
 ]
+Aliases = Annotated[
+    list[Email],
+    msgspec.Meta(max_length=50, description="other addresses the account may send as; a draft's from must be one"),
+]
 SyncInterval = Annotated[
     int, msgspec.Meta(ge=60, le=86400, description="seconds between scheduled syncs (new mail also arrives by IDLE)")
 ]
@@ -56,6 +60,7 @@ class MailAccountCreate(msgspec.Struct, forbid_unknown_fields=True):
     smtp: ServerIn
     sync_interval_seconds: SyncInterval = 300
     server_saves_sent: SavesSent = False
+    aliases: Aliases = msgspec.field(default_factory=list)
 
 
 class MailAccountReplace(msgspec.Struct, forbid_unknown_fields=True):
@@ -65,6 +70,7 @@ class MailAccountReplace(msgspec.Struct, forbid_unknown_fields=True):
     smtp: ServerReplace
     sync_interval_seconds: SyncInterval | UnsetType = UNSET
     server_saves_sent: SavesSent | UnsetType = UNSET
+    aliases: Aliases | UnsetType = UNSET
 
 
 class MailAccountPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -74,6 +80,7 @@ class MailAccountPatch(msgspec.Struct, forbid_unknown_fields=True):
     smtp: ServerPatch | UnsetType = UNSET
     sync_interval_seconds: SyncInterval | UnsetType = UNSET
     server_saves_sent: SavesSent | UnsetType = UNSET
+    aliases: Aliases | UnsetType = UNSET
 
 
 class ServerOut(msgspec.Struct):
@@ -95,6 +102,7 @@ class MailAccountOut(msgspec.Struct):
     smtp: ServerOut
     sync_interval_seconds: int
     server_saves_sent: bool
+    aliases: list[str]
     created_at: datetime
     updated_at: datetime
 
@@ -108,6 +116,7 @@ class MailAccountOut(msgspec.Struct):
             smtp=ServerOut.of(account.smtp),
             sync_interval_seconds=account.sync_interval_seconds,
             server_saves_sent=account.server_saves_sent,
+            aliases=list(account.aliases),
             created_at=account.created_at,
             updated_at=account.updated_at,
         )

@@ -29,6 +29,7 @@ def new_account(body: MailAccountCreate) -> NewMailAccount:
         _login(body.smtp),
         body.sync_interval_seconds,
         body.server_saves_sent,
+        tuple(body.aliases),
     )
 
 
@@ -42,6 +43,7 @@ def account_changes(body: MailAccountReplace | MailAccountPatch) -> MailAccountC
         smtp=_server_changes(smtp) if smtp else ServerLoginChanges(),
         sync_interval_seconds=_given(body.sync_interval_seconds),
         server_saves_sent=_given(body.server_saves_sent),
+        aliases=None if isinstance(body.aliases, UnsetType) else tuple(body.aliases),
     )
 
 
