@@ -7,27 +7,11 @@ from collections.abc import Callable
 
 import aioimaplib
 
-
-class _Protocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
-    """aioimaplib's `data_received` starts with `log.debug('Received : %s' % d)`: the repr of every chunk is
-    built whether or not debug logging is on. In a first sync that was a tenth of the process's CPU (profiled
-    on the bench-sync corpus), and at debug level it would log message contents. The rest is the original."""
-
-    incomplete_line: bytes
-    current_command: aioimaplib.Command | None
-
-    def data_received(self, d: bytes) -> None:
-        try:
-            self._handle_responses(self.incomplete_line + d, self._handle_line, self.current_command)
-            self.incomplete_line = b""
-            self.current_command = None
-        except aioimaplib.IncompleteRead as incomplete_read:
-            self.current_command = incomplete_read.cmd
-            self.incomplete_line = incomplete_read.data
+from adapters.imap.protocol import ImapProtocol
 
 
 class Imap4(aioimaplib.IMAP4):  # type: ignore[misc]
-    """An `aioimaplib.IMAP4` on `_Protocol`, over a socket the SSRF guard already connected to a checked address
+    """An `aioimaplib.IMAP4` on `ImapProtocol`, over a socket the SSRF guard already connected to a checked address
     (adapters/network.py): aioimaplib would otherwise resolve `host` again. TLS from the first byte when given an
     `ssl_context`, with SNI and the certificate checked against `host`."""
 
@@ -46,7 +30,7 @@ class Imap4(aioimaplib.IMAP4):  # type: ignore[misc]
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         local_loop = loop if loop is not None else asyncio.get_running_loop()
-        self.protocol = _Protocol(local_loop, conn_lost_cb)
+        self.protocol = ImapProtocol(local_loop, conn_lost_cb)
         server_hostname = host if ssl_context is not None else None
         self._client_task = local_loop.create_task(
             local_loop.create_connection(
