@@ -24,13 +24,15 @@ class FlagUpdate:
 
 @dataclass(frozen=True, slots=True)
 class SelectedFolder:
-    """The state SELECT reports; with QRESYNC (RFC 7162 section 3.2.5) also what changed since a known state."""
+    """The state SELECT reports; with QRESYNC (RFC 7162 section 3.2.5) also what changed since a known state.
+    `vanished` is None when the server reported too many UIDs vanished to list: the UIDs it has must be compared
+    with the stored ones instead. `uidnext` is only the server's word: fetches follow the UIDs it really has."""
 
     uidvalidity: int
     uidnext: int
     exists: int
     highest_modseq: int | None
-    vanished: list[int] = field(default_factory=list)
+    vanished: list[int] | None = field(default_factory=list)
     changed: list[FlagUpdate] = field(default_factory=list)
 
 

@@ -1,16 +1,21 @@
 import asyncio
 import re
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from bisect import bisect_left
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any, TypeVar
 
 import aioimaplib
 
 from adapters.imap.connection import close_imap, open_imap
 from adapters.imap.fetch_command import LinearFetchCommand
+from adapters.imap.guard import MAX_ANSWER, MAX_LITERAL, ResponseGuard
 from adapters.imap.responses import (
+    MAX_UID,
     FetchItem,
     Line,
+    UnreadableResponse,
     compress_uids,
     copied_uid,
     flag_updates,
@@ -31,18 +36,26 @@ _NOT_SELECTABLE = {"\\noselect", "\\nonexistent"}
 _METADATA = "(UID FLAGS INTERNALDATE RFC822.SIZE{modseq})"
 FETCH_BATCH = 500
 BODY_BATCH = 200
+BODY_SLACK = 1024 * 1024
+"""What a set of bodies may hold beyond twice their announced sizes: the FETCH lines around the literals."""
 _CHANGE = re.compile(rb"\b(EXISTS|EXPUNGE|FETCH|VANISHED)\b", re.IGNORECASE)
+_Parsed = TypeVar("_Parsed")
 
 
 class AioimaplibSession(ImapSession):
     """An IMAP session on aioimaplib. QRESYNC is enabled before any SELECT (RFC 7162 section 3.2.3),
-    or HIGHESTMODSEQ would be missing from the answers."""
+    or HIGHESTMODSEQ would be missing from the answers.
+
+    Every command has a timeout, and its answer a size limit (adapters/imap/guard.py). A command that timed out,
+    lost its connection or got an answer over its limit leaves the session unusable: the rest of that answer may
+    still arrive and be taken for the next one's."""
 
     def __init__(self, client: aioimaplib.IMAP4, timeout: float) -> None:
         self._client = client
         self._timeout = timeout
         self._capabilities = frozenset(c.upper() for c in client.protocol.capabilities)
-        self._uidnext = 1
+        self._guard: ResponseGuard = client.protocol.guard
+        self._broken = False
         self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         client.protocol.conn_lost_cb = self._connection_lost
 
@@ -54,6 +67,17 @@ class AioimaplibSession(ImapSession):
     @property
     def capabilities(self) -> frozenset[str]:
         return self._capabilities
+
+    @property
+    def usable(self) -> bool:
+        return not self._broken and not self._lost.done() and self._guard.refused is None
+
+    async def close(self) -> None:
+        """Logs out; an unusable connection is dropped instead, as a LOGOUT on it would wait out the timeout."""
+        if self.usable:
+            await close_imap(self._client)
+        elif (transport := self._client.protocol.transport) is not None:
+            transport.abort()
 
     @property
     def _condstore(self) -> bool:
@@ -81,32 +105,38 @@ class AioimaplibSession(ImapSession):
             arguments.append(f"(QRESYNC ({known.uidvalidity} {known.highest_modseq}))")
         lines = await self._command("EXAMINE", *arguments)
         self._client.protocol.state = aioimaplib.SELECTED  # sent raw for QRESYNC, so aioimaplib did not see it
-        report = parse_select(lines)
-        self._uidnext = report.uidnext
+        report = _read("EXAMINE", parse_select, lines, known.last_uid if known else 0)
         return SelectedFolder(
             uidvalidity=report.uidvalidity,
             uidnext=report.uidnext,
             exists=report.exists,
             highest_modseq=report.highest_modseq,
             vanished=report.vanished,
-            changed=flag_updates(lines),
+            changed=_read("EXAMINE", flag_updates, lines),
         )
 
-    async def fetch_messages(self, first_uid: int, last_uid: int, max_size: int) -> list[FetchedMessage]:
-        """In UID sets of at most FETCH_BATCH messages (BODY_BATCH for bodies) whatever the sync's batch size:
-        aioimaplib handles the lines of one read recursively, and about 1,000 lines in one read (1,000 metadata
-        lines, or 500 small messages at three lines each) exceed Python's recursion limit."""
+    async def fetch_messages(self, uids: Sequence[int], max_size: int) -> list[FetchedMessage]:
+        """In UID sets of at most FETCH_BATCH messages (BODY_BATCH for bodies) whatever the sync's batch size, so
+        that one answer stays small.
+
+        The bodies of a set may come to no more than their RFC822.SIZEs announced (twice that, for servers that
+        count bare LF line endings they send as CRLF, plus BODY_SLACK), nor any one over `max_size`: a server that
+        announces small messages and sends big ones is cut off, not buffered."""
+        requested = set(uids)
         modseq = " MODSEQ" if self._condstore else ""
-        items: list[FetchItem] = []
-        for start in range(first_uid, last_uid + 1, FETCH_BATCH):
-            end = min(start + FETCH_BATCH - 1, last_uid)
-            items += await self._fetch(f"{start}:{end}", _METADATA.format(modseq=modseq))
-        wanted = [item.uid for item in items if (item.size or 0) <= max_size and first_uid <= item.uid <= last_uid]
+        items: dict[int, FetchItem] = {}
+        for start in range(0, len(uids), FETCH_BATCH):
+            for item in await self._fetch(uids[start : start + FETCH_BATCH], _METADATA.format(modseq=modseq)):
+                if item.uid in requested and item.flags is not None and item.internal_date is not None:
+                    items.setdefault(item.uid, item)
+        wanted = [item for _, item in sorted(items.items()) if (item.size or 0) <= max_size]
         bodies: dict[int, bytes] = {}
         for start in range(0, len(wanted), BODY_BATCH):
-            for item in await self._fetch(compress_uids(wanted[start : start + BODY_BATCH]), "(UID BODY.PEEK[])"):
-                if item.body is not None:
-                    bodies[item.uid] = item.body
+            batch = wanted[start : start + BODY_BATCH]
+            budget = max(max_size, 2 * sum(item.size or 0 for item in batch)) + BODY_SLACK
+            for item in await self._fetch([item.uid for item in batch], "(UID BODY.PEEK[])", budget, max_size):
+                if item.body is not None and item.uid in items:
+                    bodies.setdefault(item.uid, item.body)
         return [
             FetchedMessage(
                 uid=item.uid,
@@ -116,24 +146,35 @@ class AioimaplibSession(ImapSession):
                 modseq=item.modseq,
                 raw=bodies.get(item.uid),
             )
-            for item in items
-            if item.flags is not None and item.internal_date is not None and first_uid <= item.uid <= last_uid
+            for _, item in sorted(items.items())
+            if item.flags is not None and item.internal_date is not None
         ]
 
     async def fetch_flags(self, first_uid: int, changed_since: int | None = None) -> list[FlagUpdate]:
-        """In UID ranges of FETCH_BATCH up to the selected folder's UIDNEXT: aioimaplib handles each response
-        line recursively, and a single answer of thousands of lines exceeds Python's recursion limit."""
-        modifier = f" (CHANGEDSINCE {changed_since})" if changed_since and self._condstore else ""
-        parts = ("(UID FLAGS MODSEQ)" if self._condstore else "(UID FLAGS)") + modifier
+        """Of the UIDs a UID SEARCH finds (with CONDSTORE only those whose mod-sequence grew past `changed_since`,
+        RFC 7162 section 3.1.5), in sets of FETCH_BATCH. Ranges counted up to UIDNEXT would cost one command per
+        FETCH_BATCH possible UIDs, which a server announcing UIDNEXT 4294967295 makes millions."""
+        criteria = ["UID", f"{first_uid}:*"] if first_uid > 1 else []
+        if changed_since and self._condstore:
+            criteria += ["MODSEQ", str(changed_since + 1)]
+        found = await self._search(*(criteria or ["ALL"]))
+        found = found[bisect_left(found, first_uid) :]
+        parts = "(UID FLAGS MODSEQ)" if self._condstore else "(UID FLAGS)"
         updates: list[FlagUpdate] = []
-        for start in range(first_uid, max(self._uidnext, first_uid + 1), FETCH_BATCH):
-            uid_set = f"{start}:{start + FETCH_BATCH - 1}"
-            lines = await self._uid_fetch(uid_set, parts)
-            updates.extend(u for u in flag_updates(lines) if start <= u.uid < start + FETCH_BATCH)
+        for start in range(0, len(found), FETCH_BATCH):
+            batch = found[start : start + FETCH_BATCH]
+            wanted = set(batch)
+            lines = await self._uid_fetch(compress_uids(batch), parts)
+            updates.extend(update for update in _read("UID FETCH", flag_updates, lines) if update.uid in wanted)
         return updates
 
-    async def uids(self) -> list[int]:
-        return parse_search(await self._run(self._client.uid_search("ALL", charset=None), "UID SEARCH"))
+    async def uids(self, first_uid: int = 1) -> Sequence[int]:
+        """`UID SEARCH UID n:*` also matches the highest UID when it is below n (RFC 3501 section 6.4.8: `n:*`
+        is a range between n and the highest UID, in either order): filtered out."""
+        if first_uid > MAX_UID:
+            return []
+        found = await self._search(*(["UID", f"{first_uid}:*"] if first_uid > 1 else ["ALL"]))
+        return found[bisect_left(found, first_uid) :]
 
     async def open_for_changes(self, name: str) -> None:
         await self._command("SELECT", quote(name))
@@ -172,6 +213,7 @@ class AioimaplibSession(ImapSession):
             await asyncio.sleep(idle_seconds)
             return True
         await self.select(folder)
+        self._guard.expect()
         idle = await asyncio.wait_for(self._client.idle_start(timeout=idle_seconds), self._timeout)
         push = asyncio.ensure_future(self._client.wait_server_push(idle_seconds + self._timeout))
         try:
@@ -183,39 +225,69 @@ class AioimaplibSession(ImapSession):
                 self._client.idle_done()
                 await asyncio.wait_for(idle, self._timeout)
         if self._lost.done():
-            raise MailServerRejected("imap", "IDLE failed: connection lost")
+            raise MailServerRejected("imap", f"IDLE failed: {self._guard.refused or 'connection lost'}")
         lines = push.result()
         return isinstance(lines, list) and any(_CHANGE.search(bytes(line)) for line in lines)
 
-    async def _fetch(self, uid_set: str, parts: str) -> list[FetchItem]:
-        return list(parse_fetch(await self._uid_fetch(uid_set, parts)))
+    async def _search(self, *criteria: str) -> Sequence[int]:
+        lines = await self._run(self._client.uid_search(*criteria, charset=None), "UID SEARCH")
+        return _read("UID SEARCH", parse_search, lines)
 
-    async def _uid_fetch(self, uid_set: str, parts: str) -> list[Line]:
+    async def _fetch(
+        self, uids: Sequence[int], parts: str, answer_bytes: int = MAX_ANSWER, literal_bytes: int = MAX_LITERAL
+    ) -> list[FetchItem]:
+        if not uids:
+            return []
+        lines = await self._uid_fetch(compress_uids(uids), parts, answer_bytes, literal_bytes)
+        return _read("UID FETCH", lambda found: list(parse_fetch(found)), lines)
+
+    async def _uid_fetch(
+        self, uid_set: str, parts: str, answer_bytes: int = MAX_ANSWER, literal_bytes: int = MAX_LITERAL
+    ) -> list[Line]:
         protocol = self._client.protocol
         command = LinearFetchCommand(protocol.new_tag(), uid_set, parts, prefix="UID", loop=protocol.loop)
-        return await self._run(protocol.execute(command), "UID FETCH")
+        return await self._run(protocol.execute(command), "UID FETCH", answer_bytes, literal_bytes)
 
     async def _command(self, name: str, *arguments: str, prefix: str = "") -> Sequence[Line]:
         protocol = self._client.protocol
         command = aioimaplib.Command(name, protocol.new_tag(), *arguments, prefix=prefix, loop=protocol.loop)
         return await self._run(protocol.execute(command), f"{prefix} {name}".strip())
 
-    async def _run(self, pending: Awaitable[aioimaplib.Response], name: str) -> list[Line]:
+    async def _run(
+        self,
+        pending: Coroutine[Any, Any, aioimaplib.Response],
+        name: str,
+        answer_bytes: int = MAX_ANSWER,
+        literal_bytes: int = MAX_LITERAL,
+    ) -> list[Line]:
+        if not self.usable:
+            pending.close()
+            raise MailServerRejected("imap", f"{name} not sent: the connection failed before")
+        self._guard.expect(answer_bytes, literal_bytes)
         command = asyncio.ensure_future(pending)
         await asyncio.wait({command, self._lost}, timeout=self._timeout, return_when=asyncio.FIRST_COMPLETED)
         if not command.done():
             command.cancel()
-            reason = "connection lost" if self._lost.done() else "timed out"
+            self._broken = True
+            reason = self._guard.refused or ("connection lost" if self._lost.done() else "timed out")
             raise MailServerRejected("imap", f"{name} failed: {reason}")
         try:
             response: aioimaplib.Response = command.result()
         except (TimeoutError, OSError, aioimaplib.AioImapException) as error:
-            raise MailServerRejected("imap", f"{name} failed: {type(error).__name__}") from None
+            self._broken = True
+            raise MailServerRejected("imap", f"{name} failed: {self._guard.refused or type(error).__name__}") from None
         if response.result != "OK":
             text = b" ".join(bytes(line) for line in response.lines[-1:]).decode(errors="replace")
             raise MailServerRejected("imap", f"{name} refused: {text[:200]}")
         lines: list[Line] = response.lines
         return lines
+
+
+def _read(name: str, parse: Callable[..., _Parsed], *arguments: Any) -> _Parsed:
+    try:
+        return parse(*arguments)
+    except UnreadableResponse as error:
+        raise MailServerRejected("imap", f"{name} answer unreadable: {error}") from None
 
 
 class AioimaplibMailSession(MailSession):
@@ -225,9 +297,9 @@ class AioimaplibMailSession(MailSession):
     @asynccontextmanager
     async def __call__(self, server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
         client = await open_imap(server, password, self._policy)
+        session = AioimaplibSession(client, self._policy.timeout)
         try:
-            session = AioimaplibSession(client, self._policy.timeout)
             await session.enable_qresync()
             yield session
         finally:
-            await close_imap(client)
+            await session.close()

@@ -1,6 +1,6 @@
 """A scripted IMAP server for tests: folders and messages in memory, without CONDSTORE, so the sync takes its
-fallback paths (UID SEARCH for deletions, full FLAGS fetch). It counts downloaded bodies and can drop the
-connection after a number of fetches."""
+fallback paths (UID SEARCH for deletions, full FLAGS fetch). It counts downloaded bodies and sessions, can drop the
+connection after a number of fetches, and can fail the SELECT of chosen folders."""
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
@@ -46,6 +46,9 @@ class FakeImapServer:
     fetches_before_drop: int | None = None
     reports_new_uids: bool = True
     deliveries: asyncio.Event = field(default_factory=asyncio.Event)
+    failing_folders: dict[str, bool] = field(default_factory=dict)
+    """Folders whose SELECT fails: a refusal (False), or a failure that leaves the connection unusable (True)."""
+    sessions_opened: int = 0
 
     def deliver(self, folder: str, raw: bytes, flags: Flags | None = None) -> int:
         box = self.folders.setdefault(folder, FakeImapFolder())
@@ -66,10 +69,15 @@ class FakeImapSession(ImapSession):
     def __init__(self, server: FakeImapServer) -> None:
         self._server = server
         self._selected: FakeImapFolder | None = None
+        self._dropped = False
 
     @property
     def capabilities(self) -> frozenset[str]:
         return frozenset({"IMAP4REV1"})
+
+    @property
+    def usable(self) -> bool:
+        return not self._dropped
 
     async def list_folders(self) -> list[RemoteFolder]:
         return [
@@ -78,17 +86,21 @@ class FakeImapSession(ImapSession):
         ]
 
     async def select(self, name: str, known: SyncState | None = None) -> SelectedFolder:
+        if name in self._server.failing_folders:
+            self._dropped = self._server.failing_folders[name]
+            raise MailServerRejected("imap", "EXAMINE failed: timed out" if self._dropped else "EXAMINE refused: NO")
         self._selected = self._server.folders[name]
         return SelectedFolder(self._selected.uidvalidity, self._selected.uidnext, len(self._selected.messages), None)
 
-    async def fetch_messages(self, first_uid: int, last_uid: int, max_size: int) -> list[FetchedMessage]:
+    async def fetch_messages(self, uids: Sequence[int], max_size: int) -> list[FetchedMessage]:
         if self._server.fetches_before_drop is not None:
             if self._server.fetches_before_drop == 0:
+                self._dropped = True
                 raise MailServerRejected("imap", "connection lost")
             self._server.fetches_before_drop -= 1
-        fetched = []
+        fetched, wanted = [], set(uids)
         for uid, message in sorted(self._folder().messages.items()):
-            if first_uid <= uid <= last_uid:
+            if uid in wanted:
                 small = len(message.raw) <= max_size
                 self._server.bodies_fetched += small
                 raw = message.raw if small else None
@@ -98,8 +110,8 @@ class FakeImapSession(ImapSession):
     async def fetch_flags(self, first_uid: int, changed_since: int | None = None) -> list[FlagUpdate]:
         return [FlagUpdate(uid, m.flags) for uid, m in sorted(self._folder().messages.items()) if uid >= first_uid]
 
-    async def uids(self) -> list[int]:
-        return sorted(self._folder().messages)
+    async def uids(self, first_uid: int = 1) -> list[int]:
+        return sorted(uid for uid in self._folder().messages if uid >= first_uid)
 
     async def open_for_changes(self, name: str) -> None:
         await self.select(name)
@@ -145,4 +157,5 @@ class FakeMailSession(MailSession):
 
     @asynccontextmanager
     async def __call__(self, server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+        self._server.sessions_opened += 1
         yield FakeImapSession(self._server)

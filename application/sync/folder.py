@@ -1,5 +1,5 @@
 import asyncio
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from contextlib import suppress
 from dataclasses import replace
 from typing import Any
@@ -33,11 +33,22 @@ class FolderSync:
         selected = await imap.select(mailbox.name, known)
         if known is None or known.uidvalidity != selected.uidvalidity:
             known = await self._start_over(mailbox, selected)
+            new = await self._new_uids(imap, known, selected)
         else:
-            await self._reconcile(imap, mailbox, known, selected)
-        progress.messages_total += max(0, selected.uidnext - 1 - known.last_uid)
-        last_uid = await self._fetch_new(imap, account, mailbox, known, selected, progress, after_batch)
+            new = await self._new_uids(imap, known, selected)
+            await self._reconcile(imap, mailbox, known, selected, len(new))
+        progress.messages_total += len(new)
+        last_uid = await self._fetch_new(imap, account, mailbox, known, new, progress, after_batch)
         await self._finish(mailbox, SyncState(selected.uidvalidity, last_uid, selected.highest_modseq))
+
+    @staticmethod
+    async def _new_uids(imap: ImapSession, known: SyncState, selected: SelectedFolder) -> Sequence[int]:
+        """The UIDs above the last one stored, as the server lists them (UID SEARCH), not counted up to UIDNEXT:
+        UIDNEXT is only the server's word, and UIDNEXT 4294967295 in a folder of one message would be 8.6 million
+        empty batches. UIDNEXT (when given) still spares the search when nothing is new."""
+        if selected.exists == 0 or 0 < selected.uidnext <= known.last_uid + 1:
+            return []
+        return await imap.uids(known.last_uid + 1)
 
     async def _start_over(self, mailbox: Mailbox, selected: SelectedFolder) -> SyncState:
         """A new folder, or UIDVALIDITY changed (RFC 3501 section 2.3.1.1): every stored UID of it is void."""
@@ -49,12 +60,14 @@ class FolderSync:
             await uow.commit()
         return state
 
-    async def _reconcile(self, imap: ImapSession, mailbox: Mailbox, known: SyncState, selected: SelectedFolder) -> None:
+    async def _reconcile(
+        self, imap: ImapSession, mailbox: Mailbox, known: SyncState, selected: SelectedFolder, new_count: int
+    ) -> None:
         """Deletions, then flag changes, for the messages already stored. The stored HIGHESTMODSEQ only moves
         forward after both are applied, or a cut sync would lose them."""
         modseq_unchanged = known.highest_modseq is not None and known.highest_modseq == selected.highest_modseq
         async with self._uow as uow:
-            gone = await self._deleted(imap, uow, mailbox, known, selected, modseq_unchanged)
+            gone = await self._deleted(imap, uow, mailbox, known, selected, modseq_unchanged, new_count)
             await uow.messages.remove_uids(mailbox.id, gone)
             if not modseq_unchanged:
                 changed = selected.changed or await imap.fetch_flags(1, changed_since=known.highest_modseq)
@@ -69,15 +82,17 @@ class FolderSync:
         known: SyncState,
         selected: SelectedFolder,
         modseq_unchanged: bool,
+        new_count: int,
     ) -> list[int]:
         """UIDs the server expunged. Stored UIDs are only read, and compared with a UID SEARCH, when neither
-        QRESYNC nor the message counts can tell; a re-sync with nothing new reads none."""
-        if "QRESYNC" in imap.capabilities and known.highest_modseq is not None:
+        QRESYNC (with a VANISHED report short enough to list) nor the message counts can tell; a re-sync with
+        nothing new reads none."""
+        if "QRESYNC" in imap.capabilities and known.highest_modseq is not None and selected.vanished is not None:
             return selected.vanished
-        if modseq_unchanged:
+        if modseq_unchanged and selected.vanished is not None:
             return []
         stored_count, _ = await uow.messages.counts(mailbox.id)
-        if selected.exists == stored_count + max(0, selected.uidnext - 1 - known.last_uid):
+        if selected.exists == stored_count + new_count:
             return []
         present = set(await imap.uids())
         return [uid for uid in await uow.messages.uids(mailbox.id) if uid not in present]
@@ -88,7 +103,7 @@ class FolderSync:
         account: MailAccount,
         mailbox: Mailbox,
         known: SyncState,
-        selected: SelectedFolder,
+        new: Sequence[int],
         progress: SyncProgress,
         after_batch: AfterBatch,
     ) -> int:
@@ -99,16 +114,14 @@ class FolderSync:
         last_uid = known.last_uid
         writing: asyncio.Task[int] | None = None
         try:
-            for first in range(known.last_uid + 1, selected.uidnext, size):
-                batch_end = min(first + size - 1, selected.uidnext - 1)
-                prepared = await self._builder.prepare(
-                    mailbox.tenant_id, await imap.fetch_messages(first, batch_end, max_bytes)
-                )
+            for start in range(0, len(new), size):
+                batch = new[start : start + size]
+                prepared = await self._builder.prepare(mailbox.tenant_id, await imap.fetch_messages(batch, max_bytes))
                 if writing is not None:
                     progress.messages_fetched += await writing
                     await after_batch()
-                writing = asyncio.create_task(self._store(account, mailbox, known, first, batch_end, prepared))
-                last_uid = batch_end
+                writing = asyncio.create_task(self._store(account, mailbox, known, batch[0], batch[-1], prepared))
+                last_uid = batch[-1]
             if writing is not None:
                 progress.messages_fetched += await writing
                 await after_batch()

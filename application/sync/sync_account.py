@@ -1,4 +1,5 @@
 import asyncio
+from collections import deque
 from uuid import UUID
 
 from application.sync.folder import FolderSync
@@ -14,6 +15,8 @@ from domain.ports.runtime import Clock, JobQueue
 from domain.ports.security import CredentialCipher
 from domain.remote import RemoteFolder
 from domain.sync import AccountSync, SyncPhase
+
+MAX_CONNECTIONS = 3
 
 
 class LeaseLost(DomainError):
@@ -48,8 +51,7 @@ class SyncAccount:
             return sync
         try:
             password = self._cipher.decrypt(account.imap_password)
-            async with self._imap(account.imap, password) as imap:
-                await self._sync_folders(imap, account, sync, owner)
+            failures = await self._sync_folders(account, password, sync, owner)
         except (MailServerRejected, LeaseLost) as error:
             sync.fail(self._clock.now(), error.message)
         except asyncio.CancelledError:
@@ -60,7 +62,10 @@ class SyncAccount:
             await self._save(sync)
             raise
         else:
-            sync.finish(self._clock.now())
+            if failures:
+                sync.fail(self._clock.now(), "; ".join(failures))
+            else:
+                sync.finish(self._clock.now())
         await self._save(sync)
         if sync.phase is SyncPhase.IDLE and await self._asked_again(sync):
             await request_sync(self._uow, self._jobs, self._clock, sync.tenant_id, sync.account_id)
@@ -94,16 +99,53 @@ class SyncAccount:
             await uow.commit()
         return account, sync
 
-    async def _sync_folders(self, imap: ImapSession, account: MailAccount, sync: AccountSync, owner: str) -> None:
+    async def _sync_folders(self, account: MailAccount, password: str, sync: AccountSync, owner: str) -> list[str]:
+        """Every folder in turn; returns what failed. A folder that fails is recorded and passed over, and the
+        others are still synced: on a new connection when the failure left the old one unusable (a timeout, a
+        lost connection, an answer cut off for breaking a limit). A server that leaves MAX_CONNECTIONS connections
+        unusable in one sync is given up on, so a hostile one costs at most that many command timeouts."""
+        failures: list[str] = []
+        pending: deque[Mailbox] = deque()
+        for attempt in range(MAX_CONNECTIONS):
+            try:
+                async with self._imap(account.imap, password) as imap:
+                    if attempt == 0:
+                        pending.extend(await self._list_folders(imap, account, sync))
+                    await self._sync_while_usable(imap, account, pending, sync, owner, failures)
+            except MailServerRejected as error:
+                if attempt == 0:
+                    raise
+                failures.append(f"reconnecting: {error.message}")
+                return failures
+            if not pending:
+                return failures
+        failures.append(f"gave up after {MAX_CONNECTIONS} connections failed, {len(pending)} folders left")
+        return failures
+
+    async def _list_folders(self, imap: ImapSession, account: MailAccount, sync: AccountSync) -> list[Mailbox]:
         remote = [folder for folder in await imap.list_folders() if folder.selectable]
         mailboxes = await self._match_folders(account, remote)
         sync.progress.folders_total = len(mailboxes)
+        return mailboxes
 
+    async def _sync_while_usable(
+        self,
+        imap: ImapSession,
+        account: MailAccount,
+        pending: deque[Mailbox],
+        sync: AccountSync,
+        owner: str,
+        failures: list[str],
+    ) -> None:
         async def after_batch() -> None:
             await self._renew(sync, owner)
 
-        for mailbox in mailboxes:
-            await self._folder_sync(imap, account, mailbox, sync.progress, after_batch)
+        while pending and imap.usable:
+            mailbox = pending.popleft()
+            try:
+                await self._folder_sync(imap, account, mailbox, sync.progress, after_batch)
+            except MailServerRejected as error:
+                failures.append(f'folder "{mailbox.name}": {error.message}')
             sync.progress.folders_done += 1
             await self._renew(sync, owner)
 

@@ -60,10 +60,17 @@ class MessageParser(Protocol):
 
 
 class ImapSession(Protocol):
-    """A logged-in IMAP connection, as the sync uses it. Every call has a timeout."""
+    """A logged-in IMAP connection, as the sync uses it. Every call has a timeout. A server's answer that breaks
+    the protocol or a limit raises MailServerRejected."""
 
     @property
     def capabilities(self) -> frozenset[str]: ...
+
+    @property
+    def usable(self) -> bool:
+        """False once a call timed out, lost the connection or was cut off mid-answer: the connection cannot carry
+        another command, and a new session is needed. A refusal (NO, BAD) or an unreadable answer leaves it usable."""
+        ...
 
     async def list_folders(self) -> list[RemoteFolder]: ...
 
@@ -71,16 +78,17 @@ class ImapSession(Protocol):
         """Selects read-only. With QRESYNC and a known state, also reports what vanished or changed since."""
         ...
 
-    async def fetch_messages(self, first_uid: int, last_uid: int, max_size: int) -> list[FetchedMessage]:
-        """Messages with UIDs in [first_uid, last_uid]; bodies over `max_size` bytes are not downloaded."""
+    async def fetch_messages(self, uids: Sequence[int], max_size: int) -> list[FetchedMessage]:
+        """The messages of these UIDs the server still has, by UID; bodies over `max_size` bytes are not
+        downloaded, and a body that turns out larger than announced fails the call."""
         ...
 
     async def fetch_flags(self, first_uid: int, changed_since: int | None = None) -> list[FlagUpdate]:
         """Flags of messages from `first_uid` up; with CONDSTORE only those changed since the mod-sequence."""
         ...
 
-    async def uids(self) -> list[int]:
-        """Every UID of the selected folder (UID SEARCH ALL)."""
+    async def uids(self, first_uid: int = 1) -> Sequence[int]:
+        """The UIDs of the selected folder from `first_uid` up, ascending (UID SEARCH)."""
         ...
 
     async def open_for_changes(self, name: str) -> None:

@@ -81,7 +81,7 @@ async def test_fetches_new_messages_and_skips_bodies_over_the_size_cap(
     append(other_client, folder, "big", body=b"x" * 5000)
     async with open_session(mail) as session:
         selected = await session.select(folder)
-        fetched = await session.fetch_messages(1, selected.uidnext - 1, max_size=1000)
+        fetched = await session.fetch_messages(await session.uids(), max_size=1000)
     assert (selected.exists, selected.uidnext) == (3, 4)
     assert selected.highest_modseq
     assert [m.uid for m in fetched] == [1, 2, 3]
@@ -100,8 +100,8 @@ async def test_debug_logging_of_the_imap_client_shows_no_message_content(
     append(other_client, folder, "private", body=b"the private body text")
     with caplog.at_level(logging.DEBUG, logger="aioimaplib"):
         async with open_session(mail) as session:
-            selected = await session.select(folder)
-            fetched = await session.fetch_messages(1, selected.uidnext - 1, max_size=10_000)
+            await session.select(folder)
+            fetched = await session.fetch_messages(await session.uids(), max_size=10_000)
     assert fetched[0].raw is not None
     assert b"the private body text" in fetched[0].raw
     assert "private body" not in caplog.text
@@ -126,7 +126,7 @@ async def test_changed_flags_and_expunges_since_a_known_state(
     assert after.vanished == [1]
     assert [(u.uid, u.flags.flagged) for u in after.changed] == [(2, True)]
     assert [(u.uid, u.flags.flagged) for u in changed] == [(2, True)]
-    assert uids == [2, 3]
+    assert list(uids) == [2, 3]
 
 
 @pytest.fixture
@@ -155,11 +155,11 @@ async def test_flags_and_uids_of_a_20000_message_folder(mail: dict[str, str], bi
         selected = await session.select(name)
         flags = await session.fetch_flags(1)
         uids = await session.uids()
-        fetched = await session.fetch_messages(1, 2_000, 10_000)
+        fetched = await session.fetch_messages(range(1, 2_001), 10_000)
     assert [f.uid for f in fetched] == list(range(1, 2_001)), "2,000 at once, more than one read can recurse over"
     assert fetched[-1].raw is not None
     assert b"bulk 1999" in fetched[-1].raw
     assert selected.exists == count
     assert len(flags) == count
     assert sum(update.flags.seen for update in flags) == count // 2
-    assert uids == list(range(1, count + 1))
+    assert list(uids) == list(range(1, count + 1))

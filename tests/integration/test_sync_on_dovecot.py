@@ -2,7 +2,7 @@
 
 import asyncio
 import imaplib
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,12 +61,12 @@ class CountingSessions:
             assert isinstance(session, AioimaplibSession)
             original = session.fetch_messages
 
-            async def counting(first: int, last: int, max_size: int) -> list[FetchedMessage]:
+            async def counting(uids: Sequence[int], max_size: int) -> list[FetchedMessage]:
                 if self.drop_after is not None:
                     if self.drop_after == 0:
                         session._client.protocol.transport.close()
                     self.drop_after -= 1
-                fetched = await original(first, last, max_size)
+                fetched = await original(uids, max_size)
                 self.bodies += sum(f.raw is not None for f in fetched)
                 return fetched
 

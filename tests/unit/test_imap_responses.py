@@ -2,7 +2,16 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.imap.responses import compress_uids, expand_uid_set, parse_fetch, parse_list, parse_search, parse_select
+from adapters.imap.responses import (
+    MAX_VANISHED,
+    UnreadableResponse,
+    compress_uids,
+    expand_uid_set,
+    parse_fetch,
+    parse_list,
+    parse_search,
+    parse_select,
+)
 from adapters.imap.utf7 import decode_mailbox_name, encode_mailbox_name, quote
 from domain.mailboxes import MailboxRole, role_for
 from domain.messages import Flags
@@ -92,7 +101,59 @@ def test_fetch_lines_pair_literals_with_their_message_and_skip_unsolicited_lines
 
 
 def test_search_and_uid_sets() -> None:
-    assert parse_search([b"2 3 10", b"Search completed."]) == [2, 3, 10]
-    assert parse_search([b"Search completed."]) == []
+    assert list(parse_search([b"2 3 10", b"Search completed."])) == [2, 3, 10]
+    assert list(parse_search([b"Search completed."])) == []
+    assert list(parse_search([b"10 2 (MODSEQ 917162500)", b"Search completed."])) == [2, 10]
     assert compress_uids([10, 1, 2, 3, 7, 9]) == "1:3,7,9:10"
     assert expand_uid_set("1:3,7") == [1, 2, 3, 7]
+
+
+SELECT = [b"3 EXISTS", b"OK [UIDVALIDITY 7] UIDs valid", b"OK [UIDNEXT 4] Predicted next UID"]
+
+
+@pytest.mark.parametrize(
+    ("lines", "named"),
+    [
+        ([b"3 EXISTS", b"OK [UIDNEXT 4] Predicted next UID"], "no UIDVALIDITY"),
+        ([*SELECT, b"OK [UIDVALIDITY 0] UIDs valid"], "UIDVALIDITY 0"),
+        ([*SELECT, b"OK [UIDVALIDITY 4294967296] UIDs valid"], "UIDVALIDITY 4294967296"),
+        ([*SELECT, b"OK [UIDNEXT 99999999999] Predicted"], "UIDNEXT 99999999999"),
+        ([*SELECT, b"OK [HIGHESTMODSEQ 9223372036854775808] Highest"], "HIGHESTMODSEQ"),
+        ([*SELECT, b"OK [UIDNEXT " + b"9" * 5000 + b"] Predicted"], "UIDNEXT"),
+        ([*SELECT, b"VANISHED (EARLIER) 0:5"], "UID 0"),
+    ],
+)
+def test_select_answers_out_of_range_are_unreadable(lines: list[bytes], named: str) -> None:
+    with pytest.raises(UnreadableResponse, match=named):
+        parse_select(lines)
+
+
+def test_vanished_is_clipped_to_the_stored_uids_and_left_out_when_huge() -> None:
+    assert parse_select([*SELECT, b"VANISHED (EARLIER) 2:4294967295"], last_known_uid=5).vanished == [2, 3, 4, 5]
+    huge = parse_select([*SELECT, b"VANISHED (EARLIER) 1:4294967295"], last_known_uid=MAX_VANISHED + 1)
+    assert huge.vanished is None
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        (b"1 FETCH (UID 0 FLAGS ())", "UID 0"),
+        (b"1 FETCH (UID 4294967296 FLAGS ())", "UID 4294967296"),
+        (b'1 FETCH (UID 1 FLAGS () INTERNALDATE "yesterday")', "INTERNALDATE"),
+        (b"1 FETCH (UID 1 RFC822.SIZE 99999999999999999999)", "RFC822.SIZE"),
+        (b"1 FETCH (UID 1 MODSEQ (9223372036854775808))", "MODSEQ"),
+    ],
+)
+def test_fetch_values_out_of_range_are_unreadable(line: bytes, named: str) -> None:
+    with pytest.raises(UnreadableResponse, match=named):
+        list(parse_fetch([line]))
+
+
+@pytest.mark.parametrize("data", [b"1 99999999999", b"0 1", b"1 " + b"9" * 5000, b"1 4294967296", b"1 two"])
+def test_search_answers_out_of_range_are_unreadable(data: bytes) -> None:
+    with pytest.raises(UnreadableResponse):
+        parse_search([data, b"Search completed."])
+
+
+def test_search_answers_are_sorted_and_once_each() -> None:
+    assert list(parse_search([b"9 3 3 4294967295", b"done"])) == [3, 9, 4294967295]

@@ -1,7 +1,7 @@
 """The sync rules on the fakes: first sync, nothing-new re-syncs, changes, renames, UIDVALIDITY, cuts, leases."""
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -149,7 +149,7 @@ async def test_a_cut_connection_fails_the_sync_and_the_next_one_resumes_without_
     world.server.fetches_before_drop = 2
     failed = await world.sync()(account.tenant_id, account.id, "w")
     assert failed.phase is SyncPhase.FAILED
-    assert failed.last_error == "imap: connection lost"
+    assert failed.last_error == 'folder "INBOX": imap: connection lost'
     assert len(world.messages("INBOX")) == 4
 
     world.server.fetches_before_drop = None
@@ -157,6 +157,48 @@ async def test_a_cut_connection_fails_the_sync_and_the_next_one_resumes_without_
     assert done.phase is SyncPhase.IDLE
     assert [m.uid for m in world.messages("INBOX")] == list(range(1, 8))
     assert world.server.bodies_fetched == 7
+
+
+async def test_a_folder_the_server_refuses_is_reported_and_the_others_still_sync() -> None:
+    world = World()
+    account = await world.account()
+    world.server.deliver("Shared", mail("hidden"))
+    world.server.deliver("INBOX", mail("one"))
+    world.server.failing_folders["Shared"] = False
+    result = await world.sync()(account.tenant_id, account.id, "w")
+    assert result.phase is SyncPhase.FAILED
+    assert result.last_error == 'folder "Shared": imap: EXAMINE refused: NO'
+    assert world.subjects("INBOX") == ["one"]
+    assert world.server.sessions_opened == 1, "a refusal leaves the connection usable"
+
+
+async def test_a_folder_that_breaks_the_connection_is_passed_over_on_a_new_connection() -> None:
+    world = World()
+    account = await world.account()
+    world.server.deliver("Trap", mail("trapped"))
+    world.server.deliver("Archive", mail("old"))
+    world.server.failing_folders["Trap"] = True
+    result = await world.sync()(account.tenant_id, account.id, "w")
+    assert result.phase is SyncPhase.FAILED
+    assert result.last_error == 'folder "Trap": imap: EXAMINE failed: timed out'
+    assert (world.subjects("INBOX"), world.subjects("Archive")) == ([], ["old"])
+    assert (result.progress.folders_done, result.progress.folders_total) == (3, 3)
+    assert world.server.sessions_opened == 2
+
+
+async def test_a_server_that_breaks_every_connection_is_given_up_on() -> None:
+    """Each broken connection costs a command timeout: a server breaking them all must not hold a worker for one
+    timeout per folder."""
+    world = World()
+    account = await world.account()
+    for n in range(10):
+        world.server.deliver(f"Trap{n}", mail(f"t{n}"))
+        world.server.failing_folders[f"Trap{n}"] = True
+    result = await world.sync()(account.tenant_id, account.id, "w")
+    assert result.phase is SyncPhase.FAILED
+    assert result.last_error is not None
+    assert result.last_error.endswith("gave up after 3 connections failed, 7 folders left")
+    assert world.server.sessions_opened == 3
 
 
 async def test_only_the_lease_holder_syncs() -> None:
@@ -218,7 +260,7 @@ async def test_a_sync_stopped_by_a_shutting_down_worker_gives_its_lease_back_and
     fetching = asyncio.Event()
 
     class StallingSession(FakeImapSession):
-        async def fetch_messages(self, first_uid: int, last_uid: int, max_size: int) -> list[FetchedMessage]:
+        async def fetch_messages(self, uids: Sequence[int], max_size: int) -> list[FetchedMessage]:
             fetching.set()
             await asyncio.Event().wait()  # a slow server, until the worker is stopped
             return []
