@@ -14,3 +14,7 @@ uv sync --locked --no-dev --no-editable $only \
     --no-install-package faker --no-install-package rich --no-install-package rich-click \
     --no-install-package pygments
 find "${UV_PROJECT_ENVIRONMENT:?set it to the virtualenv to build}" -name "*.so" -exec strip --strip-debug {} +
+# Some wheels ship the C and Cython sources of their extensions (selectolax's lexbor.c alone is 3 MB): only a
+# build reads them.
+find "$UV_PROJECT_ENVIRONMENT" -path "*/site-packages/*" \( -name "*.c" -o -name "*.pyx" -o -name "*.pxd" -o -name "*.pxi" \) \
+    -delete
