@@ -35,6 +35,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         "MAILROOM_RATE_LIMIT_PER_MINUTE": "1000000",
         "MAILROOM_RATE_LIMIT_PER_HOUR": "1000000",
         "MAILROOM_LOGIN_LIMIT_PER_MINUTE": "1000000",
+        "MAILROOM_LOGIN_LIMIT_PER_HOUR": "1000000",
         "MAILROOM_IDLE_ENABLED": "false",
         "MAILROOM_LOG_LEVEL": "WARNING",
     }
