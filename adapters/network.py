@@ -12,6 +12,7 @@ import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from domain.accounts import Security
 from domain.errors import MailServerRejected
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -88,9 +89,16 @@ class OutboundPolicy:
     timeout: float = 15.0
     ca_file: str | None = None
     resolver: Resolver = field(default=system_resolver, repr=False, compare=False)
+    allow_plaintext: bool = True
 
     def tls_context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.ca_file)
+
+    def require_tls(self, protocol: str, security: Security) -> None:
+        """Accounts stored before a deployment refused `security: none` still have it: no password leaves in clear
+        where plaintext is not allowed, whatever the stored settings say."""
+        if security is Security.NONE and not self.allow_plaintext:
+            raise MailServerRejected(protocol, "unencrypted connections are not allowed on this server")
 
     async def connect(self, protocol: str, host: str, port: int) -> socket.socket:
         """A non-blocking TCP socket connected to `host`, for the IMAP or SMTP client to take over; TLS on it must

@@ -157,6 +157,7 @@ class MailProvider(Provider):
             allow_private=settings.private_mail_hosts_allowed,
             timeout=settings.mail_timeout_seconds,
             ca_file=settings.mail_ca_file,
+            allow_plaintext=settings.plaintext_mail_allowed,
         )
 
     fetcher = provide(ImapMailFetcher, provides=MailFetcher)

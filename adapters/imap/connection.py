@@ -31,6 +31,7 @@ async def close_imap(client: aioimaplib.IMAP4) -> None:
 
 
 async def _connect(server: ServerSettings, policy: OutboundPolicy) -> aioimaplib.IMAP4:
+    policy.require_tls("imap", server.security)
     sock = await policy.connect("imap", server.host, server.port)
     tls = policy.tls_context() if server.security is Security.SSL else None
     client = Imap4(server.host, server.port, sock, timeout=policy.timeout, ssl_context=tls)

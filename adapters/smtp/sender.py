@@ -48,6 +48,7 @@ class SmtpMailSender(MailSender):
         already connected to an address the SSRF guard checked, so aiosmtplib never resolves the name itself (and
         keeps that socket: a client cannot reconnect by name)."""
         try:
+            self._policy.require_tls("smtp", server.security)
             sock = await self._policy.connect("smtp", server.host, server.port)
         except MailServerRejected as error:
             raise DeliveryFailed(error.reason, permanent=True) from None
