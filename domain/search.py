@@ -128,6 +128,11 @@ _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" joins words as "." and "@" do
 
 
+def words(text: str) -> list[str]:
+    """The words of `text` as every store splits them: runs of letters and digits."""
+    return _WORD.findall(text)
+
+
 def parse_web_search(text: str) -> list[TermGroup]:
     """Web search syntax as Postgres's websearch_to_tsquery reads it, for the stores that have no such function:
     words and "quoted phrases" must all appear, a leading minus excludes one, OR separates alternatives.

@@ -1,12 +1,9 @@
 """The fake's search: the same conditions, orderings and cursors as the SQL stores, over Python objects."""
 
-import re
 from collections.abc import Iterable
 
 from domain.messages import Address, Message, MessageSummary
-from domain.search import Cursor, KeysetPage, MessageQuery, PageAfter, TermGroup, parse_web_search
-
-_WORD = re.compile(r"[^\W_]+")  # letters and digits: "_" joins words as "." and "@" do
+from domain.search import Cursor, KeysetPage, MessageQuery, PageAfter, TermGroup, parse_web_search, words
 
 
 def search(messages: Iterable[Message], query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
@@ -57,7 +54,7 @@ def _score(message: Message, groups: list[TermGroup]) -> float:
     exclusions alone matches what has none of them, as on Postgres."""
     addresses = _addresses([*message.sender, *message.to, *message.cc, *message.bcc])
     fields = [(message.subject, 10.0), (addresses, 5.0), (message.text_body or "", 1.0)]
-    texts = [(" " + " ".join(_WORD.findall(text.lower())) + " ", weight) for text, weight in fields]
+    texts = [(" " + " ".join(words(text.lower())) + " ", weight) for text, weight in fields]
     document = " ".join(text for text, _ in texts)
     best = 0.0
     for group in groups:

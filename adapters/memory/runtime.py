@@ -1,3 +1,4 @@
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,10 @@ class ManualClock(Clock):
         self._now += delta
 
     async def sleep(self, seconds: float) -> None:
+        """Moves the clock on at once, but still lets other tasks run, as a real sleep would: a retry loop on
+        this clock must not starve the event loop."""
         self.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)
 
 
 @dataclass

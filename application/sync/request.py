@@ -32,18 +32,17 @@ async def request_sync(uow: UnitOfWork, jobs: JobQueue, clock: Clock, tenant_id:
     """Two first requests for an account may race to create its status; the loser tries once more and finds
     the winner's sync queued."""
     try:
-        sync, queued = await _queue(uow, clock, tenant_id, account_id)
+        sync, job_id = await _queue(uow, clock, tenant_id, account_id)
     except Conflict:
-        sync, queued = await _queue(uow, clock, tenant_id, account_id)
-    if queued:
-        assert sync.job_id is not None
-        await jobs.enqueue(SYNC_TASK, sync.job_id, tenant_id=str(tenant_id), account_id=str(account_id))
+        sync, job_id = await _queue(uow, clock, tenant_id, account_id)
+    if job_id is not None:
+        await jobs.enqueue(SYNC_TASK, job_id, tenant_id=str(tenant_id), account_id=str(account_id))
     return sync
 
 
-async def _queue(uow: UnitOfWork, clock: Clock, tenant_id: UUID, account_id: UUID) -> tuple[AccountSync, bool]:
-    """The account's sync and whether this call queued it (False: it was already queued, or is running and
-    will run once more)."""
+async def _queue(uow: UnitOfWork, clock: Clock, tenant_id: UUID, account_id: UUID) -> tuple[AccountSync, str | None]:
+    """The account's sync, and the id of the job this call queued (None: it was already queued, or is running
+    and will run once more)."""
     now = clock.now()
     async with uow:
         if await uow.accounts.get(tenant_id, account_id) is None:
@@ -52,15 +51,16 @@ async def _queue(uow: UnitOfWork, clock: Clock, tenant_id: UUID, account_id: UUI
         sync = stored or AccountSync(tenant_id, account_id)
         if sync.in_progress and sync.job_id and not sync.stalled(now):
             if sync.phase is SyncPhase.QUEUED:
-                return sync, False
+                return sync, None
             if await uow.syncs.ask_again(account_id):
                 await uow.commit()
-                return sync, False
+                return sync, None
             sync = await uow.syncs.get(tenant_id, account_id) or sync
-        sync.queue(new_id().hex, now)
+        job_id = new_id().hex
+        sync.queue(job_id, now)
         if stored is None:
             await uow.syncs.add(sync)
         else:
             await uow.syncs.save(sync)
         await uow.commit()
-    return sync, True
+    return sync, job_id

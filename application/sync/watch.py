@@ -55,7 +55,7 @@ class WatchInbox:
             except NotFound:
                 return
             except (MailServerRejected, DependencyUnavailable):
-                await asyncio.sleep(self._backoff[min(failures, len(self._backoff) - 1)])
+                await self._clock.sleep(self._backoff[min(failures, len(self._backoff) - 1)])
                 failures += 1
 
 
