@@ -13,8 +13,8 @@ class ImapProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
     """Three changes to aioimaplib's reading of answers; what a line means is left to aioimaplib.
 
     - Its `data_received` starts with `log.debug('Received : %s' % d)`: the repr of every chunk is built whether or
-      not debug logging is on. In a first sync that was a tenth of the process's CPU (profiled on the bench-sync
-      corpus), and at debug level it would log message contents. Not here.
+      not debug logging is on, an escaped copy of every byte a sync receives, and at debug level it would log
+      message contents. Not here.
     - Its `_handle_responses` recurses once per line and copies the rest of the read at each: a read of more than
       about 1,000 lines exceeds Python's recursion limit (aioimaplib issue #118), and a read of many short lines
       holds a copy of itself per line. Here a loop walks the read by offset.

@@ -89,8 +89,8 @@ class BodyCollector:
 
 
 def base64_size(encoded: str) -> int:
-    """The decoded size of base64 text, counted rather than decoded (decoding took 0.4 ms for a 100 KB
-    attachment, and only the size is kept). Exact for well-formed base64; for damaged text, an estimate."""
+    """The decoded size of base64 text, counted rather than decoded: only the size is kept, and decoding a whole
+    attachment only to count it is wasted work. Exact for well-formed base64; for damaged text, an estimate."""
     digits = len(encoded) - encoded.count("\n") - encoded.count("\r")
     padding = min(encoded.rstrip()[-2:].count("="), 2)
     return max(digits * 3 // 4 - padding, 0)

@@ -57,7 +57,7 @@ def collapse(text: str) -> str:
 
 def preview(text: str, length: int) -> str:
     """The first `length` characters of `text` with its whitespace collapsed, reading only as much of a long
-    body as it needs (collapsing whole bodies was a tenth of the parse time)."""
+    body as it needs: collapsing a whole body to keep its first `length` characters is wasted work."""
     window = 4 * length
     while True:
         head = collapse(text[:window])

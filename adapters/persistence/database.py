@@ -18,12 +18,12 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
     SQLite gets foreign keys (off by default there), WAL so readers do not block the writer,
     and a busy timeout so concurrent writers wait instead of failing. Postgres gets no JIT compilation: it
-    pays off for long analytical queries, and here it added 70 to 80 ms to a search whose plan looked costly.
-    And a plan made for each statement's values: asyncpg prepares statements, and the generic plan Postgres
-    switches to after five runs cannot know how rare a searched word is (a search step 56 ms instead of 7).
-    And `random_page_cost` 1.1, the usual setting for SSDs and cached data: at the default 4, the planner paid
-    69 ms to AND a searched word's index with a 250,000-row date range rather than check the word's 8,500 rows
-    (a combination search 98 ms instead of 48; the slowest tenth of them half as slow, the median unchanged).
+    pays off for long analytical queries, and here a search whose plan merely looks costly would pay for the
+    compilation on every run. And a plan made for each statement's values: asyncpg prepares statements, and the
+    generic plan Postgres switches to after five runs cannot know how rare a searched word is. And
+    `random_page_cost` 1.1, the usual setting for SSDs and cached data: at the default 4, the planner overprices
+    reading rows one by one, and ANDs a searched word's index with a whole date range's bitmap rather than
+    check the word's few thousand rows.
     A pooled connection the server has closed is replaced as it is checked out (`_replace_if_closed`).
     """
     if is_sqlite(url):
@@ -46,8 +46,8 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
 
 
 def _replace_if_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    """Instead of `pool_pre_ping`, which costs three round trips a checkout (BEGIN, a query, ROLLBACK: a sixth
-    of a list request's CPU): asyncpg notices at once when the server closes a connection (a restart, an idle
+    """Instead of `pool_pre_ping`, which costs three round trips a checkout (BEGIN, a query, ROLLBACK), on
+    every request: asyncpg notices at once when the server closes a connection (a restart, an idle
     timeout, pg_terminate_backend), so a local check finds those, and the pool opens a new connection instead."""
     if dbapi_connection.driver_connection.is_closed():
         raise DisconnectionError("the server closed this pooled connection")

@@ -23,9 +23,10 @@ def _compile(element: _Explain, compiler: Any, **kw: Any) -> str:
 
 
 async def estimated_rows(session: AsyncSession, statement: Select[Any]) -> float:
-    """Planning costs about a millisecond; the values stay bound parameters. The statement's result columns
-    must have no types that convert values (select a literal), or they would be applied to the plan. The
-    plan comes decoded where the driver decodes json (asyncpg under SQLAlchemy does), else as text."""
+    """The planner's estimate: one round trip, the statement planned but not run; the values stay bound
+    parameters. The statement's result columns must have no types that convert values (select a literal), or
+    they would be applied to the plan. The plan comes decoded where the driver decodes json (asyncpg under
+    SQLAlchemy does), else as text."""
     plan = (await session.execute(_Explain(statement))).scalar_one()
     tree = json.loads(plan) if isinstance(plan, str) else plan
     return float(tree[0]["Plan"]["Plan Rows"])

@@ -3,10 +3,9 @@
 Every authenticated API request reads its token's user in a unit of work of its own, before the handler's.
 Inside `handing_on_reads()` such a unit of work, if it only read, leaves its transaction open, and the next one
 goes on in it (SqlUnitOfWork), rescoped if its tenant scope differs (the token check reads within the token's
-tenant, so a request's does not): a ROLLBACK, a BEGIN and a session fewer, a seventh of the CPU of a list
-request's database work (`uv run just bench-request-db`). Only statements SQLAlchemy built as
-plain SELECTs count as reads; anything else marks the transaction, which then ends as before. Postgres only:
-SQLite does not begin a transaction to read.
+tenant, so a request's does not): a ROLLBACK, a BEGIN and a session fewer for every request. Only statements
+SQLAlchemy built as plain SELECTs count as reads; anything else marks the transaction, which then ends as
+before. Postgres only: SQLite does not begin a transaction to read.
 """
 
 from collections.abc import Iterator

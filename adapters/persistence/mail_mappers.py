@@ -136,7 +136,7 @@ def message_from_row(row: MessageModel) -> Message:
 
 def summary_from_row(row: Any) -> MessageSummary:
     """From a row that starts with SUMMARY_COLUMNS, unpacked by position: a list page maps 50 rows, and reading
-    18 fields by name from each took half the time. The addresses and keywords come as JSON text, decoded by
+    18 fields by name from each is a key lookup per field. The addresses and keywords come as JSON text, decoded by
     msgspec straight into their types; most messages have no keywords, and their flags are shared."""
     (
         id_, account_id, mailbox_id, thread_id, sender, to, subject, preview, date, internal_date,

@@ -51,7 +51,7 @@ from domain.search import (
     required_phrases,
 )
 
-_COLUMNS = MessageModel.__table__.c  # building conditions from the model's attributes cost 0.4 ms a search
+_COLUMNS = MessageModel.__table__.c  # not the model's attributes: conditions on those go through the ORM's layer
 _FTS: ColumnElement[Any] = literal_column("messages_fts")
 _VECTOR: ColumnElement[Any] = literal_column("messages.search_vector")
 _HEADLINE: ColumnElement[Any] = literal_column("messages.headline_vector")
@@ -97,15 +97,15 @@ async def _postgres_tiers(
 ) -> list[tuple[Row[Any], float | None]]:
     """Two tiers, each newest first: the messages whose subject or addresses match (score 1), then those that
     match in the body alone (score 0). Ranking matches by ts_rank meant reading and sorting every match, which
-    for a common word or phrase is tens of thousands of rows (0.8 s); newest first, a tier is a page of the
-    date index at a time whenever matches are dense (see `_newest_matching`).
+    for a common word or phrase is a large share of the mailbox; newest first, a tier is a page of the date
+    index at a time whenever matches are dense (see `_newest_matching`).
 
     A required phrase names its candidates by word pairs: in subjects and addresses by an index of theirs
     (migration 0009); for the body tier, by the pairs of whole messages (migration 0012), those indexed and every
     message still waiting for the scheduled job, while few wait, else by the body's words as before that
-    migration. Checking every message with both words of a rare phrase of common words took 100 to 170 ms. The
-    pairs of whole messages do not serve the subject tier: for common words they are common in bodies (one
-    message in seven for the benchmark's two commonest), where the headline index has only subjects' pairs."""
+    migration; without pairs, a rare phrase of common words means checking every message with both words. The
+    pairs of whole messages do not serve the subject tier: for common words they are common in bodies, so they
+    name many messages whose subject lacks the phrase, where the headline index has only subjects' pairs."""
     tsquery = func.websearch_to_tsquery(
         literal_column("'simple'::regconfig"), bindparam("text", _JOINERS.sub(" ", text))
     )
@@ -240,10 +240,10 @@ async def _newest_matching(
     among the tenant's newest RECENT_SPAN messages are read (the planner ANDs the full-text index with the date
     index, so only those rows are visited), and only if they are too few are all candidates read. The windows
     are skipped when even the widest could not fill the page (`_windows_may_do`), and the newest RECENT_SPAN
-    when the search ends before them (`_may_reach_the_newest`). Measured on a million messages: a common word
-    read from the index and sorted took 1.3 s, a rare phrase walked along the date index 1.9 s, and the 11,000
-    subjects holding a phrase of the two commonest words 65 ms, against 6 to 10 ms for those among the newest
-    16,000 messages."""
+    when the search ends before them (`_may_reach_the_newest`). Each way is slow where another is quick: all
+    the matches of a common word are many rows to read and sort; walking the date index for a rare phrase
+    passes every message that lacks it; and of the many candidates of a phrase of common words, only those
+    among the newest RECENT_SPAN messages need reading when they fill the page."""
     candidates = await estimated_rows(session, tier.candidates)
     if candidates > FEW_CANDIDATES:
         if await _windows_may_do(session, query.tenant_id, candidates, wanted):
@@ -275,7 +275,7 @@ async def _in_windows(
 
 async def _may_reach_the_newest(session: AsyncSession, query: MessageQuery) -> bool:
     """Whether a search ending at `before` may reach into the tenant's newest RECENT_SPAN messages, by the
-    planner's estimate of those after it (finding the date where they start reads the date index 4 to 5 ms)."""
+    planner's estimate of those after it (finding the date where they start walks RECENT_SPAN index entries)."""
     if query.before is None:
         return True
     newer: Select[Any] = select(literal_column("1")).where(
@@ -287,9 +287,8 @@ async def _may_reach_the_newest(session: AsyncSession, query: MessageQuery) -> b
 async def _windows_may_do(session: AsyncSession, tenant_id: UUID, candidates: float, wanted: int) -> bool:
     """Whether the widest window may hold `wanted` matches, at the density of the index's candidates among the
     tenant's messages (an upper bound: the candidates hold the matches; a search's filters thin both alike). A
-    word in one subject in a hundred, under a combination's filters, found 6 to 10 matches in a window that
-    cost 27 ms before the index's candidates were read anyway. The tenant's size is estimated once a session
-    (a search asks for each of its tiers)."""
+    word rare among them leaves the window short of matches, and the index's candidates are read after it
+    anyway. The tenant's size is estimated once a session (a search asks for each of its tiers)."""
     key = ("mailroom.tenant_messages", tenant_id)
     if key not in session.info:
         tenant: Select[Any] = select(literal_column("1")).where(_COLUMNS.tenant_id == tenant_id)
@@ -309,7 +308,7 @@ def _all_matches(base: Select[Any], tier: _Tier, cursor: Cursor | None) -> Selec
 async def _date_of_newest(session: AsyncSession, tenant_id: UUID, cursor: Cursor | None, count: int) -> Any:
     """The date of the tenant's `count`th newest message (after the cursor), from the date index alone; None when
     it has fewer. Of the tenant's messages, not of those passing the search's filters: under rare filters
-    finding that one walked ten times as far (a combination search's p95 84.7 ms instead of 44)."""
+    finding that one would walk the date index past every message that fails them."""
     newest = _newest_first(select(_COLUMNS.internal_date).where(_COLUMNS.tenant_id == tenant_id), cursor)
     return (await session.execute(newest.offset(count - 1).limit(1))).scalar_one_or_none()
 
@@ -330,7 +329,7 @@ def _by_pairs(base: Select[Any], tier: _Tier, cursor: Cursor | None) -> Select[A
 def _in_newest(
     base: Select[Any], conditions: list[ColumnElement[bool]], cursor: Cursor | None, window: int
 ) -> Select[Any]:
-    """Materialized, or the planner may run the window again for every candidate of a join (57 times, 0.6 s)."""
+    """Materialized, or the planner may run the window again for every candidate of a join."""
     recent = (
         _newest_first(base.with_only_columns(_COLUMNS.id), cursor)
         .limit(window)
@@ -355,8 +354,8 @@ def _page(rows: list[tuple[Row[Any], float | None]], limit: int) -> KeysetPage[M
 
 async def _newest_page(session: AsyncSession, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
     """A page without full text, newest first: every list request. Its statement is built once for each set of
-    conditions and run with this query's values, as building one and working out its cache key each time cost
-    0.3 ms, a tenth of a list request's CPU (docs/benchmarks.md, session 8)."""
+    conditions and run with this query's values: building one and working out its cache key is the same work
+    for every request with the same filters."""
     values = _filter_values(query)
     if page.cursor is not None:
         values |= {"cursor_date": page.cursor.date, "cursor_id": page.cursor.id}
@@ -444,7 +443,7 @@ _CONDITIONS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
 
 def _newest_first(statement: Select[Any], cursor: Cursor | None) -> Select[Any]:
     """After the cursor as one row comparison, which the date index takes as where to start; written as an OR,
-    it was a filter, and a tenth page read the 450 rows before it from the table (2.6 ms)."""
+    it would be a filter, and a later page would read every row before it from the table."""
     m = _COLUMNS
     if cursor is not None:
         statement = statement.where(tuple_(m.internal_date, m.id) < tuple_(cursor.date, cursor.id))

@@ -52,9 +52,9 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
 
     Without Redis the task broker, the scheduler and the inbox watches run inside this process (the embedded
     default). With `freeze_heap`, the objects alive once the app has started (modules, routes, the ORM's
-    mappers: about 170,000) are moved out of the garbage collector's reach: each full collection walked them
-    all, about 120 ms on a 2-core machine every few hundred requests (docs/benchmarks.md). Not for tests,
-    which build many apps in one process.
+    mappers) are moved out of the garbage collector's reach (`gc.freeze`): they live as long as the process,
+    and each full collection would otherwise walk them all, a pause in whichever request set it off. Not for
+    tests, which build many apps in one process.
     """
     settings = settings or load_settings()
     stamp_request_ids()

@@ -42,7 +42,7 @@ def upgrade() -> None:
 def _postgres() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     # A folder belongs to one account of one tenant; without this the planner multiplies the three filters'
-    # selectivities, expects a few rows where there are thousands, and picks a bitmap plan 60 times slower.
+    # selectivities, expects a few rows where there are thousands, and picks a bitmap plan made for a few rows.
     op.execute(
         "CREATE STATISTICS messages_owner_dependencies (dependencies)"
         " ON tenant_id, account_id, mailbox_id FROM messages"

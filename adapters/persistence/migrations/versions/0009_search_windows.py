@@ -2,13 +2,13 @@
 full-text vectors kept in the row, and an index of adjacent word pairs in subjects and addresses.
 
 The tenant/date index now carries the columns of the search filters (account, folder, read, flagged,
-attachments), so the newest messages that pass them are found in the index alone (2.4 ms for 1,000 of them
-among a million, against 24 ms reading each row). The two tsvectors are stored MAIN: Postgres then moves the
+attachments), so the newest messages that pass them are found in the index alone, without reading each row.
+The two tsvectors are stored MAIN: Postgres then moves the
 body text out of the row before them, so checking a candidate against a phrase reads one page, not a TOAST
 chunk as well. Rows written before this migration keep their layout until rewritten (VACUUM FULL).
 
 A phrase of common words ("the report") matches few subjects, but the full-text index can only offer every
-subject with both words (a third of a million in the benchmark: 0.6 s to check them). The pairs of adjacent
+subject with both words, each to be read and checked. The pairs of adjacent
 words of the subject and addresses (`mailroom_word_pairs`, from the positions of the headline vector: a dozen
 a message, cheap to keep) make those candidates the matches. Bodies get no such index: their pairs would cost
 as much again as their tsvector on every message synced.

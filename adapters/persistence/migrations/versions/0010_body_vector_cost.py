@@ -1,13 +1,12 @@
-"""The body's tsvector, computed for a fifth less: `replace` for the four separators instead of `translate`,
+"""The body's tsvector, computed more cheaply: `replace` for the four separators instead of `translate`,
 and the 200,000-character cut only for bodies that long.
 
 Postgres computes the search vector of every message a sync inserts, on the core the sync's Python does not
-use, and that had become the slower half of a first sync. On the bench-sync corpus (20,000 messages, 104 MB of
-text), `translate` took 1.8 s and `left` 0.4 s of the 5.3 s the vectors cost: both walk the text character by
+use, so its cost can bound how fast a first sync goes. `translate` and `left` both walk the text character by
 character, where `replace` searches bytes and `octet_length` is a header read. The vectors are the same.
 
 Changing a generated column's expression means adding it again (Postgres 16 has no SET EXPRESSION): the table
-is rewritten, its vectors recomputed and the full-text index rebuilt: 12 s for 20,000 messages here.
+is rewritten, its vectors recomputed and the full-text index rebuilt, in time proportional to the messages.
 
 Revision ID: 0010
 Revises: 0009

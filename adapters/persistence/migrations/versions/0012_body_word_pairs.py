@@ -1,10 +1,10 @@
 """Adjacent word pairs of whole messages (Postgres), computed after the sync: a phrase found in bodies from the
 messages that hold its pairs, not from every message that holds its words.
 
-A phrase of common words, rare in bodies, matched one message in forty of those holding both words; checking
-all of them took 100 to 170 ms on a million messages (the slowest phrases of `bench-search`). Their pairs make
-the candidates the matches. Computing the pairs costs as much as the body's tsvector (0.4 ms for 600 words),
-which the sync cannot absorb on the database's core, so the pairs are not computed as messages are stored:
+A phrase of common words, rare in bodies, matches few of the messages holding both words, and every one of
+those had to be read and checked. Their pairs make the candidates the matches. Computing the pairs costs about
+as much again as the body's tsvector, which the sync cannot absorb on the database's core, so the pairs are
+not computed as messages are stored:
 
 - `message_word_pairs_pending` gets each stored message (a statement trigger on `messages`, which COPY fires
   too: one small row a message);
