@@ -135,7 +135,7 @@ class SecurityProvider(Provider):
 
     @provide
     def cipher(self, settings: Settings) -> CredentialCipher:
-        return AesGcmCredentialCipher(settings.keyring())
+        return AesGcmCredentialCipher(settings.keyring(), accept_unbound=settings.unbound_secrets_accepted)
 
     @provide
     def tokens(self, settings: Settings, clock: Clock) -> TokenIssuer:
@@ -316,8 +316,9 @@ class UseCaseProvider(Provider):
     check_stored_secrets = provide(CheckStoredSecrets)
 
     @provide
-    def rotate_keys(self, uow: UnitOfWork, cipher: CredentialCipher, auditor: Auditor) -> RotateEncryptionKeys:
-        return RotateEncryptionKeys(uow, cipher, auditor)
+    def rotate_keys(self, uow: UnitOfWork, settings: Settings, auditor: Auditor) -> RotateEncryptionKeys:
+        """Rotation reads the secrets stored before binding in order to bind them, whatever the deployment allows."""
+        return RotateEncryptionKeys(uow, AesGcmCredentialCipher(settings.keyring(), accept_unbound=True), auditor)
 
     @provide
     def origin(self) -> RequestOrigin:

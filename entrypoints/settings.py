@@ -42,6 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     encryption_keys: str = ""
     allow_private_mail_hosts: bool | None = None
     allow_plaintext_mail: bool | None = None
+    accept_unbound_secrets: bool | None = None
     mail_timeout_seconds: float = 30.0
     mail_ca_file: str | None = None
     log_level: str = "INFO"
@@ -106,6 +107,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
             return TrustedProxies.parse(self.trusted_proxies)
         except InvalidInput as error:
             raise SettingsError(f"{PREFIX}TRUSTED_PROXIES: {error.reason}") from None
+
+    @property
+    def unbound_secrets_accepted(self) -> bool:
+        """Mail passwords stored before they were bound to their account are read on a developer's machine, and in
+        production only when allowed for the upgrade (run `mailroom keys rotate`, then turn it off)."""
+        return not self.is_production if self.accept_unbound_secrets is None else self.accept_unbound_secrets
 
     def keyring(self) -> Keyring:
         try:

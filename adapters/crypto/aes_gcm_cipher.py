@@ -16,13 +16,16 @@ class AesGcmCredentialCipher(CredentialCipher):
 
     The associated data binds the key id and where the secret is stored (`EncryptedSecret.bound_to`): a
     ciphertext relabelled with another key id, or copied into another account or field, fails to decrypt.
-    Secrets written before the binding was added have the key id alone as associated data; they still decrypt
-    until `mailroom keys rotate` rewrites them bound (`is_current` is false for them).
+    Secrets written before the binding was added have the key id alone as associated data. They are read only
+    with `accept_unbound` (key rotation, which rewrites them bound, and deployments that allow them while they
+    upgrade): anywhere else an old ciphertext, from a row not yet rotated or from a backup, could still be
+    copied into another account.
     """
 
-    def __init__(self, keyring: Keyring) -> None:
+    def __init__(self, keyring: Keyring, *, accept_unbound: bool = False) -> None:
         self._keyring = keyring
         self._aeads = {key_id: AESGCM(key) for key_id, key in keyring.keys.items()}
+        self._accept_unbound = accept_unbound
 
     @property
     def current_key_id(self) -> str:
@@ -47,12 +50,20 @@ class AesGcmCredentialCipher(CredentialCipher):
         if aead is None:
             raise DependencyUnavailable(f"encryption key {secret.key_id!r} is not configured")
         nonce, sealed = secret.ciphertext[:_NONCE_BYTES], secret.ciphertext[_NONCE_BYTES:]
-        for associated, bound in ((_bound_data(secret.key_id, secret.bound_to), True), (secret.key_id.encode(), False)):
-            try:
-                return aead.decrypt(nonce, sealed, associated).decode(), bound
-            except InvalidTag:
-                continue
-        raise DependencyUnavailable(f"a secret under key {secret.key_id!r} failed authentication")
+        try:
+            return aead.decrypt(nonce, sealed, _bound_data(secret.key_id, secret.bound_to)).decode(), True
+        except InvalidTag:
+            pass
+        try:
+            plaintext = aead.decrypt(nonce, sealed, secret.key_id.encode()).decode()
+        except InvalidTag:
+            raise DependencyUnavailable(f"a secret under key {secret.key_id!r} failed authentication") from None
+        if not self._accept_unbound:
+            raise DependencyUnavailable(
+                f"a secret under key {secret.key_id!r} was stored before secrets were bound to their account:"
+                " run `mailroom keys rotate`"
+            )
+        return plaintext, False
 
 
 def _bound_data(key_id: str, bound_to: str) -> bytes:

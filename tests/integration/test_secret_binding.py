@@ -30,6 +30,7 @@ from tests.unit.fakes import Fakes, new_account
 
 KEY_ENTRY = Keyring.generate_entry("k1")
 CIPHER = AesGcmCredentialCipher(Keyring.parse(KEY_ENTRY))
+LENIENT = AesGcmCredentialCipher(Keyring.parse(KEY_ENTRY), accept_unbound=True)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -98,13 +99,32 @@ async def test_rotation_binds_the_passwords_written_before_binding(
             update(MailAccountModel).where(MailAccountModel.id == account.id).values(imap_password_ciphertext=unbound)
         )
     before = (await _read(make_uow, account)).imap_password
-    assert (CIPHER.decrypt(before), CIPHER.is_current(before)) == ("old-secret", False)
+    with pytest.raises(DependencyUnavailable, match="mailroom keys rotate"):
+        CIPHER.decrypt(before)
+    assert (LENIENT.decrypt(before), LENIENT.is_current(before)) == ("old-secret", False)
 
-    assert await RotateEncryptionKeys(make_uow(), CIPHER, Fakes().auditor)() == 1
+    assert await RotateEncryptionKeys(make_uow(), LENIENT, Fakes().auditor)() == 1
 
     after = (await _read(make_uow, account)).imap_password
     assert (CIPHER.decrypt(after), CIPHER.is_current(after)) == ("old-secret", True)
-    assert await RotateEncryptionKeys(make_uow(), CIPHER, Fakes().auditor)() == 0
+    assert await RotateEncryptionKeys(make_uow(), LENIENT, Fakes().auditor)() == 0
+
+
+async def test_an_unbound_password_copied_into_another_account_is_refused_by_default(
+    engine: AsyncEngine, make_uow: Callable[[], UnitOfWork]
+) -> None:
+    """A ciphertext from before binding (a row not yet rotated, or a backup) is the one thing a copy could still
+    use: outside rotation it is not read at all."""
+    await _create(make_uow, "victim@example.com", "victims-secret")
+    attacker = await _create(make_uow, "mallory@example.com", "mallorys-secret")
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(MailAccountModel)
+            .where(MailAccountModel.id == attacker.id)
+            .values(imap_password_ciphertext=_encrypt_unbound("victims-secret"))
+        )
+    with pytest.raises(DependencyUnavailable):
+        CIPHER.decrypt((await _read(make_uow, attacker)).imap_password)
 
 
 def _encrypt_unbound(plaintext: str) -> bytes:

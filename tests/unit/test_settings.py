@@ -98,3 +98,18 @@ def test_plaintext_mail_logins_are_refused_in_production_unless_allowed(
     if setting is not None:
         environ["MAILROOM_ALLOW_PLAINTEXT_MAIL"] = setting
     assert load_settings(environ).plaintext_mail_allowed is allowed
+
+
+@pytest.mark.parametrize(
+    ("env", "setting", "accepted"),
+    [("development", None, True), ("production", None, False), ("production", "true", True)],
+)
+def test_unbound_secrets_are_refused_in_production_unless_allowed(
+    tmp_path: Path, env: str, setting: str | None, accepted: bool
+) -> None:
+    environ = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_ENV": env}
+    if env == "production":
+        environ |= {"MAILROOM_JWT_SECRET": "s" * 48, "MAILROOM_ENCRYPTION_KEYS": Keyring.generate_entry("k1")}
+    if setting is not None:
+        environ["MAILROOM_ACCEPT_UNBOUND_SECRETS"] = setting
+    assert load_settings(environ).unbound_secrets_accepted is accepted
