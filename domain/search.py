@@ -13,6 +13,7 @@ from uuid import UUID
 
 from domain.errors import InvalidInput
 from domain.pagination import MAX_PAGE_SIZE
+from domain.validation import in_utc
 
 T = TypeVar("T")
 
@@ -55,8 +56,9 @@ class MessageQuery:
             object.__setattr__(self, name, clean_text(getattr(self, name)))
         for name in ("since", "before"):
             moment = getattr(self, name)
-            if moment is not None and moment.tzinfo is None:
-                object.__setattr__(self, name, moment.replace(tzinfo=UTC))
+            if moment is not None:
+                aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+                object.__setattr__(self, name, in_utc(name, aware))
         if self.since and self.before and self.since >= self.before:
             raise InvalidInput("since", "must be before `before`")
 
@@ -90,6 +92,10 @@ class Cursor:
             raise InvalidInput("cursor", "not a cursor this API gave out") from None
         if cursor.date.tzinfo is None or (cursor.score is not None and not math.isfinite(cursor.score)):
             raise InvalidInput("cursor", "not a cursor this API gave out")
+        try:
+            cursor = cls(cursor.score, in_utc("cursor", cursor.date), cursor.id)
+        except InvalidInput:
+            raise InvalidInput("cursor", "not a cursor this API gave out") from None
         if (cursor.score is not None) != by_relevance:
             raise InvalidInput("cursor", "belongs to a search with another ordering")
         return cursor

@@ -1,6 +1,7 @@
 """Small checks shared by the value objects. They raise InvalidInput naming the field."""
 
 import re
+from datetime import UTC, datetime
 
 from domain.errors import InvalidInput
 
@@ -40,6 +41,17 @@ def require_mail_password(field: str, value: str) -> str:
     if not value or any(c in value for c in "\x00\r\n"):
         raise InvalidInput(field, "must not be empty or contain NUL, CR or LF")
     return value
+
+
+def in_utc(field: str, moment: datetime) -> datetime:
+    """An aware time in UTC, as the stores keep it. Year 1 at +14:00 or year 9999 at -14:00 cannot be: refused
+    here rather than failing the database driver's conversion."""
+    if moment.tzinfo is None:
+        raise InvalidInput(field, "must name its time zone, e.g. 2026-12-24T09:00:00Z")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidInput(field, "is out of range") from None
 
 
 def require_port(field: str, value: int) -> int:

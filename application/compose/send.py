@@ -10,12 +10,13 @@ from application.compose.settings import OutboxSettings
 from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.drafts import Draft, DraftStatus, Outgoing, new_message_id
-from domain.errors import Conflict, InvalidInput, NotFound, TooLarge
+from domain.errors import Conflict, NotFound, TooLarge
 from domain.ids import new_id
 from domain.ports.mail import MessageComposer
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
 from domain.ports.storage import BlobStore
+from domain.validation import in_utc
 
 SEND_TASK = "send_draft"
 
@@ -47,8 +48,8 @@ class QueueSend:
     async def __call__(
         self, principal: Principal, draft_id: UUID, send_at: datetime | None = None, key: str | None = None
     ) -> Draft:
-        if send_at is not None and send_at.tzinfo is None:
-            raise InvalidInput("send_at", "must name its time zone, e.g. 2026-12-24T09:00:00Z")
+        if send_at is not None:
+            send_at = in_utc("send_at", send_at)
         async with self._uow as uow:
             draft = await owned_draft(uow, principal.tenant_id, draft_id)
             account = await uow.accounts.get(principal.tenant_id, draft.account_id)

@@ -325,6 +325,8 @@ async def test_a_scheduled_send_waits_and_can_be_cancelled(world: dict[str, Any]
     ).json()
     naive = await client.post(f"/api/compose/{draft['id']}/send", json={"send_at": "2099-01-01T09:00:00"}, headers=auth)
     assert naive.status_code == 422
+    beyond = {"send_at": "9999-12-31T23:59:59-14:00"}  # after the last moment UTC can hold
+    assert (await client.post(f"/api/compose/{draft['id']}/send", json=beyond, headers=auth)).status_code == 422
     queued = await client.post(
         f"/api/compose/{draft['id']}/send", json={"send_at": "2099-01-01T09:00:00Z"}, headers=auth
     )

@@ -39,8 +39,9 @@ async def test_json_nested_100000_deep_is_a_4xx(
         _cursor([float("nan"), "2024-01-01T00:00:00+00:00", "00000000-0000-0000-0000-000000000000"]),
         base64.urlsafe_b64encode(b"[" * 5000).decode(),
         "A" * 10_000,
+        _cursor([None, "0001-01-01T00:00:00+14:00", "00000000-0000-0000-0000-000000000000"]),
     ],
-    ids=["no-time-zone", "infinite-score", "nan-score", "deeply-nested", "very-long"],
+    ids=["no-time-zone", "infinite-score", "nan-score", "deeply-nested", "very-long", "before-year-1-in-utc"],
 )
 @pytest.mark.parametrize("text", [None, "hello"])
 async def test_a_forged_cursor_is_a_422_naming_it(
@@ -68,3 +69,15 @@ async def test_a_mail_password_with_cr_lf_or_nul_is_a_422_at_creation_and_update
     answer = await client.patch(f"/api/accounts/{account['id']}", json={server: {"password": password}}, headers=auth)
     assert answer.status_code == 422, answer.text
     assert (await client.get("/api/accounts", headers=auth)).json()["total"] == 1
+
+
+@pytest.mark.parametrize(
+    ("bound", "moment"), [("since", "0001-01-01T00:00:00+14:00"), ("before", "9999-12-31T23:59:59-14:00")]
+)
+async def test_a_search_date_outside_what_utc_can_hold_is_a_422(
+    client: AsyncTestClient[Litestar], login: Login, bound: str, moment: str
+) -> None:
+    auth = await login()
+    answer = await client.get("/api/sync/search", params={bound: moment}, headers=auth)
+    assert (answer.status_code, answer.headers["content-type"]) == (422, PROBLEM), answer.text
+    assert bound in [e["field"] for e in answer.json()["errors"]]
