@@ -50,6 +50,8 @@ class UpdateMailAccount:
             stored = await uow.accounts.get(principal.tenant_id, account_id)
             if stored is None:
                 raise NotFound("mail account not found")
+            if _logins(stored) != _logins(current):
+                raise Conflict("the account's servers or passwords changed meanwhile: read it again and retry")
             if await uow.accounts.email_taken(principal.tenant_id, details.email, excluding=account_id):
                 raise Conflict(f"an account for {details.email} already exists")
             updated = replace(details.apply_to(stored), updated_at=self._clock.now())
@@ -67,3 +69,10 @@ class UpdateMailAccount:
             )
             await uow.commit()
         return updated
+
+
+def _logins(account: MailAccount) -> tuple[object, ...]:
+    """What decides where a stored password goes. The changes were checked against the account as first read
+    (a new server needs its password); written over a version whose servers or passwords changed since, they
+    could pair one request's server with another's password."""
+    return (account.imap, account.smtp, account.imap_password, account.smtp_password)

@@ -3,15 +3,18 @@ from datetime import timedelta
 
 import pytest
 
+from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender
 from application.accounts.commands import MailAccountChanges, ServerLoginChanges
 from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
 from application.accounts.read import GetMailAccount, ListMailAccounts
 from application.accounts.update import UpdateMailAccount
-from domain.accounts import MailAccount, Security, TransportPolicy
+from application.accounts.verification import LoginVerifier
+from domain.accounts import MailAccount, Security, ServerSettings, TransportPolicy
 from domain.auth import Principal
 from domain.errors import Conflict, InvalidInput, MailServerRejected, NotFound
 from domain.pagination import PageRequest
+from domain.tenants import Role
 from tests.unit.fakes import Fakes, new_account, principal
 
 
@@ -199,3 +202,37 @@ async def test_a_deployment_without_plaintext_refuses_security_none_and_stores_n
         )
     assert refused.value.field == "imap.security"
     assert fakes.uow.store.accounts[account.id] == account
+
+
+class _ChangingDuringVerify(ScriptedMailFetcher):
+    """While the update logs in to check the servers, another request commits a new host and password."""
+
+    def __init__(self, fakes: Fakes, account: MailAccount) -> None:
+        super().__init__(fakes.servers)
+        self._fakes, self._account = fakes, account
+
+    async def verify_login(self, server: ServerSettings, password: str) -> None:
+        other = MailAccountChanges(imap=ServerLoginChanges(host="imap.good.example", password="victims-new"))
+        await update(self._fakes)(principal_of(self._account), self._account.id, other)
+
+
+def principal_of(account: MailAccount) -> Principal:
+    return Principal(user_id=account.id, tenant_id=account.tenant_id, role=Role.ADMIN)
+
+
+async def test_an_update_over_servers_changed_meanwhile_is_a_conflict_and_mixes_nothing() -> None:
+    fakes = Fakes()
+    account = await add(fakes, principal())
+    fakes.servers.accept("smtp.example.com", "alice", "smtp-secret")
+    racing = UpdateMailAccount(
+        fakes.uow,
+        fakes.cipher,
+        fakes.clock,
+        LoginVerifier(_ChangingDuringVerify(fakes, account), ScriptedMailSender(fakes.servers)),
+        fakes.auditor,
+    )
+    with pytest.raises(Conflict):
+        await racing(principal_of(account), account.id, MailAccountChanges(name="Renamed"), verify=True)
+    stored = fakes.uow.store.accounts[account.id]
+    assert (stored.name, stored.imap.host) == ("Work", "imap.good.example")
+    assert fakes.cipher.decrypt(stored.imap_password) == "victims-new"
