@@ -21,6 +21,7 @@ _SESSION_ROLE = text(
     SELECT current_user,
       EXISTS (SELECT FROM pg_roles r WHERE r.rolsuper AND pg_has_role(current_user, r.oid, 'MEMBER')),
       EXISTS (SELECT FROM pg_roles r WHERE r.rolbypassrls AND pg_has_role(current_user, r.oid, 'MEMBER')),
+      EXISTS (SELECT FROM pg_roles r WHERE r.rolcreaterole AND pg_has_role(current_user, r.oid, 'MEMBER')),
       ARRAY(
         SELECT c.relname::text FROM pg_class c
         WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND pg_has_role(current_user, c.relowner, 'MEMBER')
@@ -37,11 +38,14 @@ class SessionRole:
     name: str
     superuser: bool
     bypass_rls: bool
+    create_role: bool
+    """CREATEROLE: before Postgres 16 such a role may grant itself membership in any role but a superuser, the
+    tables' owner among them; from 16 it still administers the roles it creates."""
     owned_tables: tuple[str, ...]  # tables under row-level security it owns, or whose owner it may become
 
     @property
     def bypasses_row_security(self) -> bool:
-        return self.superuser or self.bypass_rls or bool(self.owned_tables)
+        return self.superuser or self.bypass_rls or self.create_role or bool(self.owned_tables)
 
     @property
     def why(self) -> str:
@@ -53,6 +57,8 @@ class SessionRole:
         if self.owned_tables:
             shown = ", ".join(self.owned_tables[:3]) + (", ..." if len(self.owned_tables) > 3 else "")
             return f"role {self.name!r} owns the tables ({shown}) and may switch their policies off"
+        if self.create_role:
+            return f"role {self.name!r} has CREATEROLE and could make itself a member of the tables' owner"
         return f"role {self.name!r} is under row-level security"
 
 
@@ -61,8 +67,8 @@ async def session_role(engine: AsyncEngine) -> SessionRole | None:
     if engine.dialect.name != "postgresql":
         return None
     async with engine.connect() as connection:
-        name, superuser, bypass_rls, owned = (await connection.execute(_SESSION_ROLE)).one()
-    return SessionRole(name, superuser, bypass_rls, tuple(owned))
+        name, superuser, bypass_rls, create_role, owned = (await connection.execute(_SESSION_ROLE)).one()
+    return SessionRole(name, superuser, bypass_rls, create_role, tuple(owned))
 
 
 # Run by the owner after the migrations. The role and its password arrive as transaction-local settings and

@@ -267,10 +267,12 @@ def test_check_in_development_reports_a_superuser_without_refusing(superuser_url
 async def test_roles_that_can_switch_the_policies_off_are_recognised(
     owned: tuple[OwnedDatabase, subprocess.CompletedProcess[str]],
 ) -> None:
-    """BYPASSRLS alone is enough; so is membership in the owner's role (SET ROLE makes it the owner)."""
+    """BYPASSRLS alone is enough; so is membership in the owner's role (SET ROLE makes it the owner), and CREATEROLE,
+    with which a role may make itself such a member."""
     database, _ = owned
     cases = {
         database.login_role("bypass", "NOSUPERUSER BYPASSRLS"): "has BYPASSRLS",
+        database.login_role("creator", "NOSUPERUSER NOBYPASSRLS CREATEROLE"): "has CREATEROLE",
         database.login_role("member", f'NOSUPERUSER NOBYPASSRLS IN ROLE "{database.owner}"'): "owns the tables",
         database.service_url: "",
     }
