@@ -48,7 +48,10 @@ async def _connect(server: ServerSettings, policy: OutboundPolicy) -> aioimaplib
 async def _starttls(client: aioimaplib.IMAP4, host: str, policy: OutboundPolicy) -> None:
     """STARTTLS (RFC 2595 section 3.1), which aioimaplib lacks: upgrade the transport in place.
 
-    Capabilities learned before the upgrade must be discarded (RFC 3501 section 6.2.1).
+    Capabilities learned before the upgrade must be discarded (RFC 3501 section 6.2.1), and so must anything the
+    server sent after its OK in plaintext: a man in the middle could append it, to be read as if it came over
+    TLS (the STARTTLS command injection of CVE-2011-0411 and its IMAP kin). A connection holding such bytes is
+    refused.
     """
     protocol = client.protocol
     if not client.has_capability("STARTTLS"):
@@ -57,6 +60,8 @@ async def _starttls(client: aioimaplib.IMAP4, host: str, policy: OutboundPolicy)
     response = await asyncio.wait_for(protocol.execute(command), policy.timeout)
     if response.result != "OK":
         raise MailServerRejected("imap", _server_text(response.lines) or "STARTTLS refused")
+    if protocol.incomplete_line:
+        raise MailServerRejected("imap", "the server sent more after agreeing to STARTTLS")
     loop = asyncio.get_running_loop()
     protocol.transport = await asyncio.wait_for(
         loop.start_tls(protocol.transport, protocol, policy.tls_context(), server_hostname=host), policy.timeout
