@@ -93,9 +93,12 @@ class MemoryMailAccountRepository(MailAccountRepository):
     async def all_ids(self) -> Sequence[tuple[UUID, UUID]]:
         return [(a.tenant_id, a.id) for a in self._store.accounts.values()]
 
-    async def one_per_key_id(self) -> Sequence[MailAccount]:
-        by_key: dict[str, MailAccount] = {}
-        for account in self._store.accounts.values():
-            for secret in (account.imap_password, account.smtp_password):
-                by_key.setdefault(secret.key_id, replace(account))
-        return list(by_key.values())
+    async def samples_per_key_id(self, per_key: int) -> Sequence[MailAccount]:
+        by_key: dict[str, list[MailAccount]] = {}
+        for account in sorted(self._store.accounts.values(), key=lambda a: a.id):
+            for key_id in {account.imap_password.key_id, account.smtp_password.key_id}:
+                by_key.setdefault(key_id, [])
+                if len(by_key[key_id]) < per_key:
+                    by_key[key_id].append(account)
+        found = {a.id: replace(a) for accounts in by_key.values() for a in accounts}
+        return list(found.values())

@@ -142,15 +142,14 @@ class SqlMailAccountRepository(MailAccountRepository):
         rows = await self._rows.session.execute(select(MailAccountModel.tenant_id, MailAccountModel.id))
         return [(tenant_id, account_id) for tenant_id, account_id in rows.all()]
 
-    async def one_per_key_id(self) -> Sequence[MailAccount]:
+    async def samples_per_key_id(self, per_key: int) -> Sequence[MailAccount]:
         """A handful of key ids at most, each found through the key id indexes."""
         session = self._rows.session
         in_use = select(MailAccountModel.imap_password_key_id).union(select(MailAccountModel.smtp_password_key_id))
-        found: list[MailAccount] = []
+        imap_key, smtp_key = MailAccountModel.imap_password_key_id, MailAccountModel.smtp_password_key_id
+        found: dict[UUID, MailAccount] = {}
         for key_id in (await session.execute(in_use)).scalars().all():
-            using = or_(
-                MailAccountModel.imap_password_key_id == key_id, MailAccountModel.smtp_password_key_id == key_id
-            )
-            row = (await session.execute(select(MailAccountModel).where(using).limit(1))).scalar_one()
-            found.append(account_from_row(row))
-        return found
+            using = select(MailAccountModel).where(or_(imap_key == key_id, smtp_key == key_id))
+            rows = await session.execute(using.order_by(MailAccountModel.id).limit(per_key))
+            found |= {row.id: account_from_row(row) for row in rows.scalars()}
+        return list(found.values())

@@ -43,8 +43,9 @@ class MailAccountRepository(Protocol):
         """(tenant, account) of every account of every tenant, for the background services."""
         ...
 
-    async def one_per_key_id(self) -> Sequence[MailAccount]:
-        """For each key id that encrypts a stored password (IMAP or SMTP), one account of any tenant using it."""
+    async def samples_per_key_id(self, per_key: int) -> Sequence[MailAccount]:
+        """For each key id that encrypts a stored password (IMAP or SMTP), up to `per_key` accounts of any tenant
+        using it, the same ones each time (by id)."""
         ...
 
 

@@ -119,15 +119,19 @@ async def test_update_and_delete(make_uow: Callable[[], UnitOfWork]) -> None:
         assert await uow.accounts.get(acme.id, original.id) is None
 
 
-async def test_one_account_for_each_key_id_in_use_across_tenants(make_uow: Callable[[], UnitOfWork]) -> None:
+async def test_samples_of_each_key_id_in_use_across_tenants(make_uow: Callable[[], UnitOfWork]) -> None:
     acme, globex = await tenant(make_uow), await tenant(make_uow, "globex")
     half = replace(account(acme, "b@example.com", key_id="k2"), imap_password=EncryptedSecret("k1", b"x"))
     await store(make_uow, account(acme, "a@example.com", key_id="k2"), half, account(globex, key_id="k3"))
     async with make_uow() as uow:
-        samples = await uow.accounts.one_per_key_id()
+        samples = await uow.accounts.samples_per_key_id(per_key=1)
+        again = await uow.accounts.samples_per_key_id(per_key=1)
+        every = await uow.accounts.samples_per_key_id(per_key=5)
     used = {s.key_id for a in samples for s in (a.imap_password, a.smtp_password)}
     assert used == {"k1", "k2", "k3"}
     assert len(samples) <= 3
+    assert [a.id for a in again] == [a.id for a in samples]
+    assert len(every) == 3
 
 
 async def test_a_stored_password_is_bound_to_its_account_and_field(make_uow: Callable[[], UnitOfWork]) -> None:

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
@@ -48,3 +50,13 @@ async def test_the_stored_secrets_check_fails_on_a_wrong_key_under_a_known_id() 
 async def test_the_stored_secrets_check_passes_with_no_accounts() -> None:
     cipher = AesGcmCredentialCipher(Keyring.parse(Keyring.generate_entry("k1")))
     assert await CheckStoredSecrets(Fakes().uow, cipher)() == []
+
+
+async def test_one_damaged_secret_does_not_fail_the_check_while_others_under_its_key_decrypt() -> None:
+    fakes, owner = Fakes(), principal()
+    cipher = AesGcmCredentialCipher(Keyring.parse(Keyring.generate_entry("k1")))
+    create = CreateMailAccount(fakes.uow, cipher, fakes.clock, fakes.verifier, fakes.auditor)
+    damaged = await create(owner, new_account("a@example.com"))
+    await create(owner, new_account("b@example.com"))
+    fakes.uow.store.accounts[damaged.id].imap_password = replace(damaged.imap_password, ciphertext=b"\0" * 40)
+    assert await CheckStoredSecrets(fakes.uow, cipher)() == ["k1"]
