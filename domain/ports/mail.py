@@ -79,8 +79,9 @@ class ImapSession(Protocol):
         ...
 
     async def fetch_messages(self, uids: Sequence[int], max_size: int) -> list[FetchedMessage]:
-        """The messages of these UIDs the server still has, by UID; bodies over `max_size` bytes are not
-        downloaded, and a body that turns out larger than announced fails the call."""
+        """The messages of these UIDs the server still has, by UID; bodies announced over `max_size` bytes are not
+        downloaded. The call fails when one body turns out over `max_size`, or a set of bodies over twice the
+        sizes the server announced for them."""
         ...
 
     async def fetch_flags(self, first_uid: int, changed_since: int | None = None) -> list[FlagUpdate]:
