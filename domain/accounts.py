@@ -81,6 +81,10 @@ class MailAccount:
         wanted = address.lower()
         return wanted == self.email.lower() or any(wanted == alias.lower() for alias in self.aliases)
 
+    def require_sender(self, address: str) -> None:
+        if not self.may_send_as(address):
+            raise InvalidInput("from.address", "must be the account's own address or one of its aliases")
+
 
 @dataclass(frozen=True, slots=True)
 class MailAccountDetails:

@@ -55,7 +55,7 @@ class DraftWriter:
         sender = request.sender or (
             current.sender if current and request.account_id is None else Address(account.name, account.email)
         )
-        require_own_sender(account, sender)
+        account.require_sender(sender.address)
         in_reply_to, references = (current.in_reply_to, current.references) if current else (None, ())
         if reply is not None:
             in_reply_to, references = reply.message_id, reply_references(reply)
@@ -118,8 +118,3 @@ class DraftWriter:
 
 def _given(value: T | None, default: T) -> T:
     return default if value is None else value
-
-
-def require_own_sender(account: MailAccount, sender: Address) -> None:
-    if not account.may_send_as(sender.address):
-        raise InvalidInput("from.address", "must be the account's own address or one of its aliases")

@@ -82,6 +82,8 @@ class DeliverDraft:
         envelope = Envelope(draft.content.sender.address, tuple(draft.content.recipients))
         wait, message = None, b""
         try:
+            if not account.may_send_as(draft.content.sender.address):
+                raise DeliveryFailed("the From address is no longer the account's own or an alias", permanent=True)
             message = await self._message(draft.tenant_id, draft.outgoing.blob_key)
             password = self._cipher.decrypt(account.smtp_password)
             reply = await self._sender.send(account.smtp, password, envelope, message)

@@ -4,7 +4,6 @@ from datetime import datetime
 from uuid import UUID
 
 from application.audit import Auditor
-from application.compose.content import require_own_sender
 from application.compose.drafts import owned_draft
 from application.compose.settings import OutboxSettings
 from domain.audit import AuditAction
@@ -60,7 +59,7 @@ class QueueSend:
         if account is None:
             raise NotFound("mail account not found")
         draft.content.require_sendable()
-        require_own_sender(account, draft.content.sender)  # the account's addresses may have changed since
+        account.require_sender(draft.content.sender.address)  # the account's addresses may have changed since
         now = self._clock.now()
         outgoing = await self._build(draft, now)
         previous = draft.status

@@ -321,3 +321,16 @@ async def test_a_sent_reply_marks_the_original_answered_here_and_on_the_server(o
         ("write_flags", {"tenant_id": str(outbox.user.tenant_id), "message_id": str(original.id), "answered": "true"})
     ]
     assert outbox.fakes.servers.sent[0].envelope.recipients == ("zoe@example.net",)
+
+
+async def test_a_queued_send_whose_from_is_no_longer_the_accounts_fails_at_delivery_and_sends_nothing(
+    outbox: Outbox,
+) -> None:
+    outbox.account_id = await outbox.account(aliases=("support@example.com",))
+    draft_id = await outbox.draft(sender=Address("Support", "support@example.com"))
+    await outbox.queue_send()(outbox.user, draft_id)
+    stored = outbox.fakes.uow.store.accounts[outbox.account_id]
+    outbox.fakes.uow.store.accounts[outbox.account_id] = replace(stored, aliases=())
+
+    assert await outbox.deliver()(outbox.user.tenant_id, draft_id, "worker") is DraftStatus.FAILED
+    assert outbox.sent == []

@@ -7,7 +7,7 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from domain.accounts import MailAccount, Security, ServerSettings
+from domain.accounts import MAX_ALIASES, MailAccount, Security, ServerSettings
 
 Host = Annotated[str, msgspec.Meta(min_length=1, max_length=253, examples=["imap.example.com"])]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535, examples=[993])]
@@ -20,7 +20,9 @@ SavesSent = Annotated[
 ]
 Aliases = Annotated[
     list[Email],
-    msgspec.Meta(max_length=50, description="other addresses the account may send as; a draft's from must be one"),
+    msgspec.Meta(
+        max_length=MAX_ALIASES, description="other addresses the account may send as; a draft's from must be one"
+    ),
 ]
 SyncInterval = Annotated[
     int, msgspec.Meta(ge=60, le=86400, description="seconds between scheduled syncs (new mail also arrives by IDLE)")
