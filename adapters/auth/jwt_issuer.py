@@ -67,8 +67,9 @@ class JwtTokenIssuer(TokenIssuer):
             raise AuthenticationFailed("invalid or expired token") from None
 
     def _check_time_window(self, issued: int, not_before: int, expires: int) -> None:
-        """exp and nbf are checked against the injected clock (pyjwt would read the wall clock). A token may not
-        live longer than the configured lifetime: one signed with a leaked key for years is refused."""
+        """exp and nbf are checked against the injected clock (pyjwt would read the wall clock). A token lives at
+        most the configured lifetime from when it was issued, whatever its own exp says: tokens cannot be revoked,
+        so their lifetime is the only bound on a stolen one."""
         now = self._clock.now().timestamp()
         leeway = self._leeway.total_seconds()
         if now >= expires + leeway or now < not_before - leeway or now < issued - leeway:
