@@ -3,7 +3,7 @@
 A session sees and writes only rows of the tenant in `app.tenant_id` (set at the start of each transaction by
 the unit of work), or every row when it is `*` (the few cross-tenant paths). Unset, it sees none. FORCE applies
 the policies to the tables' owner too; only superusers and BYPASSRLS roles pass them, so the service must not
-connect as one (docs: README, "Row-level security").
+connect as one (docs: README, "Running it safely"; docs/architecture.md, tenancy).
 
 Revision ID: 0008
 Revises: 0007
