@@ -86,30 +86,23 @@ def test_a_token_lifetime_beyond_a_day_or_under_a_minute_is_refused(tmp_path: Pa
 
 
 @pytest.mark.parametrize(
+    ("variable", "allowed_by"),
+    [
+        ("MAILROOM_ALLOW_PLAINTEXT_MAIL", "plaintext_mail_allowed"),
+        ("MAILROOM_ACCEPT_UNBOUND_SECRETS", "unbound_secrets_accepted"),
+    ],
+    ids=["plaintext-mail-logins", "unbound-secrets"],
+)
+@pytest.mark.parametrize(
     ("env", "setting", "allowed"),
     [("development", None, True), ("production", None, False), ("production", "true", True)],
 )
-def test_plaintext_mail_logins_are_refused_in_production_unless_allowed(
-    tmp_path: Path, env: str, setting: str | None, allowed: bool
+def test_a_development_leniency_is_off_in_production_unless_allowed(
+    tmp_path: Path, variable: str, allowed_by: str, env: str, setting: str | None, allowed: bool
 ) -> None:
     environ = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_ENV": env}
     if env == "production":
         environ |= {"MAILROOM_JWT_SECRET": "s" * 48, "MAILROOM_ENCRYPTION_KEYS": Keyring.generate_entry("k1")}
     if setting is not None:
-        environ["MAILROOM_ALLOW_PLAINTEXT_MAIL"] = setting
-    assert load_settings(environ).plaintext_mail_allowed is allowed
-
-
-@pytest.mark.parametrize(
-    ("env", "setting", "accepted"),
-    [("development", None, True), ("production", None, False), ("production", "true", True)],
-)
-def test_unbound_secrets_are_refused_in_production_unless_allowed(
-    tmp_path: Path, env: str, setting: str | None, accepted: bool
-) -> None:
-    environ = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_ENV": env}
-    if env == "production":
-        environ |= {"MAILROOM_JWT_SECRET": "s" * 48, "MAILROOM_ENCRYPTION_KEYS": Keyring.generate_entry("k1")}
-    if setting is not None:
-        environ["MAILROOM_ACCEPT_UNBOUND_SECRETS"] = setting
-    assert load_settings(environ).unbound_secrets_accepted is accepted
+        environ[variable] = setting
+    assert getattr(load_settings(environ), allowed_by) is allowed
