@@ -80,6 +80,10 @@ class AioimaplibSession(ImapSession):
             transport.abort()
 
     @property
+    def reports_vanished(self) -> bool:
+        return "QRESYNC" in self._capabilities
+
+    @property
     def _condstore(self) -> bool:
         return "CONDSTORE" in self._capabilities or "QRESYNC" in self._capabilities
 

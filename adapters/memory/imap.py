@@ -72,8 +72,8 @@ class FakeImapSession(ImapSession):
         self._dropped = False
 
     @property
-    def capabilities(self) -> frozenset[str]:
-        return frozenset({"IMAP4REV1"})
+    def reports_vanished(self) -> bool:
+        return False
 
     @property
     def usable(self) -> bool:

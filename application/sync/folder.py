@@ -87,7 +87,7 @@ class FolderSync:
         """UIDs the server expunged. Stored UIDs are only read, and compared with a UID SEARCH, when neither
         QRESYNC (with a VANISHED report short enough to list) nor the message counts can tell; a re-sync with
         nothing new reads none."""
-        if "QRESYNC" in imap.capabilities and known.highest_modseq is not None and selected.vanished is not None:
+        if imap.reports_vanished and known.highest_modseq is not None and selected.vanished is not None:
             return selected.vanished
         if modseq_unchanged and selected.vanished is not None:
             return []

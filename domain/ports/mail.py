@@ -64,7 +64,10 @@ class ImapSession(Protocol):
     the protocol or a limit raises MailServerRejected."""
 
     @property
-    def capabilities(self) -> frozenset[str]: ...
+    def reports_vanished(self) -> bool:
+        """The server lists what was expunged since a known state when a folder is selected (QRESYNC, RFC 7162
+        section 3.2.5), so `SelectedFolder.vanished` is the whole answer."""
+        ...
 
     @property
     def usable(self) -> bool:
