@@ -10,7 +10,15 @@ from sqlalchemy import ColumnElement, Text, cast
 
 from adapters.persistence.mail_models import AccountSyncModel, MailboxModel, MessageModel
 from domain.mailboxes import Mailbox, MailboxRole, SyncState
-from domain.messages import Address, Attachment, Flags, Message, MessageSummary
+from domain.messages import (
+    SUMMARY_NAME_CHARS,
+    SUMMARY_SUBJECT_CHARS,
+    Address,
+    Attachment,
+    Flags,
+    Message,
+    MessageSummary,
+)
 from domain.sync import AccountSync, SyncPhase, SyncProgress
 
 
@@ -137,7 +145,11 @@ def message_from_row(row: MessageModel) -> Message:
 def summary_from_row(row: Any) -> MessageSummary:
     """From a row that starts with SUMMARY_COLUMNS, unpacked by position: a list page maps 50 rows, and reading
     18 fields by name from each is a key lookup per field. The addresses and keywords come as JSON text, decoded by
-    msgspec straight into their types; most messages have no keywords, and their flags are shared."""
+    msgspec straight into their types; most messages have no keywords, and their flags are shared.
+
+    Summaries are bounded (MessageSummary.bounded). Most rows need no cutting, and that shows without decoding:
+    address JSON no longer than SUMMARY_NAME_CHARS cannot hold more than SUMMARY_ADDRESSES addresses nor a name or
+    address over its bound, so such rows skip the checks of every address."""
     (
         id_, account_id, mailbox_id, thread_id, sender, to, subject, preview, date, internal_date,
         seen, flagged, answered, draft, deleted, keywords, size, has_attachments,
@@ -147,8 +159,14 @@ def summary_from_row(row: Any) -> MessageSummary:
         if keywords == "[]"
         else Flags(seen, flagged, answered, draft, deleted, _decode_keywords(keywords))
     )
+    senders, recipients = _decode_addresses(sender), _decode_addresses(to)
+    if len(sender) <= SUMMARY_NAME_CHARS and len(to) <= SUMMARY_NAME_CHARS and len(subject) <= SUMMARY_SUBJECT_CHARS:
+        return MessageSummary(
+            id_, account_id, mailbox_id, thread_id, senders, recipients, subject, preview, date, internal_date,
+            flags, size, has_attachments, len(senders), len(recipients),
+        )  # fmt: skip
     return MessageSummary.bounded(
-        id_, account_id, mailbox_id, thread_id, _decode_addresses(sender), _decode_addresses(to), subject, preview,
+        id_, account_id, mailbox_id, thread_id, senders, recipients, subject, preview,
         date, internal_date, flags, size, has_attachments,
     )  # fmt: skip
 
