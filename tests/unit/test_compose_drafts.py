@@ -110,12 +110,14 @@ async def test_a_failed_draft_becomes_a_draft_again_when_changed(drafts: Drafts)
 async def test_a_draft_on_its_way_out_or_sent_cannot_be_changed(drafts: Drafts, status: DraftStatus) -> None:
     draft = await drafts.draft(await drafts.account(), subject="Plan")
     drafts.put_in(draft, status)
-    before = drafts.stored(draft.id)
+    before, blobs = drafts.stored(draft.id), dict(drafts.blobs.blobs)
+    change = ComposeRequest(subject="Changed", attachments=(NewAttachment("late.pdf", "application/pdf", b"%PDF"),))
 
     with pytest.raises(Conflict):
-        await drafts.update()(drafts.user, draft.id, ComposeRequest(subject="Changed"))
+        await drafts.update()(drafts.user, draft.id, change)
 
     assert drafts.stored(draft.id) == before
+    assert drafts.blobs.blobs == blobs, "refused before any attachment is stored"
 
 
 async def test_a_draft_queued_for_sending_while_it_was_being_changed_is_not_overwritten(drafts: Drafts) -> None:
