@@ -65,15 +65,10 @@ class WatchInboxes:
     watched, and its IMAP connections used, once per process."""
 
     def __init__(
-        self,
-        uow: UnitOfWork,
-        watch: Callable[[UUID, UUID], Coroutine[Any, Any, None]],
-        clock: Clock,
-        refresh_seconds: float = 60,
+        self, uow: UnitOfWork, watch: Callable[[UUID, UUID], Coroutine[Any, Any, None]], refresh_seconds: float = 60
     ) -> None:
         self._uow = uow
         self._watch = watch
-        self._clock = clock
         self._refresh_seconds = refresh_seconds
 
     async def __call__(self) -> None:
@@ -87,7 +82,7 @@ class WatchInboxes:
                 for account_id, tenant_id in accounts.items():
                     if account_id not in watches:
                         watches[account_id] = asyncio.create_task(self._watch(tenant_id, account_id))
-                await self._clock.sleep(self._refresh_seconds)
+                await asyncio.sleep(self._refresh_seconds)
         finally:
             for task in watches.values():
                 task.cancel()

@@ -7,7 +7,6 @@ from dishka import AsyncContainer
 from adapters.persistence.tenant_scope import scoped_to, system_scope
 from application.sync.watch import WatchInbox, WatchInboxes
 from domain.ports.persistence import UnitOfWork
-from domain.ports.runtime import Clock
 from entrypoints.settings import Settings
 
 log = logging.getLogger("mailroom.watch")
@@ -27,8 +26,7 @@ async def watch_inboxes(container: AsyncContainer, settings: Settings) -> None:
         try:
             with system_scope():  # the list of every tenant's accounts
                 async with container() as request:
-                    uow, clock = await request.get(UnitOfWork), await request.get(Clock)
-                    await WatchInboxes(uow, watch, clock, settings.idle_refresh_seconds)()
+                    await WatchInboxes(await request.get(UnitOfWork), watch, settings.idle_refresh_seconds)()
         except Exception:
             log.exception("inbox watches stopped; starting again in %s s", settings.idle_refresh_seconds)
             await asyncio.sleep(settings.idle_refresh_seconds)
