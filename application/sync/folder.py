@@ -1,7 +1,7 @@
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import suppress
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from application.sync.messages import MessageBuilder, Prepared
@@ -18,7 +18,8 @@ AfterBatch = Callable[[], Coroutine[Any, Any, None]]
 
 
 class FolderSync:
-    """Brings one stored folder up to date with the server (RFC 3501, RFC 7162)."""
+    """Brings one stored folder up to date with the server (RFC 3501, RFC 7162): each call selects the folder
+    and hands the rest to a `FolderRun` of its own."""
 
     def __init__(self, uow: UnitOfWork, builder: MessageBuilder, clock: Clock, settings: SyncSettings) -> None:
         self._uow = uow
@@ -29,101 +30,110 @@ class FolderSync:
     async def __call__(
         self, imap: ImapSession, account: MailAccount, mailbox: Mailbox, progress: SyncProgress, after_batch: AfterBatch
     ) -> None:
-        known = mailbox.sync_state
-        selected = await imap.select(mailbox.name, known)
-        if known is None or known.uidvalidity != selected.uidvalidity:
-            known = await self._start_over(mailbox, selected)
-            new = await self._new_uids(imap, known, selected)
+        selected = await imap.select(mailbox.name, mailbox.sync_state)
+        stored = mailbox.sync_state
+        if stored is not None and stored.uidvalidity == selected.uidvalidity:
+            known, starts_over = stored, False
         else:
-            new = await self._new_uids(imap, known, selected)
-            await self._reconcile(imap, mailbox, known, selected, len(new))
-        progress.messages_total += len(new)
-        last_uid = await self._fetch_new(imap, account, mailbox, known, new, progress, after_batch)
-        await self._finish(mailbox, SyncState(selected.uidvalidity, last_uid, selected.highest_modseq))
+            known, starts_over = SyncState(selected.uidvalidity, 0, None), True
+        run = FolderRun(
+            self._uow, self._builder, self._clock, self._settings, imap, account, mailbox, selected, known, progress
+        )
+        await run(starts_over, after_batch)
 
-    @staticmethod
-    async def _new_uids(imap: ImapSession, known: SyncState, selected: SelectedFolder) -> Sequence[int]:
+
+@dataclass
+class FolderRun:
+    """One folder's sync, from after SELECT to the stored counts: the session it runs in, the account and folder
+    as stored when it began, what SELECT answered, and the sync state it goes on from (the stored one, or a new
+    one when the folder starts over)."""
+
+    uow: UnitOfWork
+    builder: MessageBuilder
+    clock: Clock
+    settings: SyncSettings
+    imap: ImapSession
+    account: MailAccount
+    mailbox: Mailbox
+    selected: SelectedFolder
+    known: SyncState
+    progress: SyncProgress
+
+    async def __call__(self, starts_over: bool, after_batch: AfterBatch) -> None:
+        if starts_over:
+            await self._start_over()
+            new = await self._new_uids()
+        else:
+            new = await self._new_uids()
+            await self._reconcile(len(new))
+        self.progress.messages_total += len(new)
+        last_uid = await self._fetch_new(new, after_batch)
+        await self._finish(SyncState(self.selected.uidvalidity, last_uid, self.selected.highest_modseq))
+
+    async def _new_uids(self) -> Sequence[int]:
         """The UIDs above the last one stored, as the server lists them (UID SEARCH), not counted up to UIDNEXT:
         UIDNEXT is only the server's word, and UIDNEXT 4294967295 in a folder of one message would be 8.6 million
         empty batches. UIDNEXT (when given) still spares the search when nothing is new."""
-        if selected.exists == 0 or 0 < selected.uidnext <= known.last_uid + 1:
+        selected = self.selected
+        if selected.exists == 0 or 0 < selected.uidnext <= self.known.last_uid + 1:
             return []
-        return await imap.uids(known.last_uid + 1)
+        return await self.imap.uids(self.known.last_uid + 1)
 
-    async def _start_over(self, mailbox: Mailbox, selected: SelectedFolder) -> SyncState:
+    async def _start_over(self) -> None:
         """A new folder, or UIDVALIDITY changed (RFC 3501 section 2.3.1.1): every stored UID of it is void."""
-        state = SyncState(selected.uidvalidity, 0, None)
-        async with self._uow as uow:
-            if mailbox.sync_state is not None:
-                await uow.messages.remove_all(mailbox.id)
-            await uow.mailboxes.update(replace(mailbox, sync_state=state))
+        async with self.uow as uow:
+            if self.mailbox.sync_state is not None:
+                await uow.messages.remove_all(self.mailbox.id)
+            await uow.mailboxes.update(replace(self.mailbox, sync_state=self.known))
             await uow.commit()
-        return state
 
-    async def _reconcile(
-        self, imap: ImapSession, mailbox: Mailbox, known: SyncState, selected: SelectedFolder, new_count: int
-    ) -> None:
+    async def _reconcile(self, new_count: int) -> None:
         """Deletions, then flag changes, for the messages already stored. The stored HIGHESTMODSEQ only moves
         forward after both are applied, or a cut sync would lose them."""
+        known, selected = self.known, self.selected
         modseq_unchanged = known.highest_modseq is not None and known.highest_modseq == selected.highest_modseq
-        async with self._uow as uow:
-            gone = await self._deleted(imap, uow, mailbox, known, selected, modseq_unchanged, new_count)
-            await uow.messages.remove_uids(mailbox.id, gone)
+        async with self.uow as uow:
+            gone = await self._deleted(uow, modseq_unchanged, new_count)
+            await uow.messages.remove_uids(self.mailbox.id, gone)
             if not modseq_unchanged:
-                changed = selected.changed or await imap.fetch_flags(1, changed_since=known.highest_modseq)
-                await uow.messages.apply_flags(mailbox.id, [u for u in changed if u.uid <= known.last_uid])
+                changed = selected.changed or await self.imap.fetch_flags(1, changed_since=known.highest_modseq)
+                await uow.messages.apply_flags(self.mailbox.id, [u for u in changed if u.uid <= known.last_uid])
             await uow.commit()
 
-    @staticmethod
-    async def _deleted(
-        imap: ImapSession,
-        uow: UnitOfWork,
-        mailbox: Mailbox,
-        known: SyncState,
-        selected: SelectedFolder,
-        modseq_unchanged: bool,
-        new_count: int,
-    ) -> list[int]:
+    async def _deleted(self, uow: UnitOfWork, modseq_unchanged: bool, new_count: int) -> list[int]:
         """UIDs the server expunged. Stored UIDs are only read, and compared with a UID SEARCH, when neither
         QRESYNC (with a VANISHED report short enough to list) nor the message counts can tell; a re-sync with
         nothing new reads none."""
-        if imap.reports_vanished and known.highest_modseq is not None and selected.vanished is not None:
+        known, selected = self.known, self.selected
+        if self.imap.reports_vanished and known.highest_modseq is not None and selected.vanished is not None:
             return selected.vanished
         if modseq_unchanged and selected.vanished is not None:
             return []
-        stored_count, _ = await uow.messages.counts(mailbox.id)
+        stored_count, _ = await uow.messages.counts(self.mailbox.id)
         if selected.exists == stored_count + new_count:
             return []
-        present = set(await imap.uids())
-        return [uid for uid in await uow.messages.uids(mailbox.id) if uid not in present]
+        present = set(await self.imap.uids())
+        return [uid for uid in await uow.messages.uids(self.mailbox.id) if uid not in present]
 
-    async def _fetch_new(
-        self,
-        imap: ImapSession,
-        account: MailAccount,
-        mailbox: Mailbox,
-        known: SyncState,
-        new: Sequence[int],
-        progress: SyncProgress,
-        after_batch: AfterBatch,
-    ) -> int:
+    async def _fetch_new(self, new: Sequence[int], after_batch: AfterBatch) -> int:
         """Batch by batch, each committed with its last UID so a cut sync resumes after it. A batch is written to
         the database while the next one is fetched and parsed (the database's own work, indexing the text for
         search, then runs on the other core); batches still commit one after the other, in order."""
-        size, max_bytes = self._settings.batch_size, self._settings.max_message_bytes
-        last_uid = known.last_uid
+        size, max_bytes = self.settings.batch_size, self.settings.max_message_bytes
+        last_uid = self.known.last_uid
         writing: asyncio.Task[int] | None = None
         try:
             for start in range(0, len(new), size):
                 batch = new[start : start + size]
-                prepared = await self._builder.prepare(mailbox.tenant_id, await imap.fetch_messages(batch, max_bytes))
+                fetched = await self.imap.fetch_messages(batch, max_bytes)
+                prepared = await self.builder.prepare(self.mailbox.tenant_id, fetched)
                 if writing is not None:
-                    progress.messages_fetched += await writing
+                    self.progress.messages_fetched += await writing
                     await after_batch()
-                writing = asyncio.create_task(self._store(account, mailbox, known, batch[0], batch[-1], prepared))
+                writing = asyncio.create_task(self._store(batch[0], batch[-1], prepared))
                 last_uid = batch[-1]
             if writing is not None:
-                progress.messages_fetched += await writing
+                self.progress.messages_fetched += await writing
                 await after_batch()
         finally:
             if writing is not None and not writing.done():
@@ -131,36 +141,27 @@ class FolderSync:
                     await writing
         return last_uid
 
-    async def _store(
-        self,
-        account: MailAccount,
-        mailbox: Mailbox,
-        known: SyncState,
-        first: int,
-        batch_end: int,
-        prepared: list[Prepared],
-    ) -> int:
+    async def _store(self, first: int, batch_end: int, prepared: list[Prepared]) -> int:
         """A message Mailroom itself moved here is stored already, under the UID the server reported: skipped."""
-        async with self._uow as uow:
-            stored = await uow.messages.stored_uids(mailbox.id, first, batch_end)
-            messages = await self._builder.build(
-                uow, account, mailbox, [p for p in prepared if p.fetched.uid not in stored]
-            )
+        async with self.uow as uow:
+            stored = await uow.messages.stored_uids(self.mailbox.id, first, batch_end)
+            fresh = [p for p in prepared if p.fetched.uid not in stored]
+            messages = await self.builder.build(uow, self.account, self.mailbox, fresh)
             await uow.messages.add_many(messages)
-            state = SyncState(known.uidvalidity, batch_end, known.highest_modseq)
-            await uow.mailboxes.update(replace(mailbox, sync_state=state))
+            state = SyncState(self.known.uidvalidity, batch_end, self.known.highest_modseq)
+            await uow.mailboxes.update(replace(self.mailbox, sync_state=state))
             await uow.commit()
         return len(messages)
 
-    async def _finish(self, mailbox: Mailbox, state: SyncState) -> None:
-        async with self._uow as uow:
-            total, unread = await uow.messages.counts(mailbox.id)
+    async def _finish(self, state: SyncState) -> None:
+        async with self.uow as uow:
+            total, unread = await uow.messages.counts(self.mailbox.id)
             done = replace(
-                mailbox,
+                self.mailbox,
                 sync_state=state,
                 message_count=total,
                 unread_count=unread,
-                last_synced_at=self._clock.now(),
+                last_synced_at=self.clock.now(),
             )
             await uow.mailboxes.update(done)
             await uow.commit()
