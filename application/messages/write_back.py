@@ -15,7 +15,10 @@ from domain.ports.security import CredentialCipher
 
 
 @dataclass(frozen=True, slots=True)
-class Located:
+class MessageOnServer:
+    """A stored message with what it takes to reach it on the IMAP server: its account, the folder it is in,
+    and the account's other folders (a move, or a delete to Trash, names one of them)."""
+
     message: Message
     account: MailAccount
     mailbox: Mailbox
@@ -28,7 +31,7 @@ class _RemoteChange:
         self._imap = imap
         self._cipher = cipher
 
-    async def _locate(self, tenant_id: UUID, message_id: UUID) -> Located | None:
+    async def _locate(self, tenant_id: UUID, message_id: UUID) -> MessageOnServer | None:
         async with self._uow as uow:
             message = await uow.messages.get(tenant_id, message_id)
             if message is None:
@@ -38,16 +41,16 @@ class _RemoteChange:
         mailbox = next((f for f in folders if f.id == message.mailbox_id), None)
         if account is None or mailbox is None:
             return None
-        return Located(message, account, mailbox, folders)
+        return MessageOnServer(message, account, mailbox, folders)
 
     @asynccontextmanager
-    async def _folder(self, located: Located) -> AsyncIterator[ImapSession]:
+    async def _folder(self, located: MessageOnServer) -> AsyncIterator[ImapSession]:
         password = self._cipher.decrypt(located.account.imap_password)
         async with self._imap(located.account.imap, password) as imap:
             await imap.open_for_changes(located.mailbox.name)
             yield imap
 
-    async def _move(self, located: Located, target: Mailbox) -> None:
+    async def _move(self, located: MessageOnServer, target: Mailbox) -> None:
         async with self._folder(located) as imap:
             new_uid = await imap.move(located.message.uid, target.name)
         async with self._uow as uow:
