@@ -27,6 +27,7 @@ from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.jobs.queue import TaskiqJobQueue
 from adapters.memory.runtime import RecordingJobQueue
 from adapters.mime.composer import StdlibMessageComposer
+from adapters.mime.sanitizer import Nh3HtmlSanitizer
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.migrations import upgrade
 from adapters.persistence.unit_of_work import SqlUnitOfWork
@@ -37,6 +38,7 @@ from application.compose.content import DraftWriter
 from application.compose.drafts import CreateDraft
 from application.compose.send import SEND_TASK, QueueSend
 from application.compose.settings import OutboxSettings
+from application.messages.read import ShowHtml
 from bench.send_sink import Sink, start_sink
 from domain.accounts import MailAccount, Security, ServerSettings, secret_binding
 from domain.audit import RequestOrigin
@@ -107,7 +109,7 @@ class Bench:
         """Drafts built and committed as queued, their jobs held back: the timed part starts at the enqueue."""
         assert self.principal is not None
         writer = DraftWriter(self.blobs, 25 * 1024 * 1024)
-        create = CreateDraft(self.uow(), writer, self.clock)
+        create = CreateDraft(self.uow(), writer, self.clock, ShowHtml(Nh3HtmlSanitizer()))
         held = RecordingJobQueue()
         auditor = Auditor(RequestOrigin("bench"), self.clock)
         queue = QueueSend(self.uow(), self.blobs, StdlibMessageComposer(), held, self.clock, OutboxSettings(), auditor)
@@ -118,7 +120,7 @@ class Bench:
                 subject=f"Benchmark message {index}",
                 text=self.text,
             )
-            draft = await create(self.principal, request)
+            draft = (await create(self.principal, request)).draft
             await queue(self.principal, draft.id)
         return [(job_id, arguments) for job_id, _, arguments in held.jobs]
 

@@ -1,12 +1,15 @@
 """Creating, changing, reading and deleting drafts."""
 
+from dataclasses import dataclass
 from uuid import UUID
 
 from application.compose.commands import ComposeRequest
 from application.compose.content import DraftWriter
+from application.messages.read import ShowHtml
 from domain.auth import Principal
 from domain.drafts import Draft
 from domain.errors import Conflict, InvalidInput, NotFound
+from domain.html import SafeHtml
 from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
@@ -19,13 +22,23 @@ async def owned_draft(uow: UnitOfWork, tenant_id: UUID, draft_id: UUID) -> Draft
     return draft
 
 
+@dataclass(frozen=True, slots=True)
+class DraftView:
+    """A draft with its HTML as a client may show it: sanitised, because another user of the tenant may open
+    the draft. The draft itself keeps, and sends, what was written."""
+
+    draft: Draft
+    html: SafeHtml | None
+
+
 class CreateDraft:
-    def __init__(self, uow: UnitOfWork, writer: DraftWriter, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, writer: DraftWriter, clock: Clock, show_html: ShowHtml) -> None:
         self._uow = uow
         self._writer = writer
         self._clock = clock
+        self._show_html = show_html
 
-    async def __call__(self, principal: Principal, request: ComposeRequest) -> Draft:
+    async def __call__(self, principal: Principal, request: ComposeRequest) -> DraftView:
         if request.account_id is None:
             raise InvalidInput("account_id", "is required")
         async with self._uow as uow:
@@ -39,18 +52,19 @@ class CreateDraft:
         async with self._uow as uow:
             await uow.drafts.add(draft)
             await uow.commit()
-        return draft
+        return DraftView(draft, await self._show_html(draft.content.html))
 
 
 class UpdateDraft:
     """Fields the request leaves out keep their values; a failed draft becomes a draft again."""
 
-    def __init__(self, uow: UnitOfWork, writer: DraftWriter, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, writer: DraftWriter, clock: Clock, show_html: ShowHtml) -> None:
         self._uow = uow
         self._writer = writer
         self._clock = clock
+        self._show_html = show_html
 
-    async def __call__(self, principal: Principal, draft_id: UUID, request: ComposeRequest) -> Draft:
+    async def __call__(self, principal: Principal, draft_id: UUID, request: ComposeRequest) -> DraftView:
         async with self._uow as uow:
             draft = await owned_draft(uow, principal.tenant_id, draft_id)
             if not draft.editable:
@@ -67,16 +81,18 @@ class UpdateDraft:
             if not await uow.drafts.update(draft, expected=previous):
                 raise Conflict("the draft was changed or sent meanwhile")
             await uow.commit()
-        return draft
+        return DraftView(draft, await self._show_html(draft.content.html))
 
 
 class GetDraft:
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, show_html: ShowHtml) -> None:
         self._uow = uow
+        self._show_html = show_html
 
-    async def __call__(self, principal: Principal, draft_id: UUID) -> Draft:
+    async def __call__(self, principal: Principal, draft_id: UUID) -> DraftView:
         async with self._uow as uow:
-            return await owned_draft(uow, principal.tenant_id, draft_id)
+            draft = await owned_draft(uow, principal.tenant_id, draft_id)
+        return DraftView(draft, await self._show_html(draft.content.html))
 
 
 class DeleteDraft:

@@ -9,10 +9,12 @@ from uuid import UUID
 import pytest
 
 from adapters.memory.blobs import MemoryBlobStore
+from adapters.mime.sanitizer import Nh3HtmlSanitizer
 from application.accounts.create import CreateMailAccount
 from application.compose.commands import ComposeRequest, NewAttachment
 from application.compose.content import DraftWriter
 from application.compose.drafts import CreateDraft, GetDraft, UpdateDraft
+from application.messages.read import ShowHtml
 from domain.accounts import MailAccount
 from domain.auth import Principal
 from domain.drafts import Draft, DraftContent, DraftStatus, Outgoing
@@ -23,6 +25,7 @@ from tests.unit.fakes import Fakes, new_account, principal
 
 MAX_BYTES = 1_000_000
 BOB = Address("Bob", "bob@example.org")
+SHOW_HTML = ShowHtml(Nh3HtmlSanitizer())
 
 
 @dataclass
@@ -39,13 +42,16 @@ class Drafts:
 
     async def draft(self, account: MailAccount, **fields: object) -> Draft:
         request = replace(ComposeRequest(account_id=account.id, to=(BOB,)), **fields)  # type: ignore[arg-type]
-        return await CreateDraft(self.fakes.uow, self.writer(), self.fakes.clock)(self.user, request)
+        return (await CreateDraft(self.fakes.uow, self.writer(), self.fakes.clock, SHOW_HTML)(self.user, request)).draft
 
     def writer(self) -> DraftWriter:
         return DraftWriter(self.blobs, MAX_BYTES)
 
     def update(self, writer: DraftWriter | None = None) -> UpdateDraft:
-        return UpdateDraft(self.fakes.uow, writer or self.writer(), self.fakes.clock)
+        return UpdateDraft(self.fakes.uow, writer or self.writer(), self.fakes.clock, SHOW_HTML)
+
+    async def updated(self, user: Principal, draft_id: UUID, request: ComposeRequest) -> Draft:
+        return (await self.update()(user, draft_id, request)).draft
 
     def stored(self, draft_id: UUID) -> Draft:
         return self.fakes.uow.store.drafts[draft_id]
@@ -76,7 +82,7 @@ async def test_an_update_changes_what_it_names_and_keeps_the_rest(drafts: Drafts
     )
     drafts.fakes.clock.advance(timedelta(minutes=3))
 
-    updated = await drafts.update()(drafts.user, draft.id, ComposeRequest(subject="Plan v2"))
+    updated = await drafts.updated(drafts.user, draft.id, ComposeRequest(subject="Plan v2"))
 
     assert updated.content == replace(draft.content, subject="Plan v2")
     assert (updated.created_at, updated.updated_at) == (draft.created_at, drafts.fakes.clock.now())
@@ -88,7 +94,7 @@ async def test_a_draft_moved_to_another_account_writes_from_that_accounts_addres
     home = await drafts.account("alice@example.org")
     draft = await drafts.draft(work, subject="Plan")
 
-    updated = await drafts.update()(drafts.user, draft.id, ComposeRequest(account_id=home.id))
+    updated = await drafts.updated(drafts.user, draft.id, ComposeRequest(account_id=home.id))
 
     assert (updated.account_id, updated.content.sender) == (home.id, Address(home.name, "alice@example.org"))
     assert (updated.content.subject, updated.content.to) == ("Plan", (BOB,))
@@ -99,7 +105,7 @@ async def test_a_failed_draft_becomes_a_draft_again_when_changed(drafts: Drafts)
     draft = await drafts.draft(await drafts.account())
     drafts.put_in(draft, DraftStatus.FAILED)
 
-    updated = await drafts.update()(drafts.user, draft.id, ComposeRequest(to=(Address("", "robert@example.org"),)))
+    updated = await drafts.updated(drafts.user, draft.id, ComposeRequest(to=(Address("", "robert@example.org"),)))
 
     assert (updated.status, updated.outgoing) == (DraftStatus.DRAFT, None)
     assert drafts.stored(draft.id).status is DraftStatus.DRAFT
@@ -161,10 +167,26 @@ async def test_another_tenants_draft_or_account_is_not_found(drafts: Drafts) -> 
 
 async def test_a_draft_is_read_by_its_tenant_only(drafts: Drafts) -> None:
     draft = await drafts.draft(await drafts.account(), subject="Plan")
-    get = GetDraft(drafts.fakes.uow)
+    get = GetDraft(drafts.fakes.uow, SHOW_HTML)
 
-    assert await get(drafts.user, draft.id) == draft
+    assert (await get(drafts.user, draft.id)).draft == draft
     with pytest.raises(NotFound):
         await get(principal(), draft.id)
     with pytest.raises(NotFound):
         await get(drafts.user, new_id())
+
+
+async def test_a_draft_is_shown_with_its_html_sanitised_and_kept_as_written(drafts: Drafts) -> None:
+    written = '<p onclick="steal()">Hi<script>steal()</script></p>'
+    account = await drafts.account()
+    draft = await drafts.draft(account, html=written)
+
+    shown = await GetDraft(drafts.fakes.uow, SHOW_HTML)(drafts.user, draft.id)
+    updated = await drafts.update()(drafts.user, draft.id, ComposeRequest(subject="Plan"))
+
+    for view in (shown, updated):
+        assert view.html is not None
+        assert "Hi" in view.html.html
+        assert "script" not in view.html.html
+        assert "onclick" not in view.html.html
+    assert drafts.stored(draft.id).content.html == written

@@ -16,6 +16,7 @@ from adapters.memory.imap import FakeImapFolder, FakeImapServer, FakeMailSession
 from adapters.memory.mail import ScriptedMailSender
 from adapters.memory.runtime import RecordingJobQueue
 from adapters.mime.composer import StdlibMessageComposer
+from adapters.mime.sanitizer import Nh3HtmlSanitizer
 from application.accounts.create import CreateMailAccount
 from application.compose.commands import ComposeRequest, NewAttachment
 from application.compose.content import DraftWriter
@@ -24,6 +25,7 @@ from application.compose.drafts import CreateDraft, DeleteDraft
 from application.compose.outbox import EnqueueDueSends
 from application.compose.send import SEND_TASK, QueueSend
 from application.compose.settings import OutboxSettings
+from application.messages.read import ShowHtml
 from domain.auth import Principal
 from domain.drafts import DraftStatus
 from domain.errors import Conflict, DeliveryFailed, NotFound, TooLarge
@@ -33,6 +35,9 @@ from domain.ports.mail import MailSender
 from tests.unit.fakes import Fakes, new_account, principal
 
 SETTINGS = OutboxSettings(max_attempts=3, retry_base=timedelta(seconds=10), inline_retry_max=timedelta(seconds=60))
+
+
+SHOW_HTML = ShowHtml(Nh3HtmlSanitizer())
 
 
 @dataclass
@@ -64,8 +69,9 @@ class Outbox:
     async def draft(self, **fields: object) -> UUID:
         self.account_id = self.account_id or await self.account()
         request = ComposeRequest(account_id=self.account_id, to=(Address("Bob", "bob@example.org"),))
-        create = CreateDraft(self.fakes.uow, DraftWriter(self.blobs, self.settings.max_message_bytes), self.fakes.clock)
-        return (await create(self.user, replace(request, **fields))).id  # type: ignore[arg-type]
+        writer = DraftWriter(self.blobs, self.settings.max_message_bytes)
+        create = CreateDraft(self.fakes.uow, writer, self.fakes.clock, SHOW_HTML)
+        return (await create(self.user, replace(request, **fields))).draft.id  # type: ignore[arg-type]
 
     def queue_send(self) -> QueueSend:
         composer = StdlibMessageComposer()
@@ -253,7 +259,7 @@ async def test_a_server_that_files_sent_mail_itself_gets_no_append(outbox: Outbo
         to=(Address("", "bob@example.org"),),
     )
     writer = DraftWriter(outbox.blobs, SETTINGS.max_message_bytes)
-    draft = await CreateDraft(outbox.fakes.uow, writer, outbox.fakes.clock)(outbox.user, request)
+    draft = (await CreateDraft(outbox.fakes.uow, writer, outbox.fakes.clock, SHOW_HTML)(outbox.user, request)).draft
     await outbox.queue_send()(outbox.user, draft.id)
     assert await outbox.deliver()(outbox.user.tenant_id, draft.id, "w") is DraftStatus.SENT
     assert outbox.imap.folders["Sent"].messages == {}
@@ -279,7 +285,9 @@ async def test_another_tenants_account_and_drafts_are_not_found(outbox: Outbox) 
     async with outbox.fakes.uow as uow:
         account_id = (await uow.drafts.get(outbox.user.tenant_id, draft_id)).account_id  # type: ignore[union-attr]
     with pytest.raises(NotFound):
-        await CreateDraft(outbox.fakes.uow, writer, outbox.fakes.clock)(stranger, ComposeRequest(account_id=account_id))
+        await CreateDraft(outbox.fakes.uow, writer, outbox.fakes.clock, SHOW_HTML)(
+            stranger, ComposeRequest(account_id=account_id)
+        )
 
 
 async def test_a_queued_message_whose_blob_is_gone_fails_instead_of_retrying_forever(outbox: Outbox) -> None:

@@ -10,9 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from application.compose.drafts import CreateDraft, DeleteDraft, GetDraft, UpdateDraft
 from application.compose.send import QueueSend
-from application.messages.read import ShowHtml
 from domain.auth import Principal
-from domain.drafts import Draft
 from domain.errors import InvalidInput
 from entrypoints.http.compose_body import read_compose
 from entrypoints.http.schemas.compose import DraftOut, SendIn, SendQueued
@@ -38,12 +36,11 @@ class ComposeController(Controller):
         request: Request[Any, Any, Any],
         principal: FromDishka[Principal],
         create: FromDishka[CreateDraft],
-        show_html: FromDishka[ShowHtml],
     ) -> DraftOut:
         body, compose = await read_compose(request)
         if isinstance(body.id, UUID):
             raise InvalidInput("id", "POST /api/compose creates a draft; save one by id with POST /api/compose/draft")
-        return await draft_out(await create(principal, compose), show_html)
+        return DraftOut.of(await create(principal, compose))
 
     @post("/draft", summary="Save a draft: creates it, or updates the one named by `id`")
     @inject
@@ -53,14 +50,13 @@ class ComposeController(Controller):
         principal: FromDishka[Principal],
         create: FromDishka[CreateDraft],
         update: FromDishka[UpdateDraft],
-        show_html: FromDishka[ShowHtml],
     ) -> Response[DraftOut]:
         body, compose = await read_compose(request)
         if isinstance(body.id, UUID):
             updated = await update(principal, body.id, compose)
-            return Response(await draft_out(updated, show_html), status_code=HTTP_200_OK)
+            return Response(DraftOut.of(updated), status_code=HTTP_200_OK)
         created = await create(principal, compose)
-        return Response(await draft_out(created, show_html), status_code=HTTP_201_CREATED)
+        return Response(DraftOut.of(created), status_code=HTTP_201_CREATED)
 
     @get("/{draft_id:uuid}", summary="A draft with its send status, attempts and the last SMTP reply")
     @inject
@@ -69,9 +65,8 @@ class ComposeController(Controller):
         draft_id: FromPath[UUID],
         principal: FromDishka[Principal],
         get_draft: FromDishka[GetDraft],
-        show_html: FromDishka[ShowHtml],
     ) -> DraftOut:
-        return await draft_out(await get_draft(principal, draft_id), show_html)
+        return DraftOut.of(await get_draft(principal, draft_id))
 
     @put("/{draft_id:uuid}", summary="Change a draft; fields left out keep their values")
     @inject
@@ -81,12 +76,11 @@ class ComposeController(Controller):
         request: Request[Any, Any, Any],
         principal: FromDishka[Principal],
         update: FromDishka[UpdateDraft],
-        show_html: FromDishka[ShowHtml],
     ) -> DraftOut:
         body, compose = await read_compose(request)
         if isinstance(body.id, UUID) and body.id != draft_id:
             raise InvalidInput("id", "names another draft than the path")
-        return await draft_out(await update(principal, draft_id, compose), show_html)
+        return DraftOut.of(await update(principal, draft_id, compose))
 
     @delete("/{draft_id:uuid}", summary="Delete a draft, or cancel its queued or scheduled send")
     @inject
@@ -108,7 +102,3 @@ class ComposeController(Controller):
         send_at = data.send_at if data else None
         draft = await queue_send(principal, draft_id, send_at, idempotency_key)
         return SendQueued(job_id=draft.job_id or "", status="queued", draft_id=draft.id, send_at=draft.send_at)
-
-
-async def draft_out(draft: Draft, show_html: ShowHtml) -> DraftOut:
-    return DraftOut.of(draft, await show_html(draft.content.html))

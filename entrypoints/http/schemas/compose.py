@@ -7,8 +7,8 @@ from uuid import UUID
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from domain.drafts import Draft, DraftStatus
-from domain.html import SafeHtml
+from application.compose.drafts import DraftView
+from domain.drafts import DraftStatus
 from entrypoints.http.schemas.messages import AddressOut, SafeHtmlField
 
 Text = Annotated[str, msgspec.Meta(max_length=10_000_000)]
@@ -94,9 +94,8 @@ class DraftOut(msgspec.Struct, kw_only=True):
     updated_at: datetime
 
     @classmethod
-    def of(cls, draft: Draft, html: SafeHtml | None) -> "DraftOut":
-        """`html` is the sanitised copy of the draft's HTML: another user of the tenant may open the draft. The
-        draft keeps, and sends, what was written."""
+    def of(cls, view: DraftView) -> "DraftOut":
+        draft, html = view.draft, view.html
         content = draft.content
         return cls(
             id=draft.id,
