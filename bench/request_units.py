@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.hand_on import handing_on_reads
-from adapters.persistence.tenant_scope import scoped_to
+from adapters.persistence.tenant_scope import RowLevelTenantScope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from domain.search import MessageQuery, PageAfter
 
@@ -27,13 +27,14 @@ async def measure(url: str, rounds: int, requests: int) -> dict[bool, list[float
         user_id, tenant_id = (await connection.execute(text("SELECT id, tenant_id FROM users LIMIT 1"))).one()
         account_id = (await connection.execute(text("SELECT id FROM mail_accounts LIMIT 1"))).scalar_one()
     query = MessageQuery(tenant_id=tenant_id, account_id=account_id)
+    scope = RowLevelTenantScope()
 
     async def request(hand_on: bool) -> None:
         uow = SqlUnitOfWork(factory)
-        with scoped_to(tenant_id), handing_on_reads() if hand_on else contextlib.nullcontext():
+        with scope(tenant_id), handing_on_reads() if hand_on else contextlib.nullcontext():
             async with uow:
                 await uow.users.get(user_id)
-        with scoped_to(tenant_id):
+        with scope(tenant_id):
             async with uow:
                 await uow.messages.search(query, PageAfter(limit=50))
         await uow.close()

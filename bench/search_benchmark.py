@@ -21,7 +21,6 @@ from uuid import uuid4
 import asyncpg
 import httpx
 
-from adapters.persistence.tenant_scope import system_scope
 from application.accounts.commands import NewMailAccount, ServerLogin
 from application.accounts.create import CreateMailAccount
 from application.messages.search_index import CatchUpSearchIndex
@@ -31,7 +30,7 @@ from domain.auth import Principal
 from domain.ids import new_id
 from domain.mailboxes import Mailbox as Folder
 from domain.mailboxes import MailboxRole
-from domain.ports.persistence import UnitOfWork
+from domain.ports.persistence import TenantScope, UnitOfWork
 from domain.sync import AccountSync
 from domain.tenants import Role
 from entrypoints.container import build_container
@@ -109,7 +108,7 @@ async def catch_up(settings: Settings) -> int:
     try:
         async with container() as request:
             catch_up_once = await request.get(CatchUpSearchIndex)
-            with system_scope():
+            with (await request.get(TenantScope)).system():
                 while indexed := await catch_up_once():
                     total += indexed
     finally:

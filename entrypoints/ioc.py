@@ -38,7 +38,7 @@ from adapters.mime.sanitizer import Nh3HtmlSanitizer
 from adapters.network import OutboundPolicy
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.health import DatabaseProbe
-from adapters.persistence.tenant_scope import scoped_to
+from adapters.persistence.tenant_scope import RowLevelTenantScope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.smtp.pool import ConnectionPool
 from adapters.smtp.sender import SmtpMailSender
@@ -119,9 +119,7 @@ class PersistenceProvider(Provider):
         yield uow
         await uow.close()
 
-    @provide
-    def tenant_scope(self) -> TenantScope:
-        return scoped_to
+    tenant_scope = provide(RowLevelTenantScope, provides=TenantScope)
 
 
 class SecurityProvider(Provider):

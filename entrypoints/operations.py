@@ -26,11 +26,11 @@ from adapters.jobs.health import RedisBrokerProbe
 from adapters.persistence.database import create_engine
 from adapters.persistence.migrations import current_revision, head_revision, make_revision, upgrade
 from adapters.persistence.roles import grant_service_role, session_role
-from adapters.persistence.tenant_scope import system_scope
 from application.accounts.check_secrets import CheckStoredSecrets
 from application.accounts.rotate_keys import RotateEncryptionKeys
 from application.users.register import NewUser, RegisterUser
 from domain.errors import DependencyUnavailable, DomainError
+from domain.ports.persistence import TenantScope
 from domain.tenants import Role
 from entrypoints.container import build_container
 from entrypoints.http.app import create_served_app
@@ -222,7 +222,7 @@ async def _request_container(settings: Settings) -> AsyncIterator[AsyncContainer
     """Operators' commands cross tenants (creating one, rotating every key)."""
     container = build_container(settings, create_broker(settings))
     try:
-        with system_scope():
+        with (await container.get(TenantScope)).system():
             async with container() as request_container:
                 yield request_container
     finally:

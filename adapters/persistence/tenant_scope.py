@@ -2,11 +2,12 @@
 
 Every transaction of a SqlUnitOfWork starts with `set_config('app.tenant_id', …, true)` from this context; the
 policies of migration 0008 let a session see and write only rows of that tenant. Unset, a session sees no rows.
-`system_scope()` is for the few paths that must cross tenants (login before the tenant is known, the scheduler,
-key rotation, the inbox watches, operators' commands); every API request and per-tenant job runs scoped."""
+`RowLevelTenantScope.system()` is for the few paths that must cross tenants (login before the tenant is known, the
+scheduler, key rotation, the inbox watches, operators' commands); every API request and per-tenant job runs
+scoped."""
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
 from uuid import UUID
 
@@ -14,24 +15,28 @@ from sqlalchemy import Connection, event, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
 
+from domain.ports.persistence import TenantScope
+
 SYSTEM = "*"
 SCOPE_KEY = "mailroom.tenant_scope"
 SET_SCOPE = text("SELECT set_config('app.tenant_id', :scope, true)")
 current_tenant_scope: ContextVar[str] = ContextVar("tenant_scope", default="")
 
 
-@contextmanager
-def scoped_to(tenant_id: UUID | str) -> Iterator[None]:
-    token = current_tenant_scope.set(str(tenant_id))
-    try:
-        yield
-    finally:
-        current_tenant_scope.reset(token)
+class RowLevelTenantScope(TenantScope):
+    """Sets the scope in a contextvar, which a unit of work reads as it opens (not as it is built): a use case
+    resolved before the scope is entered still runs in it."""
+
+    def __call__(self, tenant_id: UUID) -> AbstractContextManager[None]:
+        return _entered(str(tenant_id))
+
+    def system(self) -> AbstractContextManager[None]:
+        return _entered(SYSTEM)
 
 
 @contextmanager
-def system_scope() -> Iterator[None]:
-    token = current_tenant_scope.set(SYSTEM)
+def _entered(scope: str) -> Iterator[None]:
+    token = current_tenant_scope.set(scope)
     try:
         yield
     finally:

@@ -203,6 +203,13 @@ class UnitOfWork(Protocol):
 
 class TenantScope(Protocol):
     """Holds the units of work opened inside `with scope(tenant_id):` to that tenant's rows, whatever their
-    queries ask (Postgres row-level security). A store that cannot (the in-memory one, SQLite) may do nothing."""
+    queries ask (Postgres row-level security). A store that cannot (the in-memory one, SQLite) may do nothing.
+    A unit of work reads the scope as it opens, so a use case may be built before the scope is entered."""
 
     def __call__(self, tenant_id: UUID) -> AbstractContextManager[None]: ...
+
+    def system(self) -> AbstractContextManager[None]:
+        """Lets the units of work opened inside see every tenant's rows: only for the few paths that must cross
+        tenants (login before the tenant is known, the scheduler's sweeps, the inbox watch list, operators'
+        commands). Outside both, row-level security shows a unit of work no rows."""
+        ...

@@ -9,12 +9,12 @@ from litestar.types import Scope as AsgiScope
 
 from adapters.correlation import current_request_id
 from adapters.persistence.hand_on import handing_on_reads
-from adapters.persistence.tenant_scope import scoped_to
 from application.auth.authenticate import Authenticate
 from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.client_address import TrustedProxies
 from domain.errors import AuthenticationFailed
+from domain.ports.persistence import TenantScope
 from entrypoints.http.client_address import client_address
 from entrypoints.settings import Settings
 
@@ -42,7 +42,8 @@ def tenant_scope_middleware(app: ASGIApp) -> ASGIApp:
         if not isinstance(user, Principal):
             await app(scope, receive, send)
             return
-        with scoped_to(user.tenant_id):
+        tenant_scope = await scope["app"].state.dishka_container.get(TenantScope)
+        with tenant_scope(user.tenant_id):
             await app(scope, receive, send)
 
     return middleware

@@ -1,6 +1,7 @@
 """Taskiq tasks: plain ids in, one use case called. Taskiq-redis delivers at least once, so each is idempotent:
 a second delivery of a sync finds the lease taken, or nothing new to fetch; a second write-back finds the message
-already changed, moved or gone."""
+already changed, moved or gone. Each runs its use case inside its tenant's scope (or, for the sweeps, the system
+scope); dishka builds the use case first, which is fine because a unit of work reads the scope as it opens."""
 
 import logging
 import os
@@ -11,7 +12,6 @@ from uuid import UUID
 from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker
 
-from adapters.persistence.tenant_scope import scoped_to, system_scope
 from application.blobs.collect import CollectBlobs
 from application.compose.deliver import DeliverDraft
 from application.compose.outbox import EnqueueDueSends
@@ -22,6 +22,7 @@ from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.request import SYNC_TASK
 from application.sync.schedule import EnqueueDueSyncs
 from application.sync.sync_account import SyncAccount
+from domain.ports.persistence import TenantScope
 from entrypoints.metrics import MESSAGES_SYNCED, SENDS, SYNC_RUNS
 
 log = logging.getLogger("mailroom.worker")
@@ -34,9 +35,11 @@ COLLECT_BLOBS_TASK = "collect_blobs"
 
 
 @inject(patch_module=True)
-async def sync_account(tenant_id: str, account_id: str, sync: FromDishka[SyncAccount]) -> dict[str, Any]:
+async def sync_account(
+    tenant_id: str, account_id: str, sync: FromDishka[SyncAccount], scope: FromDishka[TenantScope]
+) -> dict[str, Any]:
     try:
-        with scoped_to(tenant_id):
+        with scope(UUID(tenant_id)):
             result = await sync(UUID(tenant_id), UUID(account_id), WORKER_ID)
     except Exception:
         SYNC_RUNS.labels("error").inc()
@@ -48,8 +51,8 @@ async def sync_account(tenant_id: str, account_id: str, sync: FromDishka[SyncAcc
 
 
 @inject(patch_module=True)
-async def enqueue_due_syncs(enqueue: FromDishka[EnqueueDueSyncs]) -> int:
-    with system_scope():
+async def enqueue_due_syncs(enqueue: FromDishka[EnqueueDueSyncs], scope: FromDishka[TenantScope]) -> int:
+    with scope.system():
         return await enqueue()
 
 
@@ -58,29 +61,36 @@ async def write_flags(
     tenant_id: str,
     message_id: str,
     write: FromDishka[WriteFlags],
+    scope: FromDishka[TenantScope],
     seen: str | None = None,
     flagged: str | None = None,
     answered: str | None = None,
 ) -> None:
-    with scoped_to(tenant_id):
+    with scope(UUID(tenant_id)):
         await write(UUID(tenant_id), UUID(message_id), _flag(seen), _flag(flagged), _flag(answered))
 
 
 @inject(patch_module=True)
-async def move_message(tenant_id: str, message_id: str, mailbox_id: str, move: FromDishka[ApplyMove]) -> None:
-    with scoped_to(tenant_id):
+async def move_message(
+    tenant_id: str, message_id: str, mailbox_id: str, move: FromDishka[ApplyMove], scope: FromDishka[TenantScope]
+) -> None:
+    with scope(UUID(tenant_id)):
         await move(UUID(tenant_id), UUID(message_id), UUID(mailbox_id))
 
 
 @inject(patch_module=True)
-async def delete_message(tenant_id: str, message_id: str, remove: FromDishka[ApplyDelete]) -> None:
-    with scoped_to(tenant_id):
+async def delete_message(
+    tenant_id: str, message_id: str, remove: FromDishka[ApplyDelete], scope: FromDishka[TenantScope]
+) -> None:
+    with scope(UUID(tenant_id)):
         await remove(UUID(tenant_id), UUID(message_id))
 
 
 @inject(patch_module=True)
-async def send_draft(tenant_id: str, draft_id: str, deliver: FromDishka[DeliverDraft]) -> str | None:
-    with scoped_to(tenant_id):
+async def send_draft(
+    tenant_id: str, draft_id: str, deliver: FromDishka[DeliverDraft], scope: FromDishka[TenantScope]
+) -> str | None:
+    with scope(UUID(tenant_id)):
         status = await deliver(UUID(tenant_id), UUID(draft_id), WORKER_ID)
     if status is not None:
         SENDS.labels(status.value).inc()
@@ -88,14 +98,14 @@ async def send_draft(tenant_id: str, draft_id: str, deliver: FromDishka[DeliverD
 
 
 @inject(patch_module=True)
-async def enqueue_due_sends(enqueue: FromDishka[EnqueueDueSends]) -> int:
-    with system_scope():
+async def enqueue_due_sends(enqueue: FromDishka[EnqueueDueSends], scope: FromDishka[TenantScope]) -> int:
+    with scope.system():
         return await enqueue()
 
 
 @inject(patch_module=True)
-async def catch_up_search_index(catch_up: FromDishka[CatchUpSearchIndex]) -> int:
-    with system_scope():
+async def catch_up_search_index(catch_up: FromDishka[CatchUpSearchIndex], scope: FromDishka[TenantScope]) -> int:
+    with scope.system():
         indexed = await catch_up()
     if indexed:
         log.info("search index: %d messages indexed", indexed)
@@ -103,9 +113,9 @@ async def catch_up_search_index(catch_up: FromDishka[CatchUpSearchIndex]) -> int
 
 
 @inject(patch_module=True)
-async def collect_blobs(collect: FromDishka[CollectBlobs]) -> int:
+async def collect_blobs(collect: FromDishka[CollectBlobs], scope: FromDishka[TenantScope]) -> int:
     """Every five minutes, one shard of the blob store (application.blobs.collect.SLOT)."""
-    with system_scope():
+    with scope.system():
         deleted = await collect()
     if deleted:
         log.info("blob store: %d blobs no row names any more deleted", deleted)

@@ -4,9 +4,8 @@ from uuid import UUID
 
 from dishka import AsyncContainer
 
-from adapters.persistence.tenant_scope import scoped_to, system_scope
 from application.sync.watch import WatchInbox, WatchInboxes
-from domain.ports.persistence import UnitOfWork
+from domain.ports.persistence import TenantScope, UnitOfWork
 from entrypoints.settings import Settings
 
 log = logging.getLogger("mailroom.watch")
@@ -16,15 +15,16 @@ async def watch_inboxes(container: AsyncContainer, settings: Settings) -> None:
     """Runs the inbox watches of every account until cancelled; each watch gets its own dishka scope.
     If the watches fail (the database is away, say), they start again after a pause: they must never take
     down the process they share with the scheduler or the API."""
+    scope = await container.get(TenantScope)
 
     async def watch(tenant_id: UUID, account_id: UUID) -> None:
-        with scoped_to(tenant_id):
+        with scope(tenant_id):
             async with container() as request:
                 await (await request.get(WatchInbox))(tenant_id, account_id)
 
     while True:
         try:
-            with system_scope():  # the list of every tenant's accounts
+            with scope.system():  # the list of every tenant's accounts
                 async with container() as request:
                     await WatchInboxes(await request.get(UnitOfWork), watch, settings.idle_refresh_seconds)()
         except Exception:

@@ -17,7 +17,7 @@ from adapters.blobs.local_folder import LocalFolderBlobStore
 from adapters.memory.blobs import MemoryBlobStore
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.persistence.database import create_engine, create_session_factory
-from adapters.persistence.tenant_scope import system_scope
+from adapters.persistence.tenant_scope import RowLevelTenantScope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.system_clock import SystemClock
 from application.blobs.collect import CollectBlobs
@@ -36,6 +36,7 @@ from tests.integration.test_persistence_contract import account, store, tenant
 GRACE = timedelta(hours=24)
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 Factory = Callable[[], UnitOfWork]
+scope = RowLevelTenantScope()
 
 
 @dataclass
@@ -57,7 +58,7 @@ class Rig:
 
     async def collect(self, make_uow: Callable[[], Any] | None = None, batch: int = 1_000) -> int:
         uow = (make_uow or self.make_uow)()
-        with system_scope():
+        with scope.system():
             return await CollectBlobs(uow, self.blobs, SystemClock(), GRACE, batch)(every_shard=True)
 
     async def exists(self, tenant_id: UUID, key: str) -> bool:
@@ -72,7 +73,7 @@ class SystemUnitOfWork(SqlUnitOfWork):
     """The tests' own rows, of several tenants, written as the service's role may: in the system scope."""
 
     async def __aenter__(self) -> Self:
-        with system_scope():
+        with scope.system():
             return await super().__aenter__()
 
 

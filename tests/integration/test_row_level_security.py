@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.hand_on import handing_on_reads
 from adapters.persistence.models import MailAccountModel
-from adapters.persistence.tenant_scope import scoped_to, system_scope
+from adapters.persistence.tenant_scope import RowLevelTenantScope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.system_clock import SystemClock
 from application.messages.search_index import CatchUpSearchIndex
@@ -30,6 +30,7 @@ TABLES = (
     "users", "mail_accounts", "mailboxes", "messages", "account_syncs", "drafts", "audit_events",
     "message_word_pairs", "message_word_pairs_pending",
 )  # fmt: skip
+scope = RowLevelTenantScope()
 
 
 @pytest.fixture
@@ -82,7 +83,7 @@ async def inbox(service: SqlUnitOfWork, owner: Tenant) -> Mailbox:
 async def test_with_no_tenant_set_nothing_is_visible(tenants: list[Tenant], service: SqlUnitOfWork) -> None:
     for table in TABLES:
         assert await count(service, f"SELECT count(*) FROM {table}") == 0, table
-    with system_scope():
+    with scope.system():
         assert await count(service, "SELECT count(*) FROM mail_accounts") == 2
 
 
@@ -90,7 +91,7 @@ async def test_one_tenant_cannot_read_or_write_anothers_rows_even_by_raw_sql(
     tenants: list[Tenant], service: SqlUnitOfWork
 ) -> None:
     acme, globex = tenants
-    with scoped_to(acme.id):
+    with scope(acme.id):
         assert await count(service, "SELECT count(*) FROM mail_accounts") == 1
         assert await count(service, f"SELECT count(*) FROM mail_accounts WHERE tenant_id = '{globex.id}'") == 0
         async with service as uow:
@@ -107,7 +108,7 @@ async def test_one_tenant_cannot_read_or_write_anothers_rows_even_by_raw_sql(
                 await uow._session.execute(  # type: ignore[union-attr]
                     text(f"UPDATE mail_accounts SET tenant_id = '{globex.id}' WHERE tenant_id = '{acme.id}'")
                 )
-    with scoped_to(globex.id):
+    with scope(globex.id):
         assert await count(service, "SELECT count(*) FROM mail_accounts WHERE name = 'taken'") == 0
         assert await count(service, "SELECT count(*) FROM users") == 0  # the contract's tenants have no users
 
@@ -117,7 +118,7 @@ async def test_the_service_role_stores_a_sync_batch_whole_and_only_for_its_tenan
 ) -> None:
     """Postgres refuses COPY to this role, so batches go as one INSERT of arrays (adapters.persistence.bulk)."""
     acme, globex = tenants
-    with scoped_to(acme.id):
+    with scope(acme.id):
         box = await inbox(service, acme)
         batch = [
             message(box, 1),
@@ -138,18 +139,18 @@ async def test_the_service_role_queues_and_indexes_word_pairs_for_the_messages_t
     """The sync's insert queues each message for the scheduled word-pair job (a trigger running as this role),
     and what either table holds is visible to the message's tenant alone."""
     acme, globex = tenants
-    with scoped_to(acme.id):
+    with scope(acme.id):
         box = await inbox(service, acme)
         async with service as uow:
             await uow.messages.add_many([message(box, 1), message(box, 2)])
             await uow.commit()
         assert await count(service, "SELECT count(*) FROM message_word_pairs_pending") == 2
-    with system_scope():
+    with scope.system():
         assert await CatchUpSearchIndex(service, SystemClock())() == 2
-    with scoped_to(acme.id):
+    with scope(acme.id):
         assert await count(service, "SELECT count(*) FROM message_word_pairs") == 2
         assert await count(service, "SELECT count(*) FROM message_word_pairs_pending") == 0
-    with scoped_to(globex.id):
+    with scope(globex.id):
         assert await count(service, "SELECT count(*) FROM message_word_pairs") == 0
 
 
@@ -173,11 +174,11 @@ async def test_a_token_check_hands_its_transaction_on_scoped_to_the_callers_tena
     """As the API does: the token's user is read across tenants, and the handler's unit of work goes on in that
     transaction, seeing only its own tenant's rows."""
     acme, globex = tenants
-    with system_scope(), handing_on_reads():
+    with scope.system(), handing_on_reads():
         async with service as uow:
             assert await accounts_seen(uow) == {acme.id, globex.id}
             began = await started(uow)
-    with scoped_to(acme.id):
+    with scope(acme.id):
         async with service as uow:
             assert await started(uow) == began
             assert await accounts_seen(uow) == {acme.id}
@@ -189,7 +190,7 @@ async def test_a_unit_of_work_that_wrote_is_rolled_back_not_handed_on(
     tenants: list[Tenant], service: SqlUnitOfWork
 ) -> None:
     acme, _ = tenants
-    with scoped_to(acme.id):
+    with scope(acme.id):
         with handing_on_reads():
             async with service as uow:
                 await uow._session.execute(update(ACCOUNTS).values(name="changed"))  # type: ignore[union-attr]
@@ -202,7 +203,7 @@ async def test_a_unit_of_work_that_wrote_is_rolled_back_not_handed_on(
 
 async def test_a_transaction_nobody_took_on_ends_with_close(tenants: list[Tenant], service: SqlUnitOfWork) -> None:
     pool = service._session_factory.kw["bind"].pool
-    with system_scope(), handing_on_reads():
+    with scope.system(), handing_on_reads():
         async with service as uow:
             await accounts_seen(uow)
     assert pool.checkedout() == 1

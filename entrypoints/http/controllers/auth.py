@@ -2,10 +2,10 @@ from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, get, post
 from litestar.params import JSONBody
 
-from adapters.persistence.tenant_scope import system_scope
 from application.auth.login import Login
 from domain.audit import RequestOrigin
 from domain.auth import Principal
+from domain.ports.persistence import TenantScope
 from entrypoints.http.schemas.auth import LoginRequest, MeResponse, TokenResponse
 
 
@@ -16,9 +16,13 @@ class LoginController(Controller):
     @post("/login", status_code=200, summary="Exchange email and password for a bearer token")
     @inject
     async def login(
-        self, data: JSONBody[LoginRequest], login: FromDishka[Login], origin: FromDishka[RequestOrigin]
+        self,
+        data: JSONBody[LoginRequest],
+        login: FromDishka[Login],
+        origin: FromDishka[RequestOrigin],
+        scope: FromDishka[TenantScope],
     ) -> TokenResponse:
-        with system_scope():  # the user is found by tenant slug and email, before any tenant is known
+        with scope.system():  # the user is found by tenant slug and email, before any tenant is known
             token = await login(data.tenant, data.email, data.password, origin.client_address)
         return TokenResponse(access_token=token.access_token, expires_in=token.expires_in)
 
