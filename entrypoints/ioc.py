@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from dishka import Provider, Scope, from_context, provide
+from dishka import AnyOf, Provider, Scope, from_context, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
@@ -37,6 +37,7 @@ from adapters.mime.parser import StdlibMessageParser
 from adapters.mime.sanitizer import Nh3HtmlSanitizer
 from adapters.network import OutboundPolicy
 from adapters.persistence.database import create_engine, create_session_factory
+from adapters.persistence.hand_on import TransactionHandOn
 from adapters.persistence.health import DatabaseProbe
 from adapters.persistence.tenant_scope import RowLevelTenantScope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
@@ -82,7 +83,7 @@ from domain.audit import RequestOrigin
 from domain.limits import Limit, LoginLimits
 from domain.ports.html import HtmlSanitizer
 from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageComposer, MessageParser
-from domain.ports.persistence import TenantScope, UnitOfWork
+from domain.ports.persistence import ReadHandOn, TenantScope, UnitOfWork
 from domain.ports.runtime import Clock, HealthProbe, JobQueue, RateCounter
 from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
 from domain.ports.storage import BlobStore
@@ -103,9 +104,12 @@ class ContextProvider(Provider):
 class PersistenceProvider(Provider):
     scope = Scope.APP
 
+    hand_on = provide(TransactionHandOn, provides=AnyOf[TransactionHandOn, ReadHandOn])
+
     @provide
-    async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
+    async def engine(self, settings: Settings, hand_on: TransactionHandOn) -> AsyncIterator[AsyncEngine]:
         engine = create_engine(settings.database_url)
+        hand_on.watch(engine)
         yield engine
         await engine.dispose()
 
@@ -114,8 +118,10 @@ class PersistenceProvider(Provider):
         return create_session_factory(engine)
 
     @provide(scope=Scope.REQUEST)
-    async def unit_of_work(self, session_factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[UnitOfWork]:
-        uow = SqlUnitOfWork(session_factory)
+    async def unit_of_work(
+        self, session_factory: async_sessionmaker[AsyncSession], hand_on: TransactionHandOn
+    ) -> AsyncIterator[UnitOfWork]:
+        uow = SqlUnitOfWork(session_factory, hand_on)
         yield uow
         await uow.close()
 

@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from adapters.persistence.audit import SqlAuditRepository
 from adapters.persistence.blob_references import SqlBlobReferences
 from adapters.persistence.draft_repository import SqlDraftRepository
-from adapters.persistence.hand_on import handing_on, only_read
+from adapters.persistence.hand_on import TransactionHandOn
 from adapters.persistence.mail_repositories import (
     SqlAccountSyncRepository,
     SqlMailboxRepository,
@@ -21,13 +21,16 @@ class SqlUnitOfWork(UnitOfWork):
     """One AsyncSession per `async with`; leaving without `commit()` rolls back. On Postgres every transaction
     it begins is scoped to the tenant of the current context (row-level security, see tenant_scope).
 
-    Inside `handing_on_reads()` (the API's token check), a unit of work that only read and did not commit leaves
-    its transaction open, and the next `async with` goes on in it (see hand_on). `close()`, at the end of the
-    request or job, ends one that no unit of work took on.
+    Given a hand-on, inside `with hand_on():` (the API's token check) a unit of work that only read and did not
+    commit leaves its transaction open, and the next `async with` goes on in it (see hand_on). `close()`, at the
+    end of the request or job, ends one that no unit of work took on.
     """
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], hand_on: TransactionHandOn | None = None
+    ) -> None:
         self._session_factory = session_factory
+        self._hand_on = hand_on
         self._session: AsyncSession | None = None
         self._handed_on: AsyncSession | None = None
         self._committed = False
@@ -58,7 +61,7 @@ class SqlUnitOfWork(UnitOfWork):
         session, self._session = self._session, None
         if session is None:
             return
-        if exc_type is None and not self._committed and handing_on() and await only_read(session):
+        if exc_type is None and not self._committed and self._hand_on and await self._hand_on.takes(session):
             self._handed_on = session
             return
         await _end(session)

@@ -213,3 +213,12 @@ class TenantScope(Protocol):
         tenants (login before the tenant is known, the scheduler's sweeps, the inbox watch list, operators'
         commands). Outside both, row-level security shows a unit of work no rows."""
         ...
+
+
+class ReadHandOn(Protocol):
+    """Inside `with hand_on():`, a unit of work that only read, and did not commit, may leave its transaction open
+    for the next `async with` of the same UnitOfWork (the same request) to go on in, instead of ending it and
+    beginning another. For a read that every request makes first, the token check; a store where that saves
+    nothing may ignore it."""
+
+    def __call__(self) -> AbstractContextManager[None]: ...

@@ -8,13 +8,12 @@ from litestar.types import ASGIApp, Receive, Send
 from litestar.types import Scope as AsgiScope
 
 from adapters.correlation import current_request_id
-from adapters.persistence.hand_on import handing_on_reads
 from application.auth.authenticate import Authenticate
 from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.client_address import TrustedProxies
 from domain.errors import AuthenticationFailed
-from domain.ports.persistence import TenantScope
+from domain.ports.persistence import ReadHandOn, TenantScope
 from entrypoints.http.client_address import client_address
 from entrypoints.settings import Settings
 
@@ -26,10 +25,11 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         scheme, _, token = connection.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise AuthenticationFailed("a bearer token is required")
-        authenticate = await connection.state.dishka_container.get(Authenticate)
+        container = connection.state.dishka_container
+        authenticate, hand_on = await container.get(Authenticate), await container.get(ReadHandOn)
         # Checking the token reads its user, within the token's tenant, in a transaction the handler's unit of
         # work then goes on with.
-        with handing_on_reads():
+        with hand_on():
             principal = await authenticate(token.strip(), connection.headers.get("x-tenant-id"))
         return AuthenticationResult(user=principal, auth=None)
 

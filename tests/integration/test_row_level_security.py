@@ -13,7 +13,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from adapters.persistence.database import create_engine, create_session_factory
-from adapters.persistence.hand_on import handing_on_reads
+from adapters.persistence.hand_on import TransactionHandOn
 from adapters.persistence.models import MailAccountModel
 from adapters.persistence.tenant_scope import RowLevelTenantScope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
@@ -31,6 +31,7 @@ TABLES = (
     "message_word_pairs", "message_word_pairs_pending",
 )  # fmt: skip
 scope = RowLevelTenantScope()
+hand_on = TransactionHandOn()
 
 
 @pytest.fixture
@@ -61,7 +62,8 @@ async def service(app_role_url: str) -> AsyncIterator[SqlUnitOfWork]:
         me = (await connection.execute(text("SELECT current_user"))).scalar_one()
     assert tuple(role) == (False, False)
     assert me not in owners
-    yield SqlUnitOfWork(create_session_factory(engine))
+    hand_on.watch(engine)
+    yield SqlUnitOfWork(create_session_factory(engine), hand_on)
     await engine.dispose()
 
 
@@ -174,7 +176,7 @@ async def test_a_token_check_hands_its_transaction_on_scoped_to_the_callers_tena
     """As the API does: the token's user is read across tenants, and the handler's unit of work goes on in that
     transaction, seeing only its own tenant's rows."""
     acme, globex = tenants
-    with scope.system(), handing_on_reads():
+    with scope.system(), hand_on():
         async with service as uow:
             assert await accounts_seen(uow) == {acme.id, globex.id}
             began = await started(uow)
@@ -191,7 +193,7 @@ async def test_a_unit_of_work_that_wrote_is_rolled_back_not_handed_on(
 ) -> None:
     acme, _ = tenants
     with scope(acme.id):
-        with handing_on_reads():
+        with hand_on():
             async with service as uow:
                 await uow._session.execute(update(ACCOUNTS).values(name="changed"))  # type: ignore[union-attr]
                 began = await started(uow)
@@ -203,7 +205,7 @@ async def test_a_unit_of_work_that_wrote_is_rolled_back_not_handed_on(
 
 async def test_a_transaction_nobody_took_on_ends_with_close(tenants: list[Tenant], service: SqlUnitOfWork) -> None:
     pool = service._session_factory.kw["bind"].pool
-    with scope.system(), handing_on_reads():
+    with scope.system(), hand_on():
         async with service as uow:
             await accounts_seen(uow)
     assert pool.checkedout() == 1
