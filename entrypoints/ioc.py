@@ -71,7 +71,7 @@ from application.messages.search_index import CatchUpSearchIndex
 from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
-from application.sync.request import RequestSync
+from application.sync.request import RequestSync, SyncRequester
 from application.sync.schedule import EnqueueDueSyncs
 from application.sync.settings import SyncSettings
 from application.sync.status import GetSyncStatus
@@ -227,6 +227,7 @@ class SyncProvider(Provider):
     builder = provide(MessageBuilder, scope=Scope.REQUEST)
     folder_sync = provide(FolderSync, scope=Scope.REQUEST)
     sync_account = provide(SyncAccount, scope=Scope.REQUEST)
+    sync_requester = provide(SyncRequester, scope=Scope.REQUEST)
     request_sync = provide(RequestSync, scope=Scope.REQUEST)
     sync_status = provide(GetSyncStatus, scope=Scope.REQUEST)
 
@@ -236,11 +237,11 @@ class SyncProvider(Provider):
         uow: UnitOfWork,
         imap: MailSession,
         cipher: CredentialCipher,
-        jobs: JobQueue,
         clock: Clock,
+        request_sync: SyncRequester,
         settings: Settings,
     ) -> WatchInbox:
-        return WatchInbox(uow, imap, cipher, jobs, clock, idle_seconds=settings.idle_seconds)
+        return WatchInbox(uow, imap, cipher, clock, request_sync, idle_seconds=settings.idle_seconds)
 
     due_syncs = provide(EnqueueDueSyncs, scope=Scope.REQUEST)
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from application.compose.settings import OutboxSettings
 from application.messages.changes import WRITE_FLAGS_TASK
-from application.sync.request import request_sync
+from application.sync.request import SyncRequester
 from domain.accounts import MailAccount
 from domain.drafts import Draft, DraftStatus, Envelope
 from domain.errors import DeliveryFailed, DomainError, NotFound
@@ -44,6 +44,7 @@ class DeliverDraft:
         jobs: JobQueue,
         clock: Clock,
         settings: OutboxSettings,
+        request_sync: SyncRequester,
     ) -> None:
         self._uow = uow
         self._sender = sender
@@ -54,6 +55,7 @@ class DeliverDraft:
         self._jobs = jobs
         self._clock = clock
         self._settings = settings
+        self._request_sync = request_sync
 
     async def __call__(self, tenant_id: UUID, draft_id: UUID, owner: str) -> DraftStatus | None:
         """Returns the draft's status after this job, None when there was nothing for it to do."""
@@ -166,4 +168,4 @@ class DeliverDraft:
                 await uow.drafts.update(draft, expected=DraftStatus.SENT)
                 await uow.commit()
             return
-        await request_sync(self._uow, self._jobs, self._clock, account.tenant_id, account.id)
+        await self._request_sync(account.tenant_id, account.id)

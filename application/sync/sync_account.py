@@ -3,7 +3,7 @@ from collections import deque
 from uuid import UUID
 
 from application.sync.folder import FolderSync
-from application.sync.request import request_sync
+from application.sync.request import SyncRequester
 from application.sync.settings import SyncSettings
 from domain.accounts import MailAccount
 from domain.errors import Conflict, DomainError, MailServerRejected, NotFound
@@ -11,7 +11,7 @@ from domain.ids import new_id
 from domain.mailboxes import Mailbox
 from domain.ports.mail import ImapSession, MailSession
 from domain.ports.persistence import UnitOfWork
-from domain.ports.runtime import Clock, JobQueue
+from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
 from domain.remote import RemoteFolder
 from domain.sync import AccountSync, SyncPhase
@@ -35,7 +35,7 @@ class SyncAccount:
         clock: Clock,
         folder_sync: FolderSync,
         settings: SyncSettings,
-        jobs: JobQueue,
+        request_sync: SyncRequester,
     ) -> None:
         self._uow = uow
         self._imap = imap
@@ -43,7 +43,7 @@ class SyncAccount:
         self._clock = clock
         self._folder_sync = folder_sync
         self._settings = settings
-        self._jobs = jobs
+        self._request_sync = request_sync
 
     async def __call__(self, tenant_id: UUID, account_id: UUID, owner: str) -> AccountSync:
         account, sync = await self._claim(tenant_id, account_id, owner)
@@ -68,7 +68,7 @@ class SyncAccount:
                 sync.finish(self._clock.now())
         await self._save(sync)
         if sync.phase is SyncPhase.IDLE and await self._asked_again(sync):
-            await request_sync(self._uow, self._jobs, self._clock, sync.tenant_id, sync.account_id)
+            await self._request_sync(sync.tenant_id, sync.account_id)
         return sync
 
     async def _claim(self, tenant_id: UUID, account_id: UUID, owner: str) -> tuple[MailAccount, AccountSync]:
@@ -189,7 +189,7 @@ class SyncAccount:
         worker resumes it now, after the last committed batch."""
         sync.release()
         await self._save(sync)
-        await request_sync(self._uow, self._jobs, self._clock, sync.tenant_id, sync.account_id)
+        await self._request_sync(sync.tenant_id, sync.account_id)
 
     async def _asked_again(self, sync: AccountSync) -> bool:
         """Whether a sync was requested while this one ran. A failed sync leaves the request for the next."""

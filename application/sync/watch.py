@@ -3,11 +3,11 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 from uuid import UUID
 
-from application.sync.request import request_sync
+from application.sync.request import SyncRequester
 from domain.errors import DependencyUnavailable, MailServerRejected, NotFound
 from domain.ports.mail import MailSession
 from domain.ports.persistence import UnitOfWork
-from domain.ports.runtime import Clock, JobQueue
+from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
 
 INBOX = "INBOX"
@@ -24,16 +24,16 @@ class WatchInbox:
         uow: UnitOfWork,
         imap: MailSession,
         cipher: CredentialCipher,
-        jobs: JobQueue,
         clock: Clock,
+        request_sync: SyncRequester,
         idle_seconds: float = 25 * 60,
         backoff: Sequence[float] = (1, 2, 5, 15, 60),
     ) -> None:
         self._uow = uow
         self._imap = imap
         self._cipher = cipher
-        self._jobs = jobs
         self._clock = clock
+        self._request_sync = request_sync
         self._idle_seconds = idle_seconds
         self._backoff = backoff
 
@@ -48,10 +48,10 @@ class WatchInbox:
                 password = self._cipher.decrypt(account.imap_password)
                 async with self._imap(account.imap, password) as session:
                     failures = 0
-                    await request_sync(self._uow, self._jobs, self._clock, tenant_id, account_id)
+                    await self._request_sync(tenant_id, account_id)
                     while True:
                         if await session.wait_for_change(INBOX, self._idle_seconds):
-                            await request_sync(self._uow, self._jobs, self._clock, tenant_id, account_id)
+                            await self._request_sync(tenant_id, account_id)
             except NotFound:
                 return
             except (MailServerRejected, DependencyUnavailable):

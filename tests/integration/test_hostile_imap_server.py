@@ -28,6 +28,7 @@ from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
+from application.sync.request import SyncRequester
 from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
 from domain.accounts import MailAccount, Security
@@ -225,7 +226,8 @@ class Rig:
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folder = FolderSync(self.uow, builder, self.clock, self.settings)
         sessions = AioimaplibMailSession(OutboundPolicy(allow_private=True, timeout=COMMAND_TIMEOUT))
-        sync = SyncAccount(self.uow, sessions, self.cipher, self.clock, folder, self.settings, RecordingJobQueue())
+        request_sync = SyncRequester(self.uow, RecordingJobQueue(), self.clock)
+        sync = SyncAccount(self.uow, sessions, self.cipher, self.clock, folder, self.settings, request_sync)
         tracemalloc.start()
         started = time.monotonic()
         try:

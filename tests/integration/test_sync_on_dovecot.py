@@ -24,6 +24,7 @@ from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
+from application.sync.request import SyncRequester
 from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
 from domain.accounts import MailAccount, Security, ServerSettings
@@ -87,9 +88,9 @@ class Rig:
         settings = SyncSettings(batch_size=batch_size)
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folder = FolderSync(self.make_uow(), builder, self.clock, settings)
-        return SyncAccount(
-            self.make_uow(), self.sessions, self.cipher, self.clock, folder, settings, RecordingJobQueue()
-        )
+        uow = self.make_uow()
+        request_sync = SyncRequester(uow, RecordingJobQueue(), self.clock)
+        return SyncAccount(uow, self.sessions, self.cipher, self.clock, folder, settings, request_sync)
 
     async def run(self, owner: str = "w1", batch_size: int = 500) -> AccountSync:
         return await self.sync(batch_size)(self.account.tenant_id, self.account.id, owner)

@@ -12,6 +12,7 @@ from adapters.mime.parser import StdlibMessageParser
 from application.accounts.create import CreateMailAccount
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
+from application.sync.request import SyncRequester
 from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
 from domain.accounts import MailAccount
@@ -66,7 +67,8 @@ class StoredMail:
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folders = FolderSync(f.uow, builder, f.clock, self.settings)
         imap = FakeMailSession(server or self.server)
-        sync = SyncAccount(f.uow, imap, f.cipher, f.clock, folders, self.settings, RecordingJobQueue())
+        request_sync = SyncRequester(f.uow, RecordingJobQueue(), f.clock)
+        sync = SyncAccount(f.uow, imap, f.cipher, f.clock, folders, self.settings, request_sync)
         result = await sync(account.tenant_id, account.id, "worker")
         assert result.phase is SyncPhase.IDLE, result.last_error
         return result

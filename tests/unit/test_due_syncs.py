@@ -3,6 +3,7 @@ from datetime import timedelta
 
 from adapters.memory.runtime import RecordingJobQueue
 from application.accounts.create import CreateMailAccount
+from application.sync.request import SyncRequester
 from application.sync.schedule import EnqueueDueSyncs
 from domain.sync import AccountSync, SyncPhase
 from tests.unit.fakes import Fakes, new_account, principal
@@ -25,7 +26,7 @@ async def test_accounts_are_queued_when_never_synced_or_their_own_interval_has_p
         done = AccountSync(account.tenant_id, account.id)
         done.finish(fakes.clock.now())
         fakes.uow.store.syncs[account.id] = done
-    schedule = EnqueueDueSyncs(fakes.uow, jobs, fakes.clock)
+    schedule = EnqueueDueSyncs(fakes.uow, fakes.clock, SyncRequester(fakes.uow, jobs, fakes.clock))
 
     async def queued_now() -> set[str]:
         before = len(jobs.jobs)
@@ -47,7 +48,7 @@ async def test_a_queued_job_that_never_ran_is_queued_again_after_15_minutes() ->
     account = await CreateMailAccount(fakes.uow, fakes.cipher, fakes.clock, fakes.verifier, fakes.auditor)(
         principal(), new_account()
     )
-    schedule = EnqueueDueSyncs(fakes.uow, jobs, fakes.clock)
+    schedule = EnqueueDueSyncs(fakes.uow, fakes.clock, SyncRequester(fakes.uow, jobs, fakes.clock))
     assert await schedule() == 1
     fakes.clock.advance(timedelta(minutes=14))
     assert await schedule() == 0

@@ -26,6 +26,7 @@ from application.compose.outbox import EnqueueDueSends
 from application.compose.send import SEND_TASK, QueueSend
 from application.compose.settings import OutboxSettings
 from application.messages.read import ShowHtml
+from application.sync.request import SyncRequester
 from domain.auth import Principal
 from domain.drafts import DraftStatus
 from domain.errors import Conflict, DeliveryFailed, NotFound, TooLarge
@@ -90,6 +91,7 @@ class Outbox:
             self.jobs,
             self.fakes.clock,
             self.settings,
+            SyncRequester(self.fakes.uow, self.jobs, self.fakes.clock),
         )
 
     async def status(self, draft_id: UUID) -> DraftStatus:

@@ -14,7 +14,7 @@ from adapters.mime.parser import StdlibMessageParser
 from application.accounts.create import CreateMailAccount
 from application.sync.folder import FolderSync
 from application.sync.messages import MessageBuilder
-from application.sync.request import RequestSync
+from application.sync.request import RequestSync, SyncRequester
 from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
 from domain.accounts import MailAccount, ServerSettings
@@ -44,7 +44,8 @@ class World:
         f = self.fakes
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folder = FolderSync(f.uow, builder, f.clock, self.settings)
-        return SyncAccount(f.uow, FakeMailSession(self.server), f.cipher, f.clock, folder, self.settings, self.jobs)
+        request_sync = SyncRequester(f.uow, self.jobs, f.clock)
+        return SyncAccount(f.uow, FakeMailSession(self.server), f.cipher, f.clock, folder, self.settings, request_sync)
 
     def messages(self, folder: str) -> list[Message]:
         store = self.fakes.uow.store
@@ -271,8 +272,9 @@ async def test_a_sync_stopped_by_a_shutting_down_worker_gives_its_lease_back_and
 
     f = world.fakes
     folder = FolderSync(f.uow, MessageBuilder(StdlibMessageParser(), world.blobs), f.clock, world.settings)
+    request_sync = SyncRequester(f.uow, world.jobs, f.clock)
     running = asyncio.create_task(
-        SyncAccount(f.uow, stalling, f.cipher, f.clock, folder, world.settings, world.jobs)(
+        SyncAccount(f.uow, stalling, f.cipher, f.clock, folder, world.settings, request_sync)(
             account.tenant_id, account.id, "w-1"
         )
     )
@@ -295,7 +297,8 @@ async def test_a_sync_requested_while_one_runs_makes_it_run_once_more() -> None:
     world.server.deliver("INBOX", mail("first"))
     world.server.deliver("Sent", mail("sent"))
     f = world.fakes
-    request = RequestSync(f.uow, world.jobs, f.clock)
+    request_sync = SyncRequester(f.uow, world.jobs, f.clock)
+    request = RequestSync(request_sync)
     owner = Principal(new_id(), account.tenant_id, Role.MEMBER)
     answers: list[AccountSync] = []
 
@@ -312,7 +315,7 @@ async def test_a_sync_requested_while_one_runs_makes_it_run_once_more() -> None:
 
     queued = await request(owner, account.id)
     folder = FolderSync(f.uow, MessageBuilder(StdlibMessageParser(), world.blobs), f.clock, world.settings)
-    sync = SyncAccount(f.uow, requesting, f.cipher, f.clock, folder, world.settings, world.jobs)
+    sync = SyncAccount(f.uow, requesting, f.cipher, f.clock, folder, world.settings, request_sync)
     ended = await sync(account.tenant_id, account.id, "w")
 
     assert (answers[0].phase, answers[0].job_id) == (SyncPhase.RUNNING, queued.job_id)
@@ -332,7 +335,7 @@ async def test_a_sync_requested_while_one_is_queued_is_that_one() -> None:
     world = World()
     account = await world.account()
     f = world.fakes
-    request = RequestSync(f.uow, world.jobs, f.clock)
+    request = RequestSync(SyncRequester(f.uow, world.jobs, f.clock))
     owner = Principal(new_id(), account.tenant_id, Role.MEMBER)
     first, second = await request(owner, account.id), await request(owner, account.id)
     assert (first.job_id, second.job_id) == (first.job_id, first.job_id)

@@ -3,7 +3,7 @@ counts; an account that never synced is idle with no folders; another tenant's a
 
 import pytest
 
-from application.sync.request import RequestSync
+from application.sync.request import RequestSync, SyncRequester
 from application.sync.status import GetSyncStatus
 from domain.errors import NotFound
 from domain.messages import Flags
@@ -24,7 +24,8 @@ async def test_an_account_that_never_synced_is_idle_with_no_folders() -> None:
 async def test_a_requested_sync_shows_as_queued() -> None:
     world = StoredMail()
     account = await world.account()
-    queued = await RequestSync(world.fakes.uow, world.jobs, world.fakes.clock)(world.user, account.id)
+    request_sync = SyncRequester(world.fakes.uow, world.jobs, world.fakes.clock)
+    queued = await RequestSync(request_sync)(world.user, account.id)
 
     status = await GetSyncStatus(world.fakes.uow)(world.user, account.id)
 

@@ -11,7 +11,7 @@ from adapters.memory.imap import FakeImapServer, FakeImapSession
 from adapters.memory.runtime import ManualClock
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application.accounts.delete import DeleteMailAccount
-from application.sync.request import SYNC_TASK
+from application.sync.request import SYNC_TASK, SyncRequester
 from application.sync.watch import WatchInbox
 from domain.accounts import MailAccount, ServerSettings
 from domain.errors import MailServerRejected
@@ -79,7 +79,9 @@ async def watching(
 ) -> AsyncIterator["asyncio.Task[None]"]:
     f = world.fakes
     uow = MemoryUnitOfWork(f.uow.store)  # a unit of work of its own, as the watch has in production
-    watch = WatchInbox(uow, connections, f.cipher, world.jobs, f.clock, idle_seconds, backoff)
+    watch = WatchInbox(
+        uow, connections, f.cipher, f.clock, SyncRequester(uow, world.jobs, f.clock), idle_seconds, backoff
+    )
     task = asyncio.create_task(watch(account.tenant_id, account.id))
     try:
         yield task
