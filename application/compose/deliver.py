@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from uuid import UUID
 
 from application.compose.settings import OutboxSettings
-from application.messages.changes import WRITE_FLAGS_TASK
+from application.jobs import BackgroundJobs
 from application.sync.request import SyncRequester
 from domain.accounts import MailAccount
 from domain.drafts import Draft, DraftStatus, Envelope
@@ -52,7 +52,7 @@ class DeliverDraft:
         self._composer = composer
         self._blobs = blobs
         self._cipher = cipher
-        self._jobs = jobs
+        self._jobs = BackgroundJobs(jobs)
         self._clock = clock
         self._settings = settings
         self._request_sync = request_sync
@@ -116,13 +116,7 @@ class DeliverDraft:
                 await uow.messages.set_flags(draft.tenant_id, message.id, replace(message.flags, answered=True))
             await uow.commit()
         for message in unanswered:
-            await self._jobs.enqueue(
-                WRITE_FLAGS_TASK,
-                new_id().hex,
-                tenant_id=str(draft.tenant_id),
-                message_id=str(message.id),
-                answered="true",
-            )
+            await self._jobs.write_flags(new_id().hex, draft.tenant_id, message.id, answered=True)
 
     async def _message(self, tenant_id: UUID, blob_key: str) -> bytes:
         try:

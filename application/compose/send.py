@@ -6,6 +6,8 @@ from uuid import UUID
 from application.audit import Auditor
 from application.compose.drafts import owned_draft
 from application.compose.settings import OutboxSettings
+from application.jobs import SEND_TASK as SEND_TASK  # where EnqueueDueSends still looks for it
+from application.jobs import BackgroundJobs
 from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.drafts import Draft, DraftStatus, Outgoing, new_message_id
@@ -16,8 +18,6 @@ from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
 from domain.ports.storage import BlobStore
 from domain.validation import in_utc
-
-SEND_TASK = "send_draft"
 
 
 class QueueSend:
@@ -39,7 +39,7 @@ class QueueSend:
         self._uow = uow
         self._blobs = blobs
         self._composer = composer
-        self._jobs = jobs
+        self._jobs = BackgroundJobs(jobs)
         self._clock = clock
         self._settings = settings
         self._auditor = auditor
@@ -70,7 +70,7 @@ class QueueSend:
             await self._auditor.record(uow, AuditAction.SEND_QUEUED, principal.tenant_id, principal.user_id, draft.id)
             await uow.commit()
         if draft.enqueued_at is not None and draft.job_id is not None:
-            await self._jobs.enqueue(SEND_TASK, draft.job_id, tenant_id=str(draft.tenant_id), draft_id=str(draft.id))
+            await self._jobs.send_draft(draft.job_id, draft.tenant_id, draft.id)
         return draft
 
     async def _build(self, draft: Draft, now: datetime) -> Outgoing:

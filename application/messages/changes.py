@@ -3,6 +3,7 @@
 from dataclasses import replace
 from uuid import UUID
 
+from application.jobs import BackgroundJobs
 from application.messages.read import owned_message
 from domain.auth import Principal
 from domain.errors import InvalidInput, NotFound
@@ -11,10 +12,6 @@ from domain.messages import Message
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import JobQueue
 
-WRITE_FLAGS_TASK = "write_flags"
-MOVE_TASK = "move_message"
-DELETE_TASK = "delete_message"
-
 
 class ChangeFlags:
     """Seen and flagged change in the store at once; a job writes them to the IMAP server. If the server
@@ -22,7 +19,7 @@ class ChangeFlags:
 
     def __init__(self, uow: UnitOfWork, jobs: JobQueue) -> None:
         self._uow = uow
-        self._jobs = jobs
+        self._jobs = BackgroundJobs(jobs)
 
     async def __call__(
         self, principal: Principal, message_id: UUID, seen: bool | None, flagged: bool | None
@@ -40,12 +37,7 @@ class ChangeFlags:
             )
             await uow.messages.set_flags(principal.tenant_id, message_id, flags)
             await uow.commit()
-        changes = {
-            name: str(value).lower() for name, value in (("seen", seen), ("flagged", flagged)) if value is not None
-        }
-        await self._jobs.enqueue(
-            WRITE_FLAGS_TASK, new_id().hex, tenant_id=str(principal.tenant_id), message_id=str(message_id), **changes
-        )
+        await self._jobs.write_flags(new_id().hex, principal.tenant_id, message_id, seen=seen, flagged=flagged)
         message.flags = flags
         return message
 
@@ -55,7 +47,7 @@ class MoveMessage:
 
     def __init__(self, uow: UnitOfWork, jobs: JobQueue) -> None:
         self._uow = uow
-        self._jobs = jobs
+        self._jobs = BackgroundJobs(jobs)
 
     async def __call__(self, principal: Principal, message_id: UUID, mailbox_id: UUID) -> str:
         message = await owned_message(self._uow, principal, message_id)
@@ -64,13 +56,7 @@ class MoveMessage:
         if target is None or target.account_id != message.account_id:
             raise NotFound("mailbox not found in this message's account")
         job_id = new_id().hex
-        await self._jobs.enqueue(
-            MOVE_TASK,
-            job_id,
-            tenant_id=str(principal.tenant_id),
-            message_id=str(message_id),
-            mailbox_id=str(mailbox_id),
-        )
+        await self._jobs.move_message(job_id, principal.tenant_id, message_id, mailbox_id)
         return job_id
 
 
@@ -80,10 +66,10 @@ class DeleteMessage:
 
     def __init__(self, uow: UnitOfWork, jobs: JobQueue) -> None:
         self._uow = uow
-        self._jobs = jobs
+        self._jobs = BackgroundJobs(jobs)
 
     async def __call__(self, principal: Principal, message_id: UUID) -> str:
         await owned_message(self._uow, principal, message_id)
         job_id = new_id().hex
-        await self._jobs.enqueue(DELETE_TASK, job_id, tenant_id=str(principal.tenant_id), message_id=str(message_id))
+        await self._jobs.delete_message(job_id, principal.tenant_id, message_id)
         return job_id

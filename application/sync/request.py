@@ -1,13 +1,12 @@
 from uuid import UUID
 
+from application.jobs import BackgroundJobs
 from domain.auth import Principal
 from domain.errors import Conflict, NotFound
 from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
 from domain.sync import AccountSync, SyncPhase
-
-SYNC_TASK = "sync_account"
 
 
 class SyncRequester:
@@ -22,7 +21,7 @@ class SyncRequester:
 
     def __init__(self, uow: UnitOfWork, jobs: JobQueue, clock: Clock) -> None:
         self._uow = uow
-        self._jobs = jobs
+        self._jobs = BackgroundJobs(jobs)
         self._clock = clock
 
     async def __call__(self, tenant_id: UUID, account_id: UUID) -> AccountSync:
@@ -33,7 +32,7 @@ class SyncRequester:
         except Conflict:
             sync, job_id = await self._queue(tenant_id, account_id)
         if job_id is not None:
-            await self._jobs.enqueue(SYNC_TASK, job_id, tenant_id=str(tenant_id), account_id=str(account_id))
+            await self._jobs.sync_account(job_id, tenant_id, account_id)
         return sync
 
     async def _queue(self, tenant_id: UUID, account_id: UUID) -> tuple[AccountSync, str | None]:

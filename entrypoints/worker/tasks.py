@@ -1,6 +1,7 @@
 """Taskiq tasks: plain ids in, one use case called. Taskiq-redis delivers at least once, so each is idempotent:
 a second delivery of a sync finds the lease taken, or nothing new to fetch; a second write-back finds the message
-already changed, moved or gone. Each runs its use case inside its tenant's scope (or, for the sweeps, the system
+already changed, moved or gone. Names and argument encoding come from application.jobs, the wire format shared
+with the use cases that queue them. Each runs its use case inside its tenant's scope (or, for the sweeps, the system
 scope); dishka builds the use case first, which is fine because a unit of work reads the scope as it opens."""
 
 import logging
@@ -15,11 +16,20 @@ from taskiq import AsyncBroker
 from application.blobs.collect import CollectBlobs
 from application.compose.deliver import DeliverDraft
 from application.compose.outbox import EnqueueDueSends
-from application.compose.send import SEND_TASK
-from application.messages.changes import DELETE_TASK, MOVE_TASK, WRITE_FLAGS_TASK
+from application.jobs import (
+    COLLECT_BLOBS_TASK,
+    DELETE_TASK,
+    DUE_SENDS_TASK,
+    DUE_SYNCS_TASK,
+    MOVE_TASK,
+    SEARCH_INDEX_TASK,
+    SEND_TASK,
+    SYNC_TASK,
+    WRITE_FLAGS_TASK,
+    decode_flag,
+)
 from application.messages.search_index import CatchUpSearchIndex
 from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
-from application.sync.request import SYNC_TASK
 from application.sync.schedule import EnqueueDueSyncs
 from application.sync.sync_account import SyncAccount
 from domain.ports.persistence import TenantScope
@@ -28,10 +38,6 @@ from entrypoints.metrics import MESSAGES_SYNCED, SENDS, SYNC_RUNS
 log = logging.getLogger("mailroom.worker")
 
 WORKER_ID = f"{socket.gethostname()}:{os.getpid()}"
-DUE_SYNCS_TASK = "enqueue_due_syncs"
-DUE_SENDS_TASK = "enqueue_due_sends"
-SEARCH_INDEX_TASK = "catch_up_search_index"
-COLLECT_BLOBS_TASK = "collect_blobs"
 
 
 @inject(patch_module=True)
@@ -67,7 +73,7 @@ async def write_flags(
     answered: str | None = None,
 ) -> None:
     with scope(UUID(tenant_id)):
-        await write(UUID(tenant_id), UUID(message_id), _flag(seen), _flag(flagged), _flag(answered))
+        await write(UUID(tenant_id), UUID(message_id), decode_flag(seen), decode_flag(flagged), decode_flag(answered))
 
 
 @inject(patch_module=True)
@@ -120,10 +126,6 @@ async def collect_blobs(collect: FromDishka[CollectBlobs], scope: FromDishka[Ten
     if deleted:
         log.info("blob store: %d blobs no row names any more deleted", deleted)
     return deleted
-
-
-def _flag(value: str | None) -> bool | None:
-    return None if value is None else value == "true"
 
 
 def register_tasks(broker: AsyncBroker) -> None:

@@ -14,13 +14,13 @@ from adapters.memory.blobs import MemoryBlobStore
 from adapters.memory.imap import FakeImapServer
 from adapters.memory.runtime import ManualClock
 from application.blobs.collect import SLOT
+from application.jobs import COLLECT_BLOBS_TASK
 from domain.blobs import SHARDS, BlobKey
 from domain.ports.runtime import Clock
 from domain.ports.storage import BlobStore
 from entrypoints.http.app import create_app
 from entrypoints.ioc import MemoryProvider
 from entrypoints.settings import load_settings
-from entrypoints.worker.tasks import COLLECT_BLOBS_TASK
 from tests.e2e.conftest import Login, account_body
 from tests.e2e.test_sync_api import wait_for_idle
 from tests.unit import mail_corpus

@@ -6,14 +6,8 @@ from uuid import UUID
 import pytest
 
 from adapters.memory.imap import FakeImapFolder
-from application.messages.changes import (
-    DELETE_TASK,
-    MOVE_TASK,
-    WRITE_FLAGS_TASK,
-    ChangeFlags,
-    DeleteMessage,
-    MoveMessage,
-)
+from application.jobs import DELETE_TASK, MOVE_TASK, WRITE_FLAGS_TASK
+from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
 from application.messages.write_back import ApplyDelete
 from domain.errors import InvalidInput, NotFound
 from domain.messages import Flags

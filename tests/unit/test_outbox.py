@@ -23,8 +23,9 @@ from application.compose.content import DraftWriter
 from application.compose.deliver import DeliverDraft
 from application.compose.drafts import CreateDraft, DeleteDraft
 from application.compose.outbox import EnqueueDueSends
-from application.compose.send import SEND_TASK, QueueSend
+from application.compose.send import QueueSend
 from application.compose.settings import OutboxSettings
+from application.jobs import SEND_TASK
 from application.messages.read import ShowHtml
 from application.sync.request import SyncRequester
 from domain.auth import Principal

@@ -11,7 +11,8 @@ from adapters.memory.imap import FakeImapServer, FakeImapSession
 from adapters.memory.runtime import ManualClock
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application.accounts.delete import DeleteMailAccount
-from application.sync.request import SYNC_TASK, SyncRequester
+from application.jobs import SYNC_TASK
+from application.sync.request import SyncRequester
 from application.sync.watch import WatchInbox
 from domain.accounts import MailAccount, ServerSettings
 from domain.errors import MailServerRejected
