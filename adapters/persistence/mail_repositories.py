@@ -21,6 +21,7 @@ from adapters.persistence.mail_mappers import (
     sync_from_row,
 )
 from adapters.persistence.mail_models import AccountSyncModel, MailboxModel, MessageModel
+from adapters.persistence.message_search import SearchTuning
 from adapters.persistence.models import MailAccountModel
 from domain.errors import Conflict
 from domain.mailboxes import Mailbox
@@ -72,8 +73,9 @@ class SqlMailboxRepository(MailboxRepository):
 class SqlMessageRepository(MessageRepository):
     """Bulk statements: a sync writes messages, flags and deletions by the thousand."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, search_tuning: SearchTuning) -> None:
         self._session = session
+        self._search_tuning = search_tuning
 
     async def add_many(self, messages: Sequence[Message]) -> None:
         if not messages:
@@ -163,7 +165,7 @@ class SqlMessageRepository(MessageRepository):
         return message_from_row(row) if row is not None and row.tenant_id == tenant_id else None
 
     async def search(self, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
-        return await message_search.search(self._session, query, page)
+        return await message_search.search(self._session, query, page, self._search_tuning)
 
     async def thread(self, tenant_id: UUID, thread_id: UUID) -> list[MessageSummary]:
         rows = await self._session.execute(

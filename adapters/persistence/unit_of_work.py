@@ -12,6 +12,7 @@ from adapters.persistence.mail_repositories import (
     SqlMailboxRepository,
     SqlMessageRepository,
 )
+from adapters.persistence.message_search import SearchTuning
 from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
 from adapters.persistence.tenant_scope import SCOPE_KEY, current_tenant_scope, rescope
 from domain.ports.persistence import UnitOfWork
@@ -27,10 +28,14 @@ class SqlUnitOfWork(UnitOfWork):
     """
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], hand_on: TransactionHandOn | None = None
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        hand_on: TransactionHandOn | None = None,
+        search_tuning: SearchTuning | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._hand_on = hand_on
+        self._search_tuning = SearchTuning() if search_tuning is None else search_tuning
         self._session: AsyncSession | None = None
         self._handed_on: AsyncSession | None = None
         self._committed = False
@@ -48,7 +53,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.users = SqlUserRepository(session)
         self.accounts = SqlMailAccountRepository(session)
         self.mailboxes = SqlMailboxRepository(session)
-        self.messages = SqlMessageRepository(session)
+        self.messages = SqlMessageRepository(session, self._search_tuning)
         self.syncs = SqlAccountSyncRepository(session)
         self.drafts = SqlDraftRepository(session)
         self.audit = SqlAuditRepository(session)

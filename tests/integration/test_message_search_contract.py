@@ -1,16 +1,19 @@
 """Message lists and search: the same answers from SQLite (FTS5), Postgres (tsvector) and the in-memory fake."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
-from unittest.mock import AsyncMock
 from uuid import UUID
 
 import pytest
 
-from adapters.persistence import message_search
+from adapters.memory.unit_of_work import MemoryUnitOfWork
+from adapters.persistence.database import create_session_factory
+from adapters.persistence.message_search import SearchTuning
+from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.system_clock import SystemClock
 from application.messages.search_index import CatchUpSearchIndex
 from domain.ids import new_id
@@ -26,10 +29,12 @@ from domain.messages import (
 )
 from domain.ports.persistence import UnitOfWork
 from domain.search import KeysetPage, MessageQuery, PageAfter
+from tests.integration.conftest import migrated_engine
 from tests.integration.test_mail_store_contract import folder
 from tests.integration.test_persistence_contract import account, store, tenant
 
 Factory = Callable[[], UnitOfWork]
+TunedFactory = Callable[[SearchTuning], Factory]
 START = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 
 # label: (subject, from, to, body, seen, flagged, attachment, day)
@@ -376,20 +381,31 @@ async def test_a_thread_comes_oldest_first(make_uow: Factory) -> None:
         assert await uow.messages.thread(new_id(), thread_id) == []
 
 
+@pytest.fixture(params=["sqlite", "postgres", "memory"])
+async def make_tuned_uow(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[TunedFactory]:
+    """As `make_uow`, one database of each kind (and the fake), its units of work searching with the tuning given
+    (which the other stores ignore)."""
+    if request.param == "memory":
+        fake = MemoryUnitOfWork()
+        yield lambda _tuning: lambda: MemoryUnitOfWork(fake.store)
+        return
+    async with migrated_engine(request.param, request, tmp_path) as engine:
+        factory = create_session_factory(engine)
+        yield lambda tuning: lambda: SqlUnitOfWork(factory, search_tuning=tuning)
+
+
 async def test_dense_and_sparse_matches_are_all_found_in_order(
-    make_uow: Factory, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+    make_tuned_uow: TunedFactory, request: pytest.FixtureRequest
 ) -> None:
     """Postgres looks for matches among a window of the newest messages, widens it when they are dense, then
-    reads the index's matches among the newest RECENT_SPAN, and all of them when those are too few; a phrase's
+    reads the index's matches among the newest `recent_span`, and all of them when those are too few; a phrase's
     body matches come from the word pairs of the
     messages indexed so far plus every message still waiting, or, while too many wait, from the word index.
     Tiny windows (and no estimate short-cut) here take every one of those paths, before, during and after the
     deferred indexing (the other stores ignore all this). Whatever the path, pages hold every match once:
     subject matches first, then the body-only ones, each newest first where the store orders by date."""
-    monkeypatch.setattr(message_search, "RECENT_WINDOW", 4)
-    monkeypatch.setattr(message_search, "WIDEST_WINDOW", 16)
-    monkeypatch.setattr(message_search, "RECENT_SPAN", 30)
-    monkeypatch.setattr(message_search, "FEW_CANDIDATES", 0)
+    tiny = SearchTuning(recent_window=4, widest_window=16, recent_span=30, few_candidates=0)
+    make_uow = make_tuned_uow(tiny)
     inbox = await folder(make_uow)
     bodies = dict.fromkeys(range(60), "filler words only")
     for day in range(0, 60, 3):
@@ -417,10 +433,10 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
         ('"lone phrase" dense', [], ["day3", "day0"]),
     ]
 
-    async def every_page(text: str, before: datetime | None = None) -> list[str]:
+    async def every_page(tuning: SearchTuning, text: str, before: datetime | None = None) -> list[str]:
         seen: list[str] = []
         page: KeysetPage[Any] = KeysetPage([], None)
-        async with make_uow() as uow:
+        async with make_tuned_uow(tuning)() as uow:
             for _ in range(40):
                 page = await uow.messages.search(
                     MessageQuery(inbox.tenant_id, text=text, before=before), PageAfter(3, page.next_cursor)
@@ -430,28 +446,24 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
                     return seen
         raise AssertionError(f"{text}: more pages than matches")
 
-    async def all_found(state: str) -> None:
+    async def all_found(state: str, tuning: SearchTuning = tiny) -> None:
         for windows in (True, False):  # windows tried first, or skipped as too sparse to fill a page
-            with monkeypatch.context() as patched:
-                patched.setattr(message_search, "_windows_may_do", AsyncMock(return_value=windows))
-                await all_found_once(f"{state}, windows {windows}")
+            await all_found_once(f"{state}, windows {windows}", replace(tuning, try_windows=windows))
 
-    async def all_found_once(state: str) -> None:
+    async def all_found_once(state: str, tuning: SearchTuning) -> None:
         for text, in_subject, in_body in expected:
-            seen = await every_page(text)
+            seen = await every_page(tuning, text)
             body_only = [d for d in in_body if d not in in_subject]
             assert sorted(seen) == sorted(in_subject + body_only), (state, text)
             assert sorted(seen[: len(in_subject)]) == sorted(in_subject), (state, text)
-            if request.node.callspec.params["make_uow"] == "postgres":
+            if request.node.callspec.params["make_tuned_uow"] == "postgres":
                 assert seen == in_subject + body_only, (state, text)
         before = START + timedelta(days=30)  # ends before the newest messages, whose span is then not read
         older = [d for d in newest_first if "dense" in bodies[int(d[3:])] and int(d[3:]) < 30]
-        assert sorted(await every_page("dense", before)) == sorted(older), state
+        assert sorted(await every_page(tuning, "dense", before)) == sorted(older), state
 
     await all_found("all waiting for their word pairs")
-    with monkeypatch.context() as patched:
-        patched.setattr(message_search, "MOST_PENDING", 0)
-        await all_found("too many waiting: the word index")
+    await all_found("too many waiting: the word index", replace(tiny, most_pending=0))
     await CatchUpSearchIndex(make_uow(), SystemClock(), batch=25)()
     await all_found("all indexed")
     copy = replace(messages["day3"], id=new_id(), uid=99, internal_date=START + timedelta(days=70))
@@ -511,10 +523,11 @@ TRICKY_PHRASES = [
 
 
 async def test_a_phrase_finds_the_same_subjects_with_or_without_the_word_pair_index(
-    make_uow: Factory, monkeypatch: pytest.MonkeyPatch
+    make_tuned_uow: TunedFactory,
 ) -> None:
     """Postgres narrows subject matches of a phrase by an index of adjacent word pairs; it must never lose one,
     however the text is split (hyphens, paths, addresses, apostrophes, tags). The other stores answer alike."""
+    make_uow = make_tuned_uow(SearchTuning())
     inbox = await folder(make_uow)
     messages = {
         label: make_message(inbox, uid, subject, "a@example.org", "b@example.org", "body", True, False, False, uid)
@@ -524,8 +537,8 @@ async def test_a_phrase_finds_the_same_subjects_with_or_without_the_word_pair_in
         await uow.messages.add_many(list(messages.values()))
         await uow.commit()
     with_pairs = {p: await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text=p)) for p in TRICKY_PHRASES}
-    monkeypatch.setattr(message_search, "_phrase_pairs", lambda _text: [])
-    without = {p: await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text=p)) for p in TRICKY_PHRASES}
+    without_pairs = make_tuned_uow(SearchTuning(phrase_pairs=False))
+    without = {p: await labels(without_pairs, messages, MessageQuery(inbox.tenant_id, text=p)) for p in TRICKY_PHRASES}
     assert with_pairs == without
     assert sorted(with_pairs['"quick brown"']) == ["hyphen", "plain"]
     assert with_pairs['"claim here" -dog'] == ["tag"]
