@@ -10,7 +10,13 @@ from adapters.memory.store import MemoryStore
 from domain.errors import Conflict
 from domain.mailboxes import Mailbox
 from domain.messages import Flags, Message, MessageSummary
-from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
+from domain.ports.persistence import (
+    AccountSyncRepository,
+    MailboxRepository,
+    MessageQueries,
+    MessageStore,
+    SearchIndex,
+)
 from domain.remote import FlagUpdate
 from domain.search import KeysetPage, MessageQuery, PageAfter
 from domain.sync import AccountSync, SyncPhase
@@ -44,7 +50,7 @@ class MemoryMailboxRepository(MailboxRepository):
         self._store.messages = {k: v for k, v in self._store.messages.items() if k[0] != mailbox_id}
 
 
-class MemoryMessageRepository(MessageRepository):
+class MemoryMessageStore(MessageStore):
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
 
@@ -57,8 +63,8 @@ class MemoryMessageRepository(MessageRepository):
     async def uids(self, mailbox_id: UUID) -> list[int]:
         return sorted(uid for box, uid in self._store.messages if box == mailbox_id)
 
-    async def in_mailbox(self, mailbox_id: UUID) -> list[Message]:
-        return [replace(self._store.messages[(mailbox_id, uid)]) for uid in await self.uids(mailbox_id)]
+    async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
+        return {uid for box, uid in self._store.messages if box == mailbox_id and first_uid <= uid <= last_uid}
 
     async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None:
         for update in updates:
@@ -78,13 +84,6 @@ class MemoryMessageRepository(MessageRepository):
         found = [m for (box, _), m in self._store.messages.items() if box == mailbox_id]
         return len(found), sum(not m.flags.seen for m in found)
 
-    async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
-        return [
-            replace(m)
-            for m in self._store.messages.values()
-            if m.tenant_id == tenant_id and m.account_id == account_id and m.message_id == message_id
-        ]
-
     async def thread_of(self, account_id: UUID, message_ids: Sequence[str]) -> UUID | None:
         wanted = set(message_ids)
         return next(
@@ -96,11 +95,26 @@ class MemoryMessageRepository(MessageRepository):
             None,
         )
 
-    async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
-        return {uid for box, uid in self._store.messages if box == mailbox_id and first_uid <= uid <= last_uid}
+    async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None:
+        if found := _find(self._store, tenant_id, message_id):
+            self._store.messages[found[0]] = replace(found[1], flags=flags)
+
+    async def relocate(self, tenant_id: UUID, message_id: UUID, mailbox_id: UUID, uid: int) -> None:
+        if found := _find(self._store, tenant_id, message_id):
+            del self._store.messages[found[0]]
+            self._store.messages[(mailbox_id, uid)] = replace(found[1], mailbox_id=mailbox_id, uid=uid)
+
+    async def remove(self, tenant_id: UUID, message_id: UUID) -> None:
+        if found := _find(self._store, tenant_id, message_id):
+            del self._store.messages[found[0]]
+
+
+class MemoryMessageQueries(MessageQueries):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
-        found = self._find(tenant_id, message_id)
+        found = _find(self._store, tenant_id, message_id)
         return replace(found[1]) if found else None
 
     async def search(self, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
@@ -110,27 +124,24 @@ class MemoryMessageRepository(MessageRepository):
         found = [m for m in self._store.messages.values() if m.tenant_id == tenant_id and m.thread_id == thread_id]
         return [m.summary() for m in sorted(found, key=lambda m: (m.internal_date, m.id))]
 
-    async def catch_up_search_index(self, batch: int) -> int:
+    async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
+        return [
+            replace(m)
+            for m in self._store.messages.values()
+            if m.tenant_id == tenant_id and m.account_id == account_id and m.message_id == message_id
+        ]
+
+
+class MemorySearchIndex(SearchIndex):
+    async def catch_up(self, batch: int) -> int:
         return 0  # nothing deferred: every search reads all the messages
 
-    async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None:
-        if found := self._find(tenant_id, message_id):
-            self._store.messages[found[0]] = replace(found[1], flags=flags)
 
-    async def relocate(self, tenant_id: UUID, message_id: UUID, mailbox_id: UUID, uid: int) -> None:
-        if found := self._find(tenant_id, message_id):
-            del self._store.messages[found[0]]
-            self._store.messages[(mailbox_id, uid)] = replace(found[1], mailbox_id=mailbox_id, uid=uid)
-
-    async def remove(self, tenant_id: UUID, message_id: UUID) -> None:
-        if found := self._find(tenant_id, message_id):
-            del self._store.messages[found[0]]
-
-    def _find(self, tenant_id: UUID, message_id: UUID) -> tuple[tuple[UUID, int], Message] | None:
-        return next(
-            ((key, m) for key, m in self._store.messages.items() if m.id == message_id and m.tenant_id == tenant_id),
-            None,
-        )
+def _find(store: MemoryStore, tenant_id: UUID, message_id: UUID) -> tuple[tuple[UUID, int], Message] | None:
+    return next(
+        ((key, m) for key, m in store.messages.items() if m.id == message_id and m.tenant_id == tenant_id),
+        None,
+    )
 
 
 class MemoryAccountSyncRepository(AccountSyncRepository):
@@ -157,14 +168,14 @@ class MemoryAccountSyncRepository(AccountSyncRepository):
             or sync.due(now, timedelta(seconds=account.sync_interval_seconds))
         ]
 
-    async def ask_again(self, account_id: UUID) -> bool:
+    async def ask_to_run_again(self, account_id: UUID) -> bool:
         sync = self._store.syncs.get(account_id)
         if sync is None or sync.phase is not SyncPhase.RUNNING:
             return False
         self._store.syncs_asked_again.add(account_id)
         return True
 
-    async def take_again(self, account_id: UUID) -> bool:
+    async def take_run_again(self, account_id: UUID) -> bool:
         asked = account_id in self._store.syncs_asked_again
         self._store.syncs_asked_again.discard(account_id)
         return asked

@@ -4,16 +4,17 @@ scheduled catch-up (application/messages/search_index.py). The plain in-memory s
 from collections.abc import Sequence
 from datetime import timedelta
 
-from adapters.memory.mail_store import MemoryMessageRepository
+from adapters.memory.mail_store import MemoryMessageStore
 from adapters.memory.runtime import ManualClock
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from domain.messages import Message
+from domain.ports.persistence import SearchIndex
 
 
 class DeferredIndexingUnitOfWork(MemoryUnitOfWork):
     """A MemoryUnitOfWork whose messages wait for search indexing: `waiting` of them to begin with (a sync's
-    backlog), and every message added since. `messages.catch_up_search_index` indexes up to a batch of them, and
+    backlog), and every message added since. `search_index.catch_up` indexes up to a batch of them, and
     like the messages added, that counts once the transaction commits; a rollback leaves them waiting.
 
     Each batch takes `seconds_per_batch` of `clock`'s time, as a database would, for tests of a time budget.
@@ -25,7 +26,8 @@ class DeferredIndexingUnitOfWork(MemoryUnitOfWork):
         super().__init__(store)
         self.waiting = waiting
         self.commits = 0
-        self.messages = _DeferredIndexingMessages(self.store, self, clock, timedelta(seconds=seconds_per_batch))
+        self.message_store = _CountingMessageStore(self.store, self)
+        self.search_index = _DeferredSearchIndex(self, clock, timedelta(seconds=seconds_per_batch))
         self._added = 0
         self._indexed = 0
 
@@ -49,20 +51,23 @@ class DeferredIndexingUnitOfWork(MemoryUnitOfWork):
         self._added = self._indexed = 0
 
 
-class _DeferredIndexingMessages(MemoryMessageRepository):
-    def __init__(
-        self, store: MemoryStore, uow: DeferredIndexingUnitOfWork, clock: ManualClock, per_batch: timedelta
-    ) -> None:
+class _CountingMessageStore(MemoryMessageStore):
+    def __init__(self, store: MemoryStore, uow: DeferredIndexingUnitOfWork) -> None:
         super().__init__(store)
         self._uow = uow
-        self._clock = clock
-        self._per_batch = per_batch
 
     async def add_many(self, messages: Sequence[Message]) -> None:
         await super().add_many(messages)
         self._uow.added(len(messages))
 
-    async def catch_up_search_index(self, batch: int) -> int:
+
+class _DeferredSearchIndex(SearchIndex):
+    def __init__(self, uow: DeferredIndexingUnitOfWork, clock: ManualClock, per_batch: timedelta) -> None:
+        self._uow = uow
+        self._clock = clock
+        self._per_batch = per_batch
+
+    async def catch_up(self, batch: int) -> int:
         done = self._uow.indexing(batch)
         self._clock.advance(self._per_batch)
         return done

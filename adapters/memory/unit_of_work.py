@@ -7,7 +7,9 @@ from adapters.memory.drafts import MemoryDraftRepository
 from adapters.memory.mail_store import (
     MemoryAccountSyncRepository,
     MemoryMailboxRepository,
-    MemoryMessageRepository,
+    MemoryMessageQueries,
+    MemoryMessageStore,
+    MemorySearchIndex,
 )
 from adapters.memory.repositories import (
     MemoryMailAccountRepository,
@@ -15,7 +17,7 @@ from adapters.memory.repositories import (
     MemoryUserRepository,
 )
 from adapters.memory.store import MemoryStore
-from domain.ports.persistence import UnitOfWork
+from domain.ports.persistence import SearchIndex, UnitOfWork
 
 
 class MemoryUnitOfWork(UnitOfWork):
@@ -27,7 +29,9 @@ class MemoryUnitOfWork(UnitOfWork):
         self.users = MemoryUserRepository(self.store)
         self.accounts = MemoryMailAccountRepository(self.store)
         self.mailboxes = MemoryMailboxRepository(self.store)
-        self.messages = MemoryMessageRepository(self.store)
+        self.message_store = MemoryMessageStore(self.store)
+        self.messages = MemoryMessageQueries(self.store)
+        self.search_index: SearchIndex = MemorySearchIndex()
         self.syncs = MemoryAccountSyncRepository(self.store)
         self.drafts = MemoryDraftRepository(self.store)
         self.audit = MemoryAuditRepository(self.store)

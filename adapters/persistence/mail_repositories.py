@@ -26,7 +26,13 @@ from adapters.persistence.models import MailAccountModel
 from domain.errors import Conflict
 from domain.mailboxes import Mailbox
 from domain.messages import Flags, Message, MessageSummary
-from domain.ports.persistence import AccountSyncRepository, MailboxRepository, MessageRepository
+from domain.ports.persistence import (
+    AccountSyncRepository,
+    MailboxRepository,
+    MessageQueries,
+    MessageStore,
+    SearchIndex,
+)
 from domain.remote import FlagUpdate
 from domain.search import KeysetPage, MessageQuery, PageAfter
 from domain.sync import AccountSync, SyncPhase
@@ -70,12 +76,11 @@ class SqlMailboxRepository(MailboxRepository):
         )
 
 
-class SqlMessageRepository(MessageRepository):
+class SqlMessageStore(MessageStore):
     """Bulk statements: a sync writes messages, flags and deletions by the thousand."""
 
-    def __init__(self, session: AsyncSession, search_tuning: SearchTuning) -> None:
+    def __init__(self, session: AsyncSession) -> None:
         self._session = session
-        self._search_tuning = search_tuning
 
     async def add_many(self, messages: Sequence[Message]) -> None:
         if not messages:
@@ -91,11 +96,13 @@ class SqlMessageRepository(MessageRepository):
         )
         return list(rows)
 
-    async def in_mailbox(self, mailbox_id: UUID) -> list[Message]:
+    async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
         rows = await self._session.scalars(
-            select(MessageModel).where(MessageModel.mailbox_id == mailbox_id).order_by(MessageModel.uid)
+            select(MessageModel.uid).where(
+                MessageModel.mailbox_id == mailbox_id, MessageModel.uid.between(first_uid, last_uid)
+            )
         )
-        return [message_from_row(row) for row in rows]
+        return set(rows)
 
     async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None:
         if not updates:
@@ -142,42 +149,6 @@ class SqlMessageRepository(MessageRepository):
             .limit(1)
         )
 
-    async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
-        rows = await self._session.scalars(
-            select(MessageModel).where(
-                MessageModel.tenant_id == tenant_id,
-                MessageModel.account_id == account_id,
-                MessageModel.message_id == message_id,
-            )
-        )
-        return [message_from_row(row) for row in rows]
-
-    async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
-        rows = await self._session.scalars(
-            select(MessageModel.uid).where(
-                MessageModel.mailbox_id == mailbox_id, MessageModel.uid.between(first_uid, last_uid)
-            )
-        )
-        return set(rows)
-
-    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
-        row = await self._session.get(MessageModel, message_id)
-        return message_from_row(row) if row is not None and row.tenant_id == tenant_id else None
-
-    async def search(self, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
-        return await message_search.search(self._session, query, page, self._search_tuning)
-
-    async def thread(self, tenant_id: UUID, thread_id: UUID) -> list[MessageSummary]:
-        rows = await self._session.execute(
-            select(*SUMMARY_COLUMNS)
-            .where(MessageModel.tenant_id == tenant_id, MessageModel.thread_id == thread_id)
-            .order_by(MessageModel.internal_date, MessageModel.id)
-        )
-        return [summary_from_row(row) for row in rows]
-
-    async def catch_up_search_index(self, batch: int) -> int:
-        return await message_search.index_word_pairs(self._session, batch)
-
     async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None:
         await self._session.execute(
             update(MessageModel)
@@ -196,6 +167,45 @@ class SqlMessageRepository(MessageRepository):
         await self._session.execute(
             delete(MessageModel).where(MessageModel.id == message_id, MessageModel.tenant_id == tenant_id)
         )
+
+
+class SqlMessageQueries(MessageQueries):
+    def __init__(self, session: AsyncSession, search_tuning: SearchTuning) -> None:
+        self._session = session
+        self._search_tuning = search_tuning
+
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
+        row = await self._session.get(MessageModel, message_id)
+        return message_from_row(row) if row is not None and row.tenant_id == tenant_id else None
+
+    async def search(self, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
+        return await message_search.search(self._session, query, page, self._search_tuning)
+
+    async def thread(self, tenant_id: UUID, thread_id: UUID) -> list[MessageSummary]:
+        rows = await self._session.execute(
+            select(*SUMMARY_COLUMNS)
+            .where(MessageModel.tenant_id == tenant_id, MessageModel.thread_id == thread_id)
+            .order_by(MessageModel.internal_date, MessageModel.id)
+        )
+        return [summary_from_row(row) for row in rows]
+
+    async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
+        rows = await self._session.scalars(
+            select(MessageModel).where(
+                MessageModel.tenant_id == tenant_id,
+                MessageModel.account_id == account_id,
+                MessageModel.message_id == message_id,
+            )
+        )
+        return [message_from_row(row) for row in rows]
+
+
+class SqlSearchIndex(SearchIndex):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def catch_up(self, batch: int) -> int:
+        return await message_search.index_word_pairs(self._session, batch)
 
 
 class SqlAccountSyncRepository(AccountSyncRepository):
@@ -235,7 +245,7 @@ class SqlAccountSyncRepository(AccountSyncRepository):
             if sync is None or sync_from_row(sync).due(now, timedelta(seconds=interval))
         ]
 
-    async def ask_again(self, account_id: UUID) -> bool:
+    async def ask_to_run_again(self, account_id: UUID) -> bool:
         """One conditional UPDATE: a sync that ends meanwhile has its row locked until it commits, and then no
         longer matches, so the request queues a new sync instead."""
         table = _SYNCS
@@ -247,7 +257,7 @@ class SqlAccountSyncRepository(AccountSyncRepository):
         self._session.expire_all()
         return bool(cast("CursorResult[Any]", result).rowcount)
 
-    async def take_again(self, account_id: UUID) -> bool:
+    async def take_run_again(self, account_id: UUID) -> bool:
         table = _SYNCS
         result = await self._session.execute(
             update(table).where(table.c.account_id == account_id, table.c.asked_again).values(asked_again=False)

@@ -10,7 +10,9 @@ from adapters.persistence.hand_on import TransactionHandOn
 from adapters.persistence.mail_repositories import (
     SqlAccountSyncRepository,
     SqlMailboxRepository,
-    SqlMessageRepository,
+    SqlMessageQueries,
+    SqlMessageStore,
+    SqlSearchIndex,
 )
 from adapters.persistence.message_search import SearchTuning
 from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
@@ -53,7 +55,9 @@ class SqlUnitOfWork(UnitOfWork):
         self.users = SqlUserRepository(session)
         self.accounts = SqlMailAccountRepository(session)
         self.mailboxes = SqlMailboxRepository(session)
-        self.messages = SqlMessageRepository(session, self._search_tuning)
+        self.message_store = SqlMessageStore(session)
+        self.messages = SqlMessageQueries(session, self._search_tuning)
+        self.search_index = SqlSearchIndex(session)
         self.syncs = SqlAccountSyncRepository(session)
         self.drafts = SqlDraftRepository(session)
         self.audit = SqlAuditRepository(session)

@@ -113,7 +113,7 @@ class DeliverDraft:
             originals = await uow.messages.with_message_id(draft.tenant_id, draft.account_id, draft.content.in_reply_to)
             unanswered = [m for m in originals if not m.flags.answered]
             for message in unanswered:
-                await uow.messages.set_flags(draft.tenant_id, message.id, replace(message.flags, answered=True))
+                await uow.message_store.set_flags(draft.tenant_id, message.id, replace(message.flags, answered=True))
             await uow.commit()
         for message in unanswered:
             await self._jobs.write_flags(new_id().hex, draft.tenant_id, message.id, answered=True)

@@ -35,7 +35,7 @@ class ChangeFlags:
                 seen=message.flags.seen if seen is None else seen,
                 flagged=message.flags.flagged if flagged is None else flagged,
             )
-            await uow.messages.set_flags(principal.tenant_id, message_id, flags)
+            await uow.message_store.set_flags(principal.tenant_id, message_id, flags)
             await uow.commit()
         await self._jobs.write_flags(new_id().hex, principal.tenant_id, message_id, seen=seen, flagged=flagged)
         message.flags = flags

@@ -18,5 +18,5 @@ class ListMailboxes:
                 raise NotFound("mail account not found")
             mailboxes = await uow.mailboxes.for_account(principal.tenant_id, account_id)
             for mailbox in mailboxes:
-                mailbox.message_count, mailbox.unread_count = await uow.messages.counts(mailbox.id)
+                mailbox.message_count, mailbox.unread_count = await uow.message_store.counts(mailbox.id)
         return mailboxes

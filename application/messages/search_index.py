@@ -11,7 +11,7 @@ class CatchUpSearchIndex:
     """Run by the scheduler every minute: does the search indexing the store deferred when messages were synced,
     a batch (one transaction) at a time, until none is left or `budget` has passed, so that after a large sync the
     runs follow one another instead of piling up on the database. Search never waits for it (see
-    `MessageRepository.catch_up_search_index`). Returns how many messages were indexed."""
+    `SearchIndex.catch_up`). Returns how many messages were indexed."""
 
     def __init__(self, uow: UnitOfWork, clock: Clock, batch: int = BATCH, budget: timedelta = BUDGET) -> None:
         self._uow = uow
@@ -23,7 +23,7 @@ class CatchUpSearchIndex:
         total, until = 0, self._clock.now() + self._budget
         while True:
             async with self._uow as uow:
-                done = await uow.messages.catch_up_search_index(self._batch)
+                done = await uow.search_index.catch_up(self._batch)
                 await uow.commit()
             total += done
             if done < self._batch or self._clock.now() >= until:

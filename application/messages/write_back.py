@@ -55,9 +55,9 @@ class _RemoteChange:
             new_uid = await imap.move(located.message.uid, target.name)
         async with self._uow as uow:
             if new_uid is None:
-                await uow.messages.remove(located.message.tenant_id, located.message.id)
+                await uow.message_store.remove(located.message.tenant_id, located.message.id)
             else:
-                await uow.messages.relocate(located.message.tenant_id, located.message.id, target.id, new_uid)
+                await uow.message_store.relocate(located.message.tenant_id, located.message.id, target.id, new_uid)
             await uow.commit()
 
 
@@ -107,5 +107,5 @@ class ApplyDelete(_RemoteChange):
         async with self._folder(located) as imap:
             await imap.expunge(located.message.uid)
         async with self._uow as uow:
-            await uow.messages.remove(tenant_id, message_id)
+            await uow.message_store.remove(tenant_id, message_id)
             await uow.commit()

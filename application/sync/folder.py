@@ -83,7 +83,7 @@ class FolderRun:
         """A new folder, or UIDVALIDITY changed (RFC 3501 section 2.3.1.1): every stored UID of it is void."""
         async with self.uow as uow:
             if self.mailbox.sync_state is not None:
-                await uow.messages.remove_all(self.mailbox.id)
+                await uow.message_store.remove_all(self.mailbox.id)
             await uow.mailboxes.update(replace(self.mailbox, sync_state=self.known))
             await uow.commit()
 
@@ -94,10 +94,10 @@ class FolderRun:
         modseq_unchanged = known.highest_modseq is not None and known.highest_modseq == selected.highest_modseq
         async with self.uow as uow:
             gone = await self._deleted(uow, modseq_unchanged, new_count)
-            await uow.messages.remove_uids(self.mailbox.id, gone)
+            await uow.message_store.remove_uids(self.mailbox.id, gone)
             if not modseq_unchanged:
                 changed = selected.changed or await self.imap.fetch_flags(1, changed_since=known.highest_modseq)
-                await uow.messages.apply_flags(self.mailbox.id, [u for u in changed if u.uid <= known.last_uid])
+                await uow.message_store.apply_flags(self.mailbox.id, [u for u in changed if u.uid <= known.last_uid])
             await uow.commit()
 
     async def _deleted(self, uow: UnitOfWork, modseq_unchanged: bool, new_count: int) -> list[int]:
@@ -109,11 +109,11 @@ class FolderRun:
             return selected.vanished
         if modseq_unchanged and selected.vanished is not None:
             return []
-        stored_count, _ = await uow.messages.counts(self.mailbox.id)
+        stored_count, _ = await uow.message_store.counts(self.mailbox.id)
         if selected.exists == stored_count + new_count:
             return []
         present = set(await self.imap.uids())
-        return [uid for uid in await uow.messages.uids(self.mailbox.id) if uid not in present]
+        return [uid for uid in await uow.message_store.uids(self.mailbox.id) if uid not in present]
 
     async def _fetch_new(self, new: Sequence[int], after_batch: AfterBatch) -> int:
         """Batch by batch, each committed with its last UID so a cut sync resumes after it. A batch is written to
@@ -144,10 +144,10 @@ class FolderRun:
     async def _store(self, first: int, batch_end: int, prepared: list[Prepared]) -> int:
         """A message Mailroom itself moved here is stored already, under the UID the server reported: skipped."""
         async with self.uow as uow:
-            stored = await uow.messages.stored_uids(self.mailbox.id, first, batch_end)
+            stored = await uow.message_store.stored_uids(self.mailbox.id, first, batch_end)
             fresh = [p for p in prepared if p.fetched.uid not in stored]
             messages = await self.builder.build(uow, self.account, self.mailbox, fresh)
-            await uow.messages.add_many(messages)
+            await uow.message_store.add_many(messages)
             state = SyncState(self.known.uidvalidity, batch_end, self.known.highest_modseq)
             await uow.mailboxes.update(replace(self.mailbox, sync_state=state))
             await uow.commit()
@@ -155,7 +155,7 @@ class FolderRun:
 
     async def _finish(self, state: SyncState) -> None:
         async with self.uow as uow:
-            total, unread = await uow.messages.counts(self.mailbox.id)
+            total, unread = await uow.message_store.counts(self.mailbox.id)
             done = replace(
                 self.mailbox,
                 sync_state=state,

@@ -65,7 +65,7 @@ class MessageBuilder:
         """A reply that names only its parent (no References) joins the parent's thread, whether the parent
         is already stored or came earlier in this batch."""
         if not content.references and content.in_reply_to:
-            parent_thread = batch_threads.get(content.in_reply_to) or await uow.messages.thread_of(
+            parent_thread = batch_threads.get(content.in_reply_to) or await uow.message_store.thread_of(
                 account.id, [content.in_reply_to]
             )
             if parent_thread is not None:

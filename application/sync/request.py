@@ -47,7 +47,7 @@ class SyncRequester:
             if sync.in_progress and sync.job_id and not sync.stalled(now):
                 if sync.phase is SyncPhase.QUEUED:
                     return sync, None
-                if await uow.syncs.ask_again(account_id):
+                if await uow.syncs.ask_to_run_again(account_id):
                     await uow.commit()
                     return sync, None
                 sync = await uow.syncs.get(tenant_id, account_id) or sync

@@ -194,7 +194,7 @@ class SyncAccount:
     async def _asked_again(self, sync: AccountSync) -> bool:
         """Whether a sync was requested while this one ran. A failed sync leaves the request for the next."""
         async with self._uow as uow:
-            asked = await uow.syncs.take_again(sync.account_id)
+            asked = await uow.syncs.take_run_again(sync.account_id)
             await uow.commit()
         return asked
 

@@ -59,13 +59,20 @@ class MailboxRepository(Protocol):
         ...
 
 
-class MessageRepository(Protocol):
-    """What the sync needs: messages of one folder, addressed by IMAP UID."""
+class MessageStore(Protocol):
+    """The local copy of the server's folders as the sync and the write-back jobs change it: the messages of
+    one folder by IMAP UID, and one message by id after a change the API asked for."""
 
-    async def add_many(self, messages: Sequence[Message]) -> None: ...
-    async def uids(self, mailbox_id: UUID) -> list[int]: ...
-    async def in_mailbox(self, mailbox_id: UUID) -> list[Message]:
-        """Every stored message of a folder, by UID."""
+    async def add_many(self, messages: Sequence[Message]) -> None:
+        """Conflict if a message with one of their (folder, UID) is stored already."""
+        ...
+
+    async def uids(self, mailbox_id: UUID) -> list[int]:
+        """Every stored UID of a folder, in order."""
+        ...
+
+    async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
+        """UIDs in [first_uid, last_uid] already stored: a message moved in by Mailroom is stored at once."""
         ...
 
     async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None: ...
@@ -79,13 +86,17 @@ class MessageRepository(Protocol):
         """The thread of any stored message of the account with one of these Message-IDs."""
         ...
 
-    async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
-        """The account's stored messages with this Message-ID header (a copy per folder it is in)."""
+    async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None: ...
+
+    async def relocate(self, tenant_id: UUID, message_id: UUID, mailbox_id: UUID, uid: int) -> None:
+        """The message now lives in another folder under another UID (after an IMAP MOVE)."""
         ...
 
-    async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
-        """UIDs in [first_uid, last_uid] already stored: a message moved in by Mailroom is stored at once."""
-        ...
+    async def remove(self, tenant_id: UUID, message_id: UUID) -> None: ...
+
+
+class MessageQueries(Protocol):
+    """What the API reads: one message, a page of a folder or a search, a thread."""
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None: ...
 
@@ -98,18 +109,18 @@ class MessageRepository(Protocol):
         """The messages of a thread, oldest first."""
         ...
 
-    async def catch_up_search_index(self, batch: int) -> int:
-        """Does the search indexing a store deferred when messages were added, for up to `batch` messages of any
-        tenant; returns how many. Search finds messages whether or not this has run; it runs faster after."""
+    async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
+        """The account's stored messages with this Message-ID header (a copy per folder it is in)."""
         ...
 
-    async def set_flags(self, tenant_id: UUID, message_id: UUID, flags: Flags) -> None: ...
 
-    async def relocate(self, tenant_id: UUID, message_id: UUID, mailbox_id: UUID, uid: int) -> None:
-        """The message now lives in another folder under another UID (after an IMAP MOVE)."""
+class SearchIndex(Protocol):
+    """The search indexing a store defers when messages are added (the SQL stores' word pairs)."""
+
+    async def catch_up(self, batch: int) -> int:
+        """Does the deferred indexing for up to `batch` messages of any tenant; returns how many. Search finds
+        messages whether or not this has run; it runs faster after."""
         ...
-
-    async def remove(self, tenant_id: UUID, message_id: UUID) -> None: ...
 
 
 class AccountSyncRepository(Protocol):
@@ -122,14 +133,14 @@ class AccountSyncRepository(Protocol):
 
     async def save(self, sync: AccountSync) -> None: ...
 
-    async def ask_again(self, account_id: UUID) -> bool:
+    async def ask_to_run_again(self, account_id: UUID) -> bool:
         """If the account's sync is running, it is to run once more when it ends (it may already have passed
         the folder that changed): True. False when it is not running. Kept apart from `save`, which the running
         worker calls with its own copy of the status."""
         ...
 
-    async def take_again(self, account_id: UUID) -> bool:
-        """Whether a run was asked for while the sync ran, clearing the request."""
+    async def take_run_again(self, account_id: UUID) -> bool:
+        """Whether `ask_to_run_again` was called while the sync ran, clearing the request."""
         ...
 
     async def due(self, now: datetime) -> list[tuple[UUID, UUID]]:
@@ -184,7 +195,9 @@ class UnitOfWork(Protocol):
     users: UserRepository
     accounts: MailAccountRepository
     mailboxes: MailboxRepository
-    messages: MessageRepository
+    message_store: MessageStore
+    messages: MessageQueries
+    search_index: SearchIndex
     syncs: AccountSyncRepository
     drafts: DraftRepository
     audit: AuditRepository

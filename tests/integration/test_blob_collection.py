@@ -105,7 +105,7 @@ async def inbox(rig: Rig, owner: Tenant) -> Mailbox:
 async def synced(rig: Rig, box: Mailbox, uid: int, raw: bytes) -> Message:
     stored = replace(message(box, uid), raw_blob_key=await rig.blobs.put(box.tenant_id, raw))
     async with rig.make_uow() as uow:
-        await uow.messages.add_many([stored])
+        await uow.message_store.add_many([stored])
         await uow.commit()
     return stored
 
@@ -141,7 +141,7 @@ async def test_the_blob_of_a_deleted_message_is_collected_and_a_named_one_kept(r
     box = await inbox(rig, await tenant(rig.make_uow))
     deleted, kept = await synced(rig, box, 1, b"Subject: deleted\r\n\r\nx"), await synced(rig, box, 2, b"kept")
     async with rig.make_uow() as uow:
-        await uow.messages.remove(box.tenant_id, deleted.id)
+        await uow.message_store.remove(box.tenant_id, deleted.id)
         await uow.commit()
     rig.age_everything()
 
@@ -189,7 +189,7 @@ async def test_one_tenants_deleted_copy_leaves_another_tenants_copy_of_the_same_
     in_acme, in_globex = await synced(rig, acme, 1, raw), await synced(rig, globex, 1, raw)
     assert in_acme.raw_blob_key != in_globex.raw_blob_key
     async with rig.make_uow() as uow:
-        await uow.messages.remove(acme.tenant_id, in_acme.id)
+        await uow.message_store.remove(acme.tenant_id, in_acme.id)
         await uow.commit()
     rig.age_everything()
 
@@ -228,7 +228,7 @@ async def test_blobs_written_or_put_again_during_a_collection_survive_it(rig: Ri
     raw = b"Subject: deleted here, synced again elsewhere\r\n\r\nx"
     deleted = await synced(rig, box, 1, raw)
     async with rig.make_uow() as uow:
-        await uow.messages.remove(box.tenant_id, deleted.id)
+        await uow.message_store.remove(box.tenant_id, deleted.id)
         await uow.commit()
     rig.age_everything()
     written: list[str] = []

@@ -72,33 +72,33 @@ async def test_messages_round_trip_and_uids_are_unique_per_folder(make_uow: Fact
     box = await folder(make_uow)
     first = message(box, 1)
     async with make_uow() as uow:
-        await uow.messages.add_many([first, message(box, 2, seen=True)])
+        await uow.message_store.add_many([first, message(box, 2, seen=True)])
         await uow.commit()
     async with make_uow() as uow:
-        assert await uow.messages.uids(box.id) == [1, 2]
-        assert await uow.messages.counts(box.id) == (2, 1)
-        assert await uow.messages.thread_of(box.account_id, ["<x@y>", "<1@example.com>"]) == first.thread_id
+        assert await uow.message_store.uids(box.id) == [1, 2]
+        assert await uow.message_store.counts(box.id) == (2, 1)
+        assert await uow.message_store.thread_of(box.account_id, ["<x@y>", "<1@example.com>"]) == first.thread_id
         assert await uow.messages.with_message_id(box.tenant_id, box.account_id, "<1@example.com>") == [first]
         assert await uow.messages.with_message_id(new_id(), box.account_id, "<1@example.com>") == []
     async with make_uow() as uow:
         with pytest.raises(Conflict):
-            await uow.messages.add_many([message(box, 1)])
+            await uow.message_store.add_many([message(box, 1)])
 
 
 async def test_flags_and_removals_apply_by_uid(make_uow: Factory) -> None:
     box = await folder(make_uow)
     async with make_uow() as uow:
-        await uow.messages.add_many([message(box, uid) for uid in range(1, 6)])
-        await uow.messages.apply_flags(box.id, [FlagUpdate(2, Flags(seen=True, flagged=True), 9)])
-        await uow.messages.remove_uids(box.id, [4, 5, 99])
+        await uow.message_store.add_many([message(box, uid) for uid in range(1, 6)])
+        await uow.message_store.apply_flags(box.id, [FlagUpdate(2, Flags(seen=True, flagged=True), 9)])
+        await uow.message_store.remove_uids(box.id, [4, 5, 99])
         await uow.commit()
     async with make_uow() as uow:
-        assert await uow.messages.uids(box.id) == [1, 2, 3]
-        assert await uow.messages.counts(box.id) == (3, 2)
+        assert await uow.message_store.uids(box.id) == [1, 2, 3]
+        assert await uow.message_store.counts(box.id) == (3, 2)
         await uow.mailboxes.delete(box.tenant_id, box.id)
         await uow.commit()
     async with make_uow() as uow:
-        assert await uow.messages.uids(box.id) == []
+        assert await uow.message_store.uids(box.id) == []
         assert await uow.mailboxes.for_account(box.tenant_id, box.account_id) == []
 
 
@@ -146,12 +146,12 @@ async def test_a_run_asked_of_a_running_sync_outlives_its_saves_and_is_taken_onc
     sync.queue("j1", NOW)
     async with make_uow() as uow:
         await uow.syncs.save(sync)
-        assert not await uow.syncs.ask_again(box.account_id)
+        assert not await uow.syncs.ask_to_run_again(box.account_id)
         sync.start(NOW)
         await uow.syncs.save(sync)
         await uow.commit()
     async with make_uow() as uow:
-        assert await uow.syncs.ask_again(box.account_id)
+        assert await uow.syncs.ask_to_run_again(box.account_id)
         await uow.commit()
     sync.progress.folders_done = 1
     sync.finish(NOW)
@@ -159,9 +159,9 @@ async def test_a_run_asked_of_a_running_sync_outlives_its_saves_and_is_taken_onc
         await uow.syncs.save(sync)
         await uow.commit()
     async with make_uow() as uow:
-        assert not await uow.syncs.ask_again(box.account_id)
-        assert await uow.syncs.take_again(box.account_id)
-        assert not await uow.syncs.take_again(box.account_id)
+        assert not await uow.syncs.ask_to_run_again(box.account_id)
+        assert await uow.syncs.take_run_again(box.account_id)
+        assert not await uow.syncs.take_run_again(box.account_id)
         await uow.commit()
 
 

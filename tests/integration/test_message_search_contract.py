@@ -106,8 +106,8 @@ async def seeded(make_uow: Factory) -> tuple[Mailbox, Mailbox, dict[str, Message
         messages[label] = make_message(box, uid, *row)
     async with make_uow() as uow:
         await uow.mailboxes.add(archive)
-        await uow.messages.add_many([m for m in messages.values() if m.mailbox_id == inbox.id])
-        await uow.messages.add_many([m for m in messages.values() if m.mailbox_id == archive.id])
+        await uow.message_store.add_many([m for m in messages.values() if m.mailbox_id == inbox.id])
+        await uow.message_store.add_many([m for m in messages.values() if m.mailbox_id == archive.id])
         await uow.commit()
     await other_tenants_copy(make_uow, messages["report"])
     return inbox, archive, messages
@@ -158,7 +158,7 @@ async def other_tenants_copy(make_uow: Factory, original: Message) -> None:
     box = Mailbox(new_id(), globex.id, owner.id, "INBOX", "/", MailboxRole.INBOX, SyncState(1, 0, None))
     async with make_uow() as uow:
         await uow.mailboxes.add(box)
-        await uow.messages.add_many(
+        await uow.message_store.add_many(
             [replace(original, id=new_id(), tenant_id=globex.id, account_id=owner.id, mailbox_id=box.id)]
         )
         await uow.commit()
@@ -185,7 +185,7 @@ async def test_a_listed_found_or_threaded_message_shows_what_was_stored(make_uow
         flags=Flags(seen=True, answered=True, keywords=frozenset({"$Label1", "Arbeit"})),
     )
     async with make_uow() as uow:
-        await uow.messages.add_many([tagged])
+        await uow.message_store.add_many([tagged])
         await uow.commit()
     async with make_uow() as uow:
         listed = await uow.messages.search(MessageQuery(inbox.tenant_id, account_id=inbox.account_id), PageAfter(50))
@@ -202,7 +202,7 @@ async def test_summaries_are_bounded_whatever_the_headers_hold(make_uow: Factory
     crowd = [Address("n" * 1000, f"r{i}@example.com") for i in range(SUMMARY_ADDRESSES + 5)]
     huge = replace(make_message(inbox, 98, *CORPUS["cafe"]), subject="s" * 100_000, to=crowd)
     async with make_uow() as uow:
-        await uow.messages.add_many([huge])
+        await uow.message_store.add_many([huge])
         await uow.commit()
     async with make_uow() as uow:
         listed = await uow.messages.search(MessageQuery(inbox.tenant_id, account_id=inbox.account_id), PageAfter(50))
@@ -352,10 +352,10 @@ async def test_a_message_is_read_changed_moved_and_removed_within_its_tenant(mak
     async with make_uow() as uow:
         assert await uow.messages.get(new_id(), report.id) is None
         assert await uow.mailboxes.get(new_id(), archive.id) is None
-        assert await uow.messages.stored_uids(inbox.id, 1, 3) == {1, 2, 3}
-        await uow.messages.set_flags(inbox.tenant_id, report.id, Flags(seen=False, flagged=True))
-        await uow.messages.relocate(inbox.tenant_id, report.id, archive.id, 99)
-        await uow.messages.remove(inbox.tenant_id, messages["spam"].id)
+        assert await uow.message_store.stored_uids(inbox.id, 1, 3) == {1, 2, 3}
+        await uow.message_store.set_flags(inbox.tenant_id, report.id, Flags(seen=False, flagged=True))
+        await uow.message_store.relocate(inbox.tenant_id, report.id, archive.id, 99)
+        await uow.message_store.remove(inbox.tenant_id, messages["spam"].id)
         await uow.commit()
     async with make_uow() as uow:
         moved = await uow.messages.get(inbox.tenant_id, report.id)
@@ -373,7 +373,7 @@ async def test_a_thread_comes_oldest_first(make_uow: Factory) -> None:
     inbox, _, messages = await seeded(make_uow)
     thread_id = messages["report"].thread_id
     async with make_uow() as uow:
-        await uow.messages.add_many([replace(messages["reply"], id=new_id(), uid=50, thread_id=thread_id)])
+        await uow.message_store.add_many([replace(messages["reply"], id=new_id(), uid=50, thread_id=thread_id)])
         await uow.commit()
     async with make_uow() as uow:
         thread = await uow.messages.thread(inbox.tenant_id, thread_id)
@@ -421,7 +421,7 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
         for day, body in bodies.items()
     }  # fmt: skip
     async with make_uow() as uow:
-        await uow.messages.add_many(list(messages.values()))
+        await uow.message_store.add_many(list(messages.values()))
         await uow.commit()
     by_id = {m.id: label for label, m in messages.items()}
     newest_first = [f"day{day}" for day in reversed(range(60))]
@@ -468,7 +468,7 @@ async def test_dense_and_sparse_matches_are_all_found_in_order(
     await all_found("all indexed")
     copy = replace(messages["day3"], id=new_id(), uid=99, internal_date=START + timedelta(days=70))
     async with make_uow() as uow:
-        await uow.messages.add_many([copy])
+        await uow.message_store.add_many([copy])
         await uow.commit()
     by_id[copy.id] = "copy"
     expected = [(text, in_subject, ["copy", *in_body] if "dense" in text or "lone" in text else in_body)
@@ -534,7 +534,7 @@ async def test_a_phrase_finds_the_same_subjects_with_or_without_the_word_pair_in
         for uid, (label, subject) in enumerate(TRICKY_SUBJECTS.items(), start=1)
     }
     async with make_uow() as uow:
-        await uow.messages.add_many(list(messages.values()))
+        await uow.message_store.add_many(list(messages.values()))
         await uow.commit()
     with_pairs = {p: await labels(make_uow, messages, MessageQuery(inbox.tenant_id, text=p)) for p in TRICKY_PHRASES}
     without_pairs = make_tuned_uow(SearchTuning(phrase_pairs=False))
@@ -555,7 +555,7 @@ async def test_words_joined_by_address_and_path_punctuation_in_a_body_are_found_
     note = make_message(inbox, 1, "Build", "a@example.org", "b@example.org", body, True, False, False, 1)
     other = make_message(inbox, 2, "Other", "a@example.org", "b@example.org", "nothing here", True, False, False, 2)
     async with make_uow() as uow:
-        await uow.messages.add_many([note, other])
+        await uow.message_store.add_many([note, other])
         await uow.commit()
     found = await labels(make_uow, {"note": note, "other": other}, MessageQuery(inbox.tenant_id, text=text))
     assert found == ["note"]

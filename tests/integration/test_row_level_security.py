@@ -127,12 +127,12 @@ async def test_the_service_role_stores_a_sync_batch_whole_and_only_for_its_tenan
             replace(message(box, 2, seen=True), html_body=None, date=None, text_body='it\'s "quoted"'),
         ]
         async with service as uow:
-            await uow.messages.add_many(batch)
+            await uow.message_store.add_many(batch)
             await uow.commit()
         async with service as uow:
             assert [await uow.messages.get(acme.id, m.id) for m in batch] == batch
             with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
-                await uow.messages.add_many([replace(message(box, 3), tenant_id=globex.id)])
+                await uow.message_store.add_many([replace(message(box, 3), tenant_id=globex.id)])
 
 
 async def test_the_service_role_queues_and_indexes_word_pairs_for_the_messages_tenant_only(
@@ -144,7 +144,7 @@ async def test_the_service_role_queues_and_indexes_word_pairs_for_the_messages_t
     with scope(acme.id):
         box = await inbox(service, acme)
         async with service as uow:
-            await uow.messages.add_many([message(box, 1), message(box, 2)])
+            await uow.message_store.add_many([message(box, 1), message(box, 2)])
             await uow.commit()
         assert await count(service, "SELECT count(*) FROM message_word_pairs_pending") == 2
     with scope.system():

@@ -34,6 +34,7 @@ from domain.ids import new_id
 from domain.ports.mail import ImapSession
 from domain.ports.persistence import UnitOfWork
 from domain.remote import FetchedMessage
+from domain.search import MessageQuery, PageAfter
 from domain.sync import AccountSync, SyncPhase
 from domain.tenants import Role, Tenant
 from tests.conftest import mail_server_settings
@@ -150,11 +151,23 @@ def append(imap: imaplib.IMAP4, folder: str, raw: bytes, flags: str | None = Non
 
 
 async def stored(rig: Rig, folder: str) -> dict[int, tuple[str, bool, bool]]:
-    """uid -> (subject, seen, flagged) of the stored copy of a folder."""
+    """uid -> (subject, seen, flagged) of the stored copy of a folder, by UID, read as the API reads it."""
+    tenant_id = rig.account.tenant_id
     async with rig.make_uow() as uow:
-        boxes = {m.name: m for m in await uow.mailboxes.for_account(rig.account.tenant_id, rig.account.id)}
-        messages = await uow.messages.in_mailbox(boxes[folder].id) if folder in boxes else []
-    return {m.uid: (m.subject, m.flags.seen, m.flags.flagged) for m in messages}
+        boxes = {m.name: m for m in await uow.mailboxes.for_account(tenant_id, rig.account.id)}
+        if folder not in boxes:
+            return {}
+        listed, cursor = [], None
+        while True:
+            page = await uow.messages.search(
+                MessageQuery(tenant_id, mailbox_id=boxes[folder].id), PageAfter(200, cursor)
+            )
+            listed += page.items
+            if (cursor := page.next_cursor) is None:
+                break
+        messages = [await uow.messages.get(tenant_id, summary.id) for summary in listed]
+    by_uid = sorted((m for m in messages if m is not None), key=lambda m: m.uid)
+    return {m.uid: (m.subject, m.flags.seen, m.flags.flagged) for m in by_uid}
 
 
 def msg(subject: str) -> bytes:
