@@ -36,8 +36,9 @@ from application.audit import Auditor
 from application.compose.commands import ComposeRequest
 from application.compose.content import DraftWriter
 from application.compose.drafts import CreateDraft
-from application.compose.send import SEND_TASK, QueueSend
+from application.compose.send import QueueSend
 from application.compose.settings import OutboxSettings
+from application.jobs import SEND_TASK
 from application.messages.read import ShowHtml
 from bench.send_sink import Sink, start_sink
 from domain.accounts import MailAccount, Security, ServerSettings, secret_binding

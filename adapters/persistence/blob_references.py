@@ -36,5 +36,8 @@ class SqlBlobReferences(BlobReferences):
         if self._session.get_bind().dialect.name != "postgresql":
             return set((await self._session.scalars(_SQLITE, {"keys": list(keys)})).all())
         if self._session.info.get(SCOPE_KEY) != SYSTEM:
-            raise RuntimeError("blob references are read across tenants: open the unit of work in system_scope()")
+            raise RuntimeError(
+                "blob references are read across tenants: "
+                "open the unit of work in the system scope (TenantScope.system())"
+            )
         return set((await self._session.scalars(_POSTGRES, {"keys": list(keys)})).all())

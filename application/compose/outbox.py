@@ -1,4 +1,4 @@
-from application.compose.send import SEND_TASK
+from application.jobs import BackgroundJobs
 from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
@@ -13,7 +13,7 @@ class EnqueueDueSends:
 
     def __init__(self, uow: UnitOfWork, jobs: JobQueue, clock: Clock) -> None:
         self._uow = uow
-        self._jobs = jobs
+        self._jobs = BackgroundJobs(jobs)
         self._clock = clock
 
     async def __call__(self) -> int:
@@ -24,5 +24,5 @@ class EnqueueDueSends:
                 await uow.drafts.mark_enqueued(draft_id, now)
             await uow.commit()
         for tenant_id, draft_id in due:
-            await self._jobs.enqueue(SEND_TASK, new_id().hex, tenant_id=str(tenant_id), draft_id=str(draft_id))
+            await self._jobs.send_draft(new_id().hex, tenant_id, draft_id)
         return len(due)

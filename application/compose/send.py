@@ -6,7 +6,6 @@ from uuid import UUID
 from application.audit import Auditor
 from application.compose.drafts import owned_draft
 from application.compose.settings import OutboxSettings
-from application.jobs import SEND_TASK as SEND_TASK  # where EnqueueDueSends still looks for it
 from application.jobs import BackgroundJobs
 from domain.audit import AuditAction
 from domain.auth import Principal

@@ -269,7 +269,7 @@ async def test_the_sql_references_refuse_to_answer_outside_the_system_scope(
         key = await blobs.put(new_id(), b"named by a row the unscoped session cannot see")
         os.utime(next(p for p in (tmp_path / "blobs").rglob("*") if p.is_file()), (0, 0))
         try:
-            with pytest.raises(RuntimeError, match="system_scope"):
+            with pytest.raises(RuntimeError, match=r"system scope \(TenantScope\.system\(\)\)"):
                 await CollectBlobs(SqlUnitOfWork(create_session_factory(engine)), blobs, SystemClock(), GRACE)(
                     every_shard=True
                 )
