@@ -19,15 +19,15 @@ from adapters.blobs.local_folder import LocalFolderBlobStore
 from adapters.correlation import current_request_id
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.scrypt_hasher import ScryptPasswordHasher
-from adapters.imap.fetcher import ImapMailFetcher
-from adapters.imap.session import AioimaplibMailSession
+from adapters.imap.login_check import AioimaplibLoginCheck
+from adapters.imap.session import AioimaplibConnector
 from adapters.jobs.health import InProcessBrokerProbe, RedisBrokerProbe
 from adapters.jobs.queue import TaskiqJobQueue
 from adapters.limits.in_process import InProcessRateCounter
 from adapters.limits.redis_counter import RedisRateCounter
 from adapters.memory.blobs import MemoryBlobStore
-from adapters.memory.imap import FakeImapServer, FakeMailSession
-from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
+from adapters.memory.imap import FakeImapConnector, FakeImapServer
+from adapters.memory.mail import ScriptedImapLoginCheck, ScriptedMailSender, ScriptedMailServers
 from adapters.memory.runtime import SwitchableProbe
 from adapters.memory.security import PlainPasswordHasher
 from adapters.memory.store import MemoryStore
@@ -82,7 +82,7 @@ from domain.accounts import TransportPolicy
 from domain.audit import RequestOrigin
 from domain.limits import Limit, LoginLimits
 from domain.ports.html import HtmlSanitizer
-from domain.ports.mail import MailFetcher, MailSender, MailSession, MessageComposer, MessageParser
+from domain.ports.mail import ImapConnector, ImapLoginCheck, MailSender, MessageComposer, MessageParser
 from domain.ports.persistence import ReadHandOn, TenantScope, UnitOfWork
 from domain.ports.runtime import Clock, HealthProbe, JobQueue, RateCounter
 from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
@@ -164,7 +164,7 @@ class MailProvider(Provider):
             allow_plaintext=settings.plaintext_mail_allowed,
         )
 
-    fetcher = provide(ImapMailFetcher, provides=MailFetcher)
+    imap_login_check = provide(AioimaplibLoginCheck, provides=ImapLoginCheck)
 
     @provide
     async def sender(self, policy: OutboundPolicy, settings: Settings) -> AsyncIterator[MailSender]:
@@ -223,7 +223,7 @@ class SyncProvider(Provider):
     def parser(self) -> MessageParser:
         return StdlibMessageParser()
 
-    imap_sessions = provide(AioimaplibMailSession, provides=MailSession)
+    imap_sessions = provide(AioimaplibConnector, provides=ImapConnector)
     builder = provide(MessageBuilder, scope=Scope.REQUEST)
     folder_sync = provide(FolderSync, scope=Scope.REQUEST)
     sync_account = provide(SyncAccount, scope=Scope.REQUEST)
@@ -235,7 +235,7 @@ class SyncProvider(Provider):
     def watch_inbox(
         self,
         uow: UnitOfWork,
-        imap: MailSession,
+        imap: ImapConnector,
         cipher: CredentialCipher,
         clock: Clock,
         request_sync: SyncRequester,
@@ -381,8 +381,8 @@ class MemoryProvider(Provider):
         return MemoryUnitOfWork(store)
 
     @provide(override=True)
-    def fetcher(self, servers: ScriptedMailServers) -> MailFetcher:
-        return ScriptedMailFetcher(servers)
+    def imap_login_check(self, servers: ScriptedMailServers) -> ImapLoginCheck:
+        return ScriptedImapLoginCheck(servers)
 
     @provide(override=True)
     def sender(self, servers: ScriptedMailServers) -> MailSender:
@@ -393,8 +393,8 @@ class MemoryProvider(Provider):
         return FakeImapServer()
 
     @provide(override=True)
-    def imap_sessions(self, server: FakeImapServer) -> MailSession:
-        return FakeMailSession(server)
+    def imap_sessions(self, server: FakeImapServer) -> ImapConnector:
+        return FakeImapConnector(server)
 
     @provide(override=True)
     def blobs(self) -> BlobStore:

@@ -29,7 +29,7 @@ from adapters.network import OutboundPolicy
 from domain.accounts import ServerSettings
 from domain.errors import MailServerRejected
 from domain.mailboxes import SyncState, role_for
-from domain.ports.mail import ImapSession, MailSession
+from domain.ports.mail import ImapConnector, ImapSession
 from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFolder
 
 _NOT_SELECTABLE = {"\\noselect", "\\nonexistent"}
@@ -294,7 +294,7 @@ def _read(name: str, parse: Callable[..., _Parsed], *arguments: Any) -> _Parsed:
         raise MailServerRejected("imap", f"{name} answer unreadable: {error}") from None
 
 
-class AioimaplibMailSession(MailSession):
+class AioimaplibConnector(ImapConnector):
     def __init__(self, policy: OutboundPolicy) -> None:
         self._policy = policy
 

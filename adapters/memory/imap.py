@@ -13,7 +13,7 @@ from domain.accounts import ServerSettings
 from domain.errors import MailServerRejected
 from domain.mailboxes import SyncState, role_for
 from domain.messages import Flags
-from domain.ports.mail import ImapSession, MailSession
+from domain.ports.mail import ImapConnector, ImapSession
 from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFolder
 
 _UIDVALIDITY = count(1000)
@@ -151,7 +151,7 @@ class FakeImapSession(ImapSession):
         return self._selected
 
 
-class FakeMailSession(MailSession):
+class FakeImapConnector(ImapConnector):
     def __init__(self, server: FakeImapServer) -> None:
         self._server = server
 

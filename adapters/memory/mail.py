@@ -3,7 +3,7 @@ from dataclasses import dataclass, field
 from domain.accounts import ServerSettings
 from domain.drafts import Envelope
 from domain.errors import DeliveryFailed, MailServerRejected
-from domain.ports.mail import MailFetcher, MailSender
+from domain.ports.mail import ImapLoginCheck, MailSender
 
 
 @dataclass
@@ -25,7 +25,7 @@ class ScriptedMailServers:
             raise MailServerRejected(protocol, "authentication failed")
 
 
-class ScriptedMailFetcher(MailFetcher):
+class ScriptedImapLoginCheck(ImapLoginCheck):
     def __init__(self, servers: ScriptedMailServers) -> None:
         self._servers = servers
 

@@ -12,7 +12,7 @@ from domain.drafts import Draft, DraftStatus, Envelope
 from domain.errors import DeliveryFailed, DomainError, NotFound
 from domain.ids import new_id
 from domain.mailboxes import MailboxRole
-from domain.ports.mail import MailSender, MailSession, MessageComposer
+from domain.ports.mail import ImapConnector, MailSender, MessageComposer
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
 from domain.ports.security import CredentialCipher
@@ -37,7 +37,7 @@ class DeliverDraft:
         self,
         uow: UnitOfWork,
         sender: MailSender,
-        imap: MailSession,
+        imap: ImapConnector,
         composer: MessageComposer,
         blobs: BlobStore,
         cipher: CredentialCipher,

@@ -9,7 +9,7 @@ from uuid import UUID
 from domain.accounts import MailAccount
 from domain.mailboxes import Mailbox, MailboxRole
 from domain.messages import Message
-from domain.ports.mail import ImapSession, MailSession
+from domain.ports.mail import ImapConnector, ImapSession
 from domain.ports.persistence import UnitOfWork
 from domain.ports.security import CredentialCipher
 
@@ -26,7 +26,7 @@ class MessageOnServer:
 
 
 class _RemoteChange:
-    def __init__(self, uow: UnitOfWork, imap: MailSession, cipher: CredentialCipher) -> None:
+    def __init__(self, uow: UnitOfWork, imap: ImapConnector, cipher: CredentialCipher) -> None:
         self._uow = uow
         self._imap = imap
         self._cipher = cipher

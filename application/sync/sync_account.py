@@ -9,7 +9,7 @@ from domain.accounts import MailAccount
 from domain.errors import Conflict, DomainError, MailServerRejected, NotFound
 from domain.ids import new_id
 from domain.mailboxes import Mailbox
-from domain.ports.mail import ImapSession, MailSession
+from domain.ports.mail import ImapConnector, ImapSession
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
@@ -30,7 +30,7 @@ class SyncAccount:
     def __init__(
         self,
         uow: UnitOfWork,
-        imap: MailSession,
+        imap: ImapConnector,
         cipher: CredentialCipher,
         clock: Clock,
         folder_sync: FolderSync,

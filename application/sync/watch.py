@@ -5,7 +5,7 @@ from uuid import UUID
 
 from application.sync.request import SyncRequester
 from domain.errors import DependencyUnavailable, MailServerRejected, NotFound
-from domain.ports.mail import MailSession
+from domain.ports.mail import ImapConnector
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
@@ -22,7 +22,7 @@ class WatchInbox:
     def __init__(
         self,
         uow: UnitOfWork,
-        imap: MailSession,
+        imap: ImapConnector,
         cipher: CredentialCipher,
         clock: Clock,
         request_sync: SyncRequester,

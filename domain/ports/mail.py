@@ -11,8 +11,8 @@ from domain.parsed import ParsedMessage
 from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFolder
 
 
-class MailFetcher(Protocol):
-    """The IMAP side of a mail account."""
+class ImapLoginCheck(Protocol):
+    """Whether an account's IMAP settings and password log in, before they are stored."""
 
     async def verify_login(self, server: ServerSettings, password: str) -> None:
         """Connects and logs in; raises MailServerRejected with the server's reason."""
@@ -122,7 +122,9 @@ class ImapSession(Protocol):
         ...
 
 
-class MailSession(Protocol):
+class ImapConnector(Protocol):
+    """Opens IMAP sessions: the sync, the write-back jobs, the inbox watches and the Sent copy each open their own."""
+
     def __call__(self, server: ServerSettings, password: str) -> AbstractAsyncContextManager[ImapSession]:
         """Opens, logs in, and on exit logs out of an IMAP session."""
         ...

@@ -14,11 +14,11 @@ from dishka import Provider, Scope, provide
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from adapters.imap.fetcher import ImapMailFetcher
+from adapters.imap.login_check import AioimaplibLoginCheck
 from adapters.network import OutboundPolicy
 from adapters.smtp.pool import ConnectionPool
 from adapters.smtp.sender import SmtpMailSender
-from domain.ports.mail import MailFetcher, MailSender
+from domain.ports.mail import ImapLoginCheck, MailSender
 from entrypoints.http.app import create_app
 from entrypoints.ioc import MemoryProvider
 from entrypoints.settings import load_settings
@@ -82,8 +82,8 @@ class RealMailAdapters(Provider):
     scope = Scope.APP
 
     @provide(override=True)
-    def fetcher(self) -> MailFetcher:
-        return ImapMailFetcher(OutboundPolicy(allow_private=True, timeout=5))
+    def imap_login_check(self) -> ImapLoginCheck:
+        return AioimaplibLoginCheck(OutboundPolicy(allow_private=True, timeout=5))
 
     @provide(override=True)
     async def sender(self) -> AsyncIterator[MailSender]:

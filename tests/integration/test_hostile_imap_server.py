@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from adapters.imap.session import AioimaplibMailSession
+from adapters.imap.session import AioimaplibConnector
 from adapters.memory.blobs import MemoryBlobStore
-from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
+from adapters.memory.mail import ScriptedImapLoginCheck, ScriptedMailSender, ScriptedMailServers
 from adapters.memory.runtime import ManualClock, RecordingJobQueue
 from adapters.memory.security import ReversibleCipher
 from adapters.memory.unit_of_work import MemoryUnitOfWork
@@ -216,7 +216,7 @@ class Rig:
         if self.account is None:
             login = ServerLogin("127.0.0.1", server.port, Security.NONE, "alice", "secret")
             verifier = LoginVerifier(
-                ScriptedMailFetcher(ScriptedMailServers()), ScriptedMailSender(ScriptedMailServers())
+                ScriptedImapLoginCheck(ScriptedMailServers()), ScriptedMailSender(ScriptedMailServers())
             )
             create = CreateMailAccount(
                 self.uow, self.cipher, self.clock, verifier, Auditor(RequestOrigin(), self.clock)
@@ -225,7 +225,7 @@ class Rig:
             self.account = await create(owner, NewMailAccount("Alice", "alice@example.com", login, login))
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folder = FolderSync(self.uow, builder, self.clock, self.settings)
-        sessions = AioimaplibMailSession(OutboundPolicy(allow_private=True, timeout=COMMAND_TIMEOUT))
+        sessions = AioimaplibConnector(OutboundPolicy(allow_private=True, timeout=COMMAND_TIMEOUT))
         request_sync = SyncRequester(self.uow, RecordingJobQueue(), self.clock)
         sync = SyncAccount(self.uow, sessions, self.cipher, self.clock, folder, self.settings, request_sync)
         tracemalloc.start()

@@ -11,10 +11,10 @@ from dishka import Provider, Scope, provide
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from adapters.imap.session import AioimaplibMailSession
+from adapters.imap.session import AioimaplibConnector
 from adapters.network import OutboundPolicy
 from application.users.register import NewUser, RegisterUser
-from domain.ports.mail import MailSession
+from domain.ports.mail import ImapConnector
 from entrypoints.http.app import create_app
 from entrypoints.ioc import MemoryProvider
 from entrypoints.settings import load_settings
@@ -28,8 +28,8 @@ class RealImapSessions(Provider):
     """On top of the fakes: the real IMAP sessions, so the watch IDLEs on the real Dovecot."""
 
     @provide(scope=Scope.APP, override=True)
-    def sessions(self, policy: OutboundPolicy) -> MailSession:
-        return AioimaplibMailSession(policy)
+    def sessions(self, policy: OutboundPolicy) -> ImapConnector:
+        return AioimaplibConnector(policy)
 
 
 def send(mail: dict[str, str], subject: str) -> None:

@@ -12,7 +12,7 @@ from uuid import uuid4
 
 import pytest
 
-from adapters.imap.session import AioimaplibMailSession
+from adapters.imap.session import AioimaplibConnector
 from adapters.imap.utf7 import quote
 from adapters.network import OutboundPolicy
 from domain.accounts import Security, ServerSettings
@@ -36,7 +36,7 @@ def login(mail: dict[str, str]) -> tuple[ServerSettings, str]:
 
 def open_session(mail: dict[str, str]) -> AbstractAsyncContextManager[ImapSession]:
     policy = OutboundPolicy(allow_private=True, timeout=30)
-    return AioimaplibMailSession(policy)(*login(mail))
+    return AioimaplibConnector(policy)(*login(mail))
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from uuid import uuid4
 import pytest
 
 from adapters.blobs.local_folder import LocalFolderBlobStore
-from adapters.imap.session import AioimaplibMailSession, AioimaplibSession
+from adapters.imap.session import AioimaplibConnector, AioimaplibSession
 from adapters.imap.utf7 import quote
-from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
+from adapters.memory.mail import ScriptedImapLoginCheck, ScriptedMailSender, ScriptedMailServers
 from adapters.memory.runtime import ManualClock, RecordingJobQueue
 from adapters.memory.security import ReversibleCipher
 from adapters.mime.parser import StdlibMessageParser
@@ -53,7 +53,7 @@ class CountingSessions:
     batches, as a network cut would."""
 
     def __init__(self, policy: OutboundPolicy) -> None:
-        self._inner = AioimaplibMailSession(policy)
+        self._inner = AioimaplibConnector(policy)
         self.bodies = 0
         self.drop_after: int | None = None
 
@@ -112,7 +112,7 @@ async def rig(make_uow: Callable[[], UnitOfWork], mail: dict[str, str], tmp_path
         f"{USER}-password-1",
     )
     servers = ScriptedMailServers()
-    verifier = LoginVerifier(ScriptedMailFetcher(servers), ScriptedMailSender(servers))
+    verifier = LoginVerifier(ScriptedImapLoginCheck(servers), ScriptedMailSender(servers))
     new = NewMailAccount("Bob", login.username, login, login)
     account = await CreateMailAccount(make_uow(), cipher, clock, verifier, Auditor(RequestOrigin(), clock))(
         Principal(new_id(), tenant.id, Role.ADMIN), new

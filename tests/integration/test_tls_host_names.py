@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from adapters.imap.fetcher import ImapMailFetcher
+from adapters.imap.login_check import AioimaplibLoginCheck
 from adapters.network import OutboundPolicy
 from adapters.smtp.sender import SmtpMailSender
 from domain.accounts import Security, ServerSettings
@@ -37,7 +37,7 @@ async def login(mail: dict[str, str], host: str, protocol: str, port_key: str, s
     )
     server = ServerSettings(host, int(mail[port_key]), security, f"alice@{mail['MAILROOM_TEST_MAIL_DOMAIN']}")
     if protocol == "imap":
-        await ImapMailFetcher(policy).verify_login(server, "alice-password-1")
+        await AioimaplibLoginCheck(policy).verify_login(server, "alice-password-1")
     else:
         await SmtpMailSender(policy).verify_login(server, "alice-password-1")
 

@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from adapters.limits.in_process import InProcessRateCounter
-from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender, ScriptedMailServers
+from adapters.memory.mail import ScriptedImapLoginCheck, ScriptedMailSender, ScriptedMailServers
 from adapters.memory.runtime import ManualClock
 from adapters.memory.security import PlainPasswordHasher, ReversibleCipher
 from adapters.memory.unit_of_work import MemoryUnitOfWork
@@ -36,7 +36,7 @@ class Fakes:
 
     @property
     def verifier(self) -> LoginVerifier:
-        return LoginVerifier(ScriptedMailFetcher(self.servers), ScriptedMailSender(self.servers))
+        return LoginVerifier(ScriptedImapLoginCheck(self.servers), ScriptedMailSender(self.servers))
 
 
 def principal(role: Role = Role.MEMBER) -> Principal:

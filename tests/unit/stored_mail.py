@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from email import policy
 
 from adapters.memory.blobs import MemoryBlobStore
-from adapters.memory.imap import FakeImapServer, FakeMailSession
+from adapters.memory.imap import FakeImapConnector, FakeImapServer
 from adapters.memory.runtime import RecordingJobQueue
 from adapters.mime.parser import StdlibMessageParser
 from application.accounts.create import CreateMailAccount
@@ -42,9 +42,9 @@ class StoredMail:
     settings: SyncSettings = field(default_factory=SyncSettings)
 
     @property
-    def imap(self) -> FakeMailSession:
+    def imap(self) -> FakeImapConnector:
         """Sessions on this world's IMAP server, for the use cases that change it."""
-        return FakeMailSession(self.server)
+        return FakeImapConnector(self.server)
 
     async def account(self, email_address: str = "alice@example.com", owner: Principal | None = None) -> MailAccount:
         f = self.fakes
@@ -66,7 +66,7 @@ class StoredMail:
         f = self.fakes
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folders = FolderSync(f.uow, builder, f.clock, self.settings)
-        imap = FakeMailSession(server or self.server)
+        imap = FakeImapConnector(server or self.server)
         request_sync = SyncRequester(f.uow, RecordingJobQueue(), f.clock)
         sync = SyncAccount(f.uow, imap, f.cipher, f.clock, folders, self.settings, request_sync)
         result = await sync(account.tenant_id, account.id, "worker")

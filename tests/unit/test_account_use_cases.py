@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import pytest
 
-from adapters.memory.mail import ScriptedMailFetcher, ScriptedMailSender
+from adapters.memory.mail import ScriptedImapLoginCheck, ScriptedMailSender
 from application.accounts.commands import MailAccountChanges, ServerLoginChanges
 from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
@@ -204,7 +204,7 @@ async def test_a_deployment_without_plaintext_refuses_security_none_and_stores_n
     assert fakes.uow.store.accounts[account.id] == account
 
 
-class _ChangingDuringVerify(ScriptedMailFetcher):
+class _ChangingDuringVerify(ScriptedImapLoginCheck):
     """While the update logs in to check the servers, another request commits a new host and password."""
 
     def __init__(self, fakes: Fakes, account: MailAccount) -> None:

@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from adapters.memory.blobs import MemoryBlobStore
-from adapters.memory.imap import FakeImapFolder, FakeImapServer, FakeMailSession
+from adapters.memory.imap import FakeImapConnector, FakeImapFolder, FakeImapServer
 from adapters.memory.mail import ScriptedMailSender
 from adapters.memory.runtime import RecordingJobQueue
 from adapters.mime.composer import StdlibMessageComposer
@@ -85,7 +85,7 @@ class Outbox:
         return DeliverDraft(
             self.fakes.uow,
             self.sender or ScriptedMailSender(self.fakes.servers),
-            FakeMailSession(self.imap),
+            FakeImapConnector(self.imap),
             StdlibMessageComposer(),
             self.blobs,
             self.fakes.cipher,

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from adapters.imap.fetcher import ImapMailFetcher
+from adapters.imap.login_check import AioimaplibLoginCheck
 from adapters.network import OutboundPolicy
 from adapters.smtp.sender import SmtpMailSender
 from domain.accounts import Security, ServerSettings
@@ -81,7 +81,7 @@ def _login(network: Network) -> Callable[[str], Awaitable[None]]:
 
     async def check(protocol: str) -> None:
         if protocol == "imap":
-            await ImapMailFetcher(policy).verify_login(server, "stored-secret")
+            await AioimaplibLoginCheck(policy).verify_login(server, "stored-secret")
         else:
             await SmtpMailSender(policy).verify_login(server, "stored-secret")
 
@@ -180,7 +180,7 @@ async def test_the_next_address_is_tried_when_one_does_not_answer(network: Netwo
     policy = OutboundPolicy(allow_private=True, timeout=2.0)
     server = ServerSettings(HOST, network.port, Security.NONE, "victim@example.com")
     with pytest.raises(MailServerRejected):
-        await ImapMailFetcher(policy).verify_login(server, "secret")
+        await AioimaplibLoginCheck(policy).verify_login(server, "secret")
     assert network.dialled == [PUBLIC, "127.0.0.1"]
     assert network.reached == ["127.0.0.1"]
     assert network.lookups == 1

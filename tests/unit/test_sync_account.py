@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 
 from adapters.memory.blobs import MemoryBlobStore
-from adapters.memory.imap import FakeImapServer, FakeImapSession, FakeMailSession
+from adapters.memory.imap import FakeImapConnector, FakeImapServer, FakeImapSession
 from adapters.memory.runtime import RecordingJobQueue
 from adapters.mime.parser import StdlibMessageParser
 from application.accounts.create import CreateMailAccount
@@ -45,7 +45,9 @@ class World:
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folder = FolderSync(f.uow, builder, f.clock, self.settings)
         request_sync = SyncRequester(f.uow, self.jobs, f.clock)
-        return SyncAccount(f.uow, FakeMailSession(self.server), f.cipher, f.clock, folder, self.settings, request_sync)
+        return SyncAccount(
+            f.uow, FakeImapConnector(self.server), f.cipher, f.clock, folder, self.settings, request_sync
+        )
 
     def messages(self, folder: str) -> list[Message]:
         store = self.fakes.uow.store

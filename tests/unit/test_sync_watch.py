@@ -16,7 +16,7 @@ from application.sync.request import SyncRequester
 from application.sync.watch import WatchInbox
 from domain.accounts import MailAccount, ServerSettings
 from domain.errors import MailServerRejected
-from domain.ports.mail import ImapSession, MailSession
+from domain.ports.mail import ImapConnector, ImapSession
 from tests.unit.stored_mail import StoredMail, mail
 
 
@@ -38,7 +38,7 @@ class CuttableSession(FakeImapSession):
         return changed.result()
 
 
-class Connections(MailSession):
+class Connections(ImapConnector):
     """IMAP connections to the fake server that a test can refuse (`refusals` next attempts) or `cut` while
     they wait in IDLE; `attempts` holds when each connection was tried, `idles` each IDLE (folder, seconds)."""
 

@@ -1,10 +1,10 @@
 from adapters.imap.connection import close_imap, open_imap
 from adapters.network import OutboundPolicy
 from domain.accounts import ServerSettings
-from domain.ports.mail import MailFetcher
+from domain.ports.mail import ImapLoginCheck
 
 
-class ImapMailFetcher(MailFetcher):
+class AioimaplibLoginCheck(ImapLoginCheck):
     def __init__(self, policy: OutboundPolicy) -> None:
         self._policy = policy
 
