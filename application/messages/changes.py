@@ -4,26 +4,27 @@ from dataclasses import replace
 from uuid import UUID
 
 from application.jobs import BackgroundJobs
-from application.messages.read import owned_message
+from application.messages.read import HtmlDisplay, MessageView, ViewMessage, owned_message
 from domain.auth import Principal
 from domain.errors import InvalidInput, NotFound
 from domain.ids import new_id
-from domain.messages import Message
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import JobQueue
 
 
 class ChangeFlags:
     """Seen and flagged change in the store at once; a job writes them to the IMAP server. If the server
-    disagrees later, the next sync brings the server's flags back."""
+    disagrees later, the next sync brings the server's flags back. The answer is the changed message as a
+    client shows it."""
 
-    def __init__(self, uow: UnitOfWork, jobs: JobQueue) -> None:
+    def __init__(self, uow: UnitOfWork, jobs: JobQueue, view: ViewMessage) -> None:
         self._uow = uow
         self._jobs = BackgroundJobs(jobs)
+        self._view = view
 
     async def __call__(
-        self, principal: Principal, message_id: UUID, seen: bool | None, flagged: bool | None
-    ) -> Message:
+        self, principal: Principal, message_id: UUID, seen: bool | None, flagged: bool | None, display: HtmlDisplay
+    ) -> MessageView:
         if seen is None and flagged is None:
             raise InvalidInput("seen", "name `seen`, `flagged` or both")
         async with self._uow as uow:
@@ -39,7 +40,7 @@ class ChangeFlags:
             await uow.commit()
         await self._jobs.write_flags(new_id().hex, principal.tenant_id, message_id, seen=seen, flagged=flagged)
         message.flags = flags
-        return message
+        return await self._view(message, display)
 
 
 class MoveMessage:

@@ -6,8 +6,10 @@ from uuid import UUID
 import pytest
 
 from adapters.memory.imap import FakeImapFolder
+from adapters.mime.sanitizer import Nh3HtmlSanitizer
 from application.jobs import DELETE_TASK, MOVE_TASK, WRITE_FLAGS_TASK
 from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
+from application.messages.read import HtmlDisplay, ShowHtml, ViewMessage
 from application.messages.write_back import ApplyDelete
 from domain.errors import InvalidInput, NotFound
 from domain.messages import Flags
@@ -23,8 +25,11 @@ def world() -> StoredMail:
     return world
 
 
+DISPLAY = HtmlDisplay(lambda message_id, attachment_id: f"/api/messages/{message_id}/attachments/{attachment_id}")
+
+
 def change_flags(world: StoredMail) -> ChangeFlags:
-    return ChangeFlags(world.fakes.uow, world.jobs)
+    return ChangeFlags(world.fakes.uow, world.jobs, ViewMessage(ShowHtml(Nh3HtmlSanitizer())))
 
 
 def flags_on_server(world: StoredMail) -> Flags:
@@ -45,9 +50,9 @@ async def test_flags_change_in_the_store_at_once_and_a_job_writes_only_the_named
     account = await world.synced_account()
     message = world.message(account, "lunch")
 
-    changed = await change_flags(world)(world.user, message.id, seen=seen, flagged=flagged)
+    changed = await change_flags(world)(world.user, message.id, seen, flagged, DISPLAY)
 
-    assert changed.flags == flags
+    assert changed.message.flags == flags
     assert world.message(account, "lunch").flags == flags, "the store has the new flags before the job runs"
     ids = {"tenant_id": str(world.user.tenant_id), "message_id": str(message.id)}
     assert [(task, args) for _, task, args in world.jobs.jobs] == [(WRITE_FLAGS_TASK, ids | arguments)]
@@ -59,7 +64,7 @@ async def test_a_change_that_names_no_flag_is_refused(world: StoredMail) -> None
     message = world.message(account, "lunch")
 
     with pytest.raises(InvalidInput) as refused:
-        await change_flags(world)(world.user, message.id, seen=None, flagged=None)
+        await change_flags(world)(world.user, message.id, None, None, DISPLAY)
 
     assert refused.value.field == "seen"
     assert world.message(account, "lunch").flags == message.flags
@@ -71,7 +76,7 @@ async def test_flags_of_another_tenants_message_are_not_found_and_stay(world: St
     message = world.message(account, "lunch")
 
     with pytest.raises(NotFound):
-        await change_flags(world)(stranger(), message.id, seen=False, flagged=True)
+        await change_flags(world)(stranger(), message.id, False, True, DISPLAY)
 
     assert world.message(account, "lunch").flags == Flags(seen=True, answered=True)
     assert world.jobs.jobs == []

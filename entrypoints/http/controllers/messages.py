@@ -15,7 +15,7 @@ from msgspec import UNSET
 
 from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
 from application.messages.mailboxes import ListMailboxes
-from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread, HtmlDisplay, ViewMessage
+from application.messages.read import GetAttachment, GetMessage, GetRawMessage, GetThread, HtmlDisplay
 from application.messages.search import SearchMessages
 from domain.auth import Principal
 from domain.pagination import MAX_PAGE_SIZE
@@ -136,13 +136,11 @@ class MessageController(Controller):
         data: JSONBody[FlagsPatch],
         principal: FromDishka[Principal],
         change: FromDishka[ChangeFlags],
-        view_message: FromDishka[ViewMessage],
         remote_images: RemoteImages = True,
     ) -> MessageOut:
         seen = None if data.seen is UNSET else data.seen
         flagged = None if data.flagged is UNSET else data.flagged
-        message = await change(principal, message_id, seen, flagged)
-        view = await view_message(message, HtmlDisplay(attachment_url, remote_images))
+        view = await change(principal, message_id, seen, flagged, HtmlDisplay(attachment_url, remote_images))
         return MessageOut.of(view.message, view.html)
 
     @post("/move", status_code=202, summary="Move to another folder of the account (done by a job)")
