@@ -30,7 +30,7 @@ def read_tree(raw: bytes) -> Message:
     parser and its body becomes its payload in one slice. A message whose structure is not plain (a defect
     in any part's headers, message/* or multipart/digest parts, lone CR line ends, a missing or repeated
     boundary line) is given to the feed parser whole, so the tree is always the one the stdlib builds
-    (`tests/unit/test_mime_tree.py` compares the two).
+    (`tests/unit/adapters/mime/test_tree.py` compares the two).
     """
     text = raw.decode("ascii", "surrogateescape")
     if "\r" in text and text.count("\r") != text.count("\r\n"):

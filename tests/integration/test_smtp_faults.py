@@ -18,7 +18,7 @@ from adapters.smtp.sender import SmtpMailSender
 from application.accounts.commands import ServerLogin
 from domain.accounts import Security
 from domain.drafts import DraftStatus
-from tests.unit.test_outbox import SETTINGS, Outbox
+from tests.unit.application.compose.test_outbox import SETTINGS, Outbox
 
 TIMEOUT = 1.0
 

@@ -12,8 +12,8 @@ from adapters.mime.parser import StdlibMessageParser
 from adapters.mime.text import html_to_text
 from domain.messages import Flags
 from domain.sync import SyncPhase
+from tests.unit.application.sync.test_sync_account import World
 from tests.unit.mail_corpus import lines
-from tests.unit.test_sync_account import World
 
 SIZE = 999_000  # just under the parser's body limit, so every character is read
 SECONDS = 15
