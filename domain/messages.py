@@ -78,23 +78,6 @@ class Message:
     parse_warnings: list[str] = field(default_factory=list)
     modseq: int | None = None
 
-    def summary(self) -> "MessageSummary":
-        return MessageSummary.bounded(
-            id=self.id,
-            account_id=self.account_id,
-            mailbox_id=self.mailbox_id,
-            thread_id=self.thread_id,
-            sender=list(self.sender),
-            to=list(self.to),
-            subject=self.subject,
-            preview=self.preview,
-            date=self.date,
-            internal_date=self.internal_date,
-            flags=self.flags,
-            size=self.size,
-            has_attachments=bool(self.attachments),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class MessageSummary:

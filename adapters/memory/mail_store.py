@@ -122,7 +122,7 @@ class MemoryMessageQueries(MessageQueries):
 
     async def thread(self, tenant_id: UUID, thread_id: UUID) -> list[MessageSummary]:
         found = [m for m in self._store.messages.values() if m.tenant_id == tenant_id and m.thread_id == thread_id]
-        return [m.summary() for m in sorted(found, key=lambda m: (m.internal_date, m.id))]
+        return [message_search.summary_of(m) for m in sorted(found, key=lambda m: (m.internal_date, m.id))]
 
     async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
         return [

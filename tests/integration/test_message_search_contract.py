@@ -10,6 +10,7 @@ from uuid import UUID
 
 import pytest
 
+from adapters.memory.message_search import summary_of
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.persistence.database import create_session_factory
 from adapters.persistence.message_search import SearchTuning
@@ -192,9 +193,9 @@ async def test_a_listed_found_or_threaded_message_shows_what_was_stored(make_uow
         found = await uow.messages.search(MessageQuery(inbox.tenant_id, text="déjà"), PageAfter(50))
         threaded = await uow.messages.thread(inbox.tenant_id, tagged.thread_id)
     for summaries in (listed.items, found.items, threaded):
-        assert next(s for s in summaries if s.id == tagged.id) == tagged.summary()
+        assert next(s for s in summaries if s.id == tagged.id) == summary_of(tagged)
     report = messages["report"]
-    assert next(s for s in listed.items if s.id == report.id) == report.summary()
+    assert next(s for s in listed.items if s.id == report.id) == summary_of(report)
 
 
 async def test_summaries_are_bounded_whatever_the_headers_hold(make_uow: Factory) -> None:
