@@ -1,4 +1,4 @@
-"""The `mailroom` command: serve, worker, scheduler, migrate, check, users create, keys rotate|generate."""
+"""The `mailroom` command: serve, worker, scheduler, migrate, check, openapi, users create, keys rotate|generate."""
 
 import argparse
 import asyncio
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     add("scheduler", lambda _: operations.run_scheduler(load_settings()), "run the scheduler (exactly one)")
     add("migrate", lambda _: operations.migrate(load_settings()), "bring the database schema up to date")
     add("check", lambda _: operations.check(load_settings()), "verify settings, database and broker")
+    add("openapi", _openapi, "print the API's OpenAPI document (JSON), for client generators")
     revision = add("makemigration", _make_migration, "write a new migration from model changes (developers)")
     revision.add_argument("message")
 
@@ -69,6 +70,11 @@ def _serve(_: argparse.Namespace) -> int:
     if asyncio.run(operations.check_before_start(settings)) != 0:
         return 1
     operations.serve(settings)
+    return 0
+
+
+def _openapi(_: argparse.Namespace) -> int:
+    sys.stdout.write(operations.openapi_document())
     return 0
 
 

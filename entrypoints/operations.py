@@ -2,9 +2,11 @@
 
 import argparse
 import asyncio
+import json
 import logging
 import signal
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, suppress
@@ -33,9 +35,11 @@ from domain.errors import DependencyUnavailable, DomainError
 from domain.ports.persistence import TenantScope
 from domain.tenants import Role
 from entrypoints.container import build_container
-from entrypoints.http.app import create_served_app
+from entrypoints.http.app import create_app, create_served_app
+from entrypoints.http.openapi import finish_document
+from entrypoints.ioc import MemoryProvider
 from entrypoints.metrics import watch_queue_depth
-from entrypoints.settings import Settings
+from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
 from entrypoints.worker.tasks import register_tasks
 from entrypoints.worker.watchers import watch_inboxes
@@ -60,6 +64,14 @@ def serve(settings: Settings) -> None:
         uvicorn.run("entrypoints.http.app:create_served_app", factory=True, workers=settings.api_workers, **options)
     else:
         uvicorn.run(create_served_app(settings), **options)
+
+
+def openapi_document() -> str:
+    """The document `/schema/openapi.json` serves. It depends on the routes alone, so the app is built on the
+    in-memory wiring with throwaway settings: no database, broker or secrets are touched."""
+    with tempfile.TemporaryDirectory() as data_dir:
+        app = create_app(MemoryProvider(), settings=load_settings({"MAILROOM_DATA_DIR": data_dir}))
+        return json.dumps(finish_document(app), indent=2, sort_keys=True) + "\n"
 
 
 async def migrate(settings: Settings) -> int:

@@ -16,7 +16,7 @@ from taskiq.api import run_scheduler_task
 from adapters.jobs.broker import QUEUE_NAME
 from adapters.jobs.depth import RedisQueueDepth
 from entrypoints.container import build_container
-from entrypoints.http.api_docs import PinnedScalar, PinnedSwagger
+from entrypoints.http.api_docs import LocalSwagger, docs_assets
 from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProvider, tenant_scope_middleware
 from entrypoints.http.controllers.accounts import MailAccountController
 from entrypoints.http.controllers.audit import audit_trail
@@ -31,6 +31,7 @@ from entrypoints.http.controllers.messages import (
 )
 from entrypoints.http.controllers.sync import SyncController
 from entrypoints.http.middleware_errors import middleware_errors_middleware
+from entrypoints.http.openapi import TAGS, finish_document
 from entrypoints.http.problems import EXCEPTION_HANDLERS
 from entrypoints.http.rate_limit import rate_limit_middleware
 from entrypoints.http.request_log import request_log_middleware
@@ -104,7 +105,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
     watch_queue_depth(RedisQueueDepth(settings.redis_url, QUEUE_NAME) if settings.redis_url else None)
     metrics = PrometheusConfig(app_name="mailroom", prefix="mailroom_http", group_path=True, exclude=["/metrics"])
     app = Litestar(
-        route_handlers=[health, MetricsController, LoginController, protected],
+        route_handlers=[health, MetricsController, LoginController, docs_assets(), protected],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_log_middleware, metrics.middleware, middleware_errors_middleware],
         cors_config=_cors(settings),
@@ -115,6 +116,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
         debug=False,
     )
     setup_dishka(container, app)
+    finish_document(app)
     return app
 
 
@@ -144,7 +146,8 @@ def _openapi() -> OpenAPIConfig:
         version="0.1.0",
         description="Headless email: IMAP/SMTP accounts, sync, search, drafts and sending.",
         path="/schema",
-        render_plugins=[PinnedScalar(), PinnedSwagger()],
+        render_plugins=[LocalSwagger()],
+        tags=TAGS,
         components=Components(
             security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")}
         ),

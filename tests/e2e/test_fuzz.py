@@ -1,7 +1,7 @@
 """Schemathesis against a running `mailroom serve` (embedded SQLite, in-process jobs), authenticated: generated
-requests for every operation of /schema/openapi.json. No answer may be a 5xx, and every documented answer must
-match its schema and content type. Errors Mailroom answers with problem+json (401, 403, 404, 409, 413, 422, 429)
-are not all listed per operation, so the status code check is left out.
+requests for every operation of /schema/openapi.json, one at a time and in sequences (the stateful run follows
+links Schemathesis infers, such as an account's id from `createAccount` into `getAccount`). No answer may be a
+5xx, and every answer must be one its operation lists, with the documented content type, schema and headers.
 
 Deterministic for CI: Hypothesis derandomized, a fixed number of examples per operation (MAILROOM_FUZZ_EXAMPLES,
 10 by default); `uv run just fuzz` runs many more."""
@@ -14,17 +14,25 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis.stateful import run_state_machine_as_test
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_headers_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from tests.e2e.test_cli import create_user, start_serve
 
 EXAMPLES = int(os.environ.get("MAILROOM_FUZZ_EXAMPLES", "10"))
-CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance, response_headers_conformance]
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    response_schema_conformance,
+    content_type_conformance,
+    response_headers_conformance,
+]
 
 
 @pytest.fixture(scope="module")
@@ -69,3 +77,26 @@ def test_no_request_breaks_the_api(server: tuple[str, dict[str, str]]) -> None:
             run()
         except Exception as error:
             raise AssertionError(f"{operation.label}: {error}") from error
+
+
+def test_sequences_of_calls_answer_only_what_the_document_lists(server: tuple[str, dict[str, str]]) -> None:
+    base, auth = server
+    schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json")
+
+    class Authenticated(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
+            return {"headers": auth}
+
+        def validate_response(self, response: object, case: schemathesis.Case, **kwargs: object) -> None:
+            case.validate_response(response, checks=CHECKS)  # type: ignore[arg-type]
+
+    run_state_machine_as_test(
+        Authenticated,
+        settings=settings(
+            max_examples=EXAMPLES,
+            stateful_step_count=6,
+            derandomize=True,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        ),
+    )

@@ -2,7 +2,7 @@ from typing import Annotated
 from uuid import UUID
 
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, delete, get, patch, post, put
+from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from application.accounts.create import CreateMailAccount
@@ -11,6 +11,7 @@ from application.accounts.read import GetMailAccount, ListMailAccounts
 from application.accounts.update import UpdateMailAccount
 from domain.auth import Principal
 from domain.pagination import MAX_OFFSET, MAX_PAGE_SIZE, PageRequest
+from entrypoints.http.openapi import CREATED_LOCATION, created, problems
 from entrypoints.http.schemas.accounts import (
     MailAccountCreate,
     MailAccountList,
@@ -27,7 +28,12 @@ class MailAccountController(Controller):
     path = "/api/accounts"
     tags = ["accounts"]
 
-    @get(summary="List the tenant's mail accounts")
+    @get(
+        operation_id="listAccounts",
+        summary="List the tenant's mail accounts",
+        description="A page of the tenant's IMAP/SMTP accounts, oldest first, with `total`. Passwords are never "
+        "returned.",
+    )
     @inject
     async def list_accounts(
         self,
@@ -39,7 +45,15 @@ class MailAccountController(Controller):
         page = await list_accounts(principal, PageRequest(limit=limit, offset=offset))
         return MailAccountList(items=[MailAccountOut.of(a) for a in page.items], total=page.total)
 
-    @post(summary="Add a mail account")
+    @post(
+        operation_id="createAccount",
+        summary="Add a mail account",
+        description="Stores the account with its passwords encrypted. With `verify=true` it first logs in to both "
+        "servers and answers 422 with the server's reason if either refuses. The first sync is queued with "
+        "`POST /api/sync/imap/{account_id}` or by the scheduler.",
+        responses=problems(409),
+        response_headers=[CREATED_LOCATION],
+    )
     @inject
     async def create_account(
         self,
@@ -47,17 +61,32 @@ class MailAccountController(Controller):
         principal: FromDishka[Principal],
         create: FromDishka[CreateMailAccount],
         verify: Verify = False,
-    ) -> MailAccountOut:
-        return MailAccountOut.of(await create(principal, new_account(data), verify=verify))
+    ) -> Response[MailAccountOut]:
+        account = await create(principal, new_account(data), verify=verify)
+        return created(MailAccountOut.of(account), f"/api/accounts/{account.id}")
 
-    @get("/{account_id:uuid}", summary="Read a mail account")
+    @get(
+        "/{account_id:uuid}",
+        operation_id="getAccount",
+        summary="Read a mail account",
+        description="The account's settings, without its passwords.",
+        responses=problems(404),
+    )
     @inject
     async def get_account(
         self, account_id: FromPath[UUID], principal: FromDishka[Principal], get_account: FromDishka[GetMailAccount]
     ) -> MailAccountOut:
         return MailAccountOut.of(await get_account(principal, account_id))
 
-    @put("/{account_id:uuid}", summary="Replace a mail account (passwords left out are kept)")
+    @put(
+        "/{account_id:uuid}",
+        operation_id="replaceAccount",
+        summary="Replace a mail account (passwords left out are kept)",
+        description="A password may be left out only while the server's host, port, security and username stay "
+        "as they are: the stored password is never sent to another server. 409 when the account's servers or "
+        "passwords changed since it was read.",
+        responses=problems(404, 409),
+    )
     @inject
     async def replace_account(
         self,
@@ -69,7 +98,14 @@ class MailAccountController(Controller):
     ) -> MailAccountOut:
         return MailAccountOut.of(await update(principal, account_id, account_changes(data), verify=verify))
 
-    @patch("/{account_id:uuid}", summary="Change some fields of a mail account")
+    @patch(
+        "/{account_id:uuid}",
+        operation_id="updateAccount",
+        summary="Change some fields of a mail account",
+        description="Fields left out keep their values. Changing a server's host, port, security or username "
+        "needs its password again.",
+        responses=problems(404, 409),
+    )
     @inject
     async def patch_account(
         self,
@@ -81,7 +117,13 @@ class MailAccountController(Controller):
     ) -> MailAccountOut:
         return MailAccountOut.of(await update(principal, account_id, account_changes(data), verify=verify))
 
-    @delete("/{account_id:uuid}", summary="Remove a mail account")
+    @delete(
+        "/{account_id:uuid}",
+        operation_id="deleteAccount",
+        summary="Remove a mail account",
+        description="Removes the account with its stored mail and drafts; nothing changes on the mail servers.",
+        responses=problems(404),
+    )
     @inject
     async def delete_account(
         self,

@@ -10,7 +10,14 @@ from domain.pagination import MAX_OFFSET, MAX_PAGE_SIZE, PageRequest
 from entrypoints.http.schemas.audit import AuditEventList, AuditEventOut
 
 
-@get("/api/audit", tags=["audit"], summary="The tenant's audit trail, newest first (admins only)")
+@get(
+    "/api/audit",
+    tags=["audit"],
+    operation_id="listAuditEvents",
+    summary="The tenant's audit trail, newest first (admins only)",
+    description="Who did what and from where: logins, account changes, sends. 403 for a member who is not an "
+    "admin of the tenant.",
+)
 @inject
 async def audit_trail(
     principal: FromDishka[Principal],

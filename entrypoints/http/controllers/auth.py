@@ -6,6 +6,7 @@ from application.auth.login import Login
 from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.ports.persistence import TenantScope
+from entrypoints.http.openapi import problems
 from entrypoints.http.schemas.auth import LoginRequest, MeResponse, TokenResponse
 
 
@@ -13,7 +14,16 @@ class LoginController(Controller):
     path = "/api/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200, summary="Exchange email and password for a bearer token")
+    @post(
+        "/login",
+        status_code=200,
+        operation_id="login",
+        summary="Exchange email and password for a bearer token",
+        description="The token goes in `Authorization: Bearer ...` on every other call. A wrong tenant, email or "
+        "password is the same 401; repeated failures from one address or for one login are answered 429 for a "
+        "while.",
+        responses=problems(401, 429),
+    )
     @inject
     async def login(
         self,
@@ -31,7 +41,11 @@ class MeController(Controller):
     path = "/api/me"
     tags = ["auth"]
 
-    @get(summary="Who the bearer token belongs to")
+    @get(
+        operation_id="getMe",
+        summary="Who the bearer token belongs to",
+        description="The user, tenant and role the token was issued for.",
+    )
     @inject
     async def me(self, principal: FromDishka[Principal]) -> MeResponse:
         return MeResponse(user_id=str(principal.user_id), tenant_id=str(principal.tenant_id), role=principal.role)

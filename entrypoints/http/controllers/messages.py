@@ -20,6 +20,7 @@ from application.messages.search import SearchMessages
 from domain.auth import Principal
 from domain.pagination import MAX_PAGE_SIZE
 from domain.search import Cursor, MessageQuery, PageAfter
+from entrypoints.http.openapi import problems
 from entrypoints.http.schemas.messages import (
     FlagsPatch,
     JobQueued,
@@ -56,16 +57,31 @@ def page_after(limit: int, cursor: str | None, query: MessageQuery) -> PageAfter
 
 class AccountMailController(Controller):
     path = "/api/accounts/{account_id:uuid}"
-    tags = ["messages"]
 
-    @get("/mailboxes", summary="The account's folders with their message and unread counts")
+    @get(
+        "/mailboxes",
+        tags=["mailboxes"],
+        operation_id="listMailboxes",
+        summary="The account's folders with their message and unread counts",
+        description="Every folder the last sync found, with its role (inbox, sent, drafts, trash, ...) when the "
+        "server names one (RFC 6154).",
+        responses=problems(404),
+    )
     @inject
     async def mailboxes(
         self, account_id: FromPath[UUID], principal: FromDishka[Principal], list_mailboxes: FromDishka[ListMailboxes]
     ) -> MailboxList:
         return MailboxList(items=[MailboxOut.of(m) for m in await list_mailboxes(principal, account_id)])
 
-    @get("/messages", summary="The account's messages, newest first, a page at a time")
+    @get(
+        "/messages",
+        tags=["messages"],
+        operation_id="listMessages",
+        summary="The account's messages, newest first, a page at a time",
+        description="Summaries without bodies. Pass `next_cursor` back as `cursor` for the next page; a cursor is "
+        "only valid with the same filters.",
+        responses=problems(404),
+    )
     @inject
     async def messages(
         self,
@@ -88,7 +104,13 @@ class MessageController(Controller):
     path = "/api/messages/{message_id:uuid}"
     tags = ["messages"]
 
-    @get(summary="A whole message: headers, addresses, text, sanitised HTML, attachments")
+    @get(
+        operation_id="getMessage",
+        summary="A whole message: headers, addresses, text, sanitised HTML, attachments",
+        description="The HTML is sanitised (no scripts, handlers, forms or frames); `remote_images=false` keeps "
+        "remote images from loading. The original is at `/raw`.",
+        responses=problems(404),
+    )
     @inject
     async def message(
         self,
@@ -100,14 +122,28 @@ class MessageController(Controller):
         view = await get_message(principal, message_id, HtmlDisplay(attachment_url, remote_images))
         return MessageOut.of(view.message, view.html)
 
-    @get("/raw", summary="The original RFC 5322 bytes", media_type="message/rfc822")
+    @get(
+        "/raw",
+        operation_id="getRawMessage",
+        summary="The original RFC 5322 bytes",
+        description="The message as the server delivered it, as a download.",
+        media_type="message/rfc822",
+        responses=problems(404),
+    )
     @inject
     async def raw(
         self, message_id: FromPath[UUID], principal: FromDishka[Principal], get_raw: FromDishka[GetRawMessage]
     ) -> Stream:
         return Stream(await get_raw(principal, message_id), media_type="message/rfc822", headers=DOWNLOAD_HEADERS)
 
-    @get("/attachments/{attachment_id:uuid}", summary="An attachment's content, as a download")
+    @get(
+        "/attachments/{attachment_id:uuid}",
+        operation_id="getAttachment",
+        summary="An attachment's content, as a download",
+        description="Served with its own content type when it is a safe one, else `application/octet-stream`, "
+        "and always as an attachment with a sandboxing Content-Security-Policy.",
+        responses=problems(404),
+    )
     @inject
     async def attachment(
         self,
@@ -128,7 +164,13 @@ class MessageController(Controller):
             },
         )
 
-    @patch(summary="Mark seen or flagged; written back to the IMAP server by a job")
+    @patch(
+        operation_id="updateMessageFlags",
+        summary="Mark seen or flagged; written back to the IMAP server by a job",
+        description="The stored message changes at once and is answered; a job sets the flags on the server. Name "
+        "`seen`, `flagged` or both.",
+        responses=problems(404),
+    )
     @inject
     async def change_flags(
         self,
@@ -143,7 +185,14 @@ class MessageController(Controller):
         view = await change(principal, message_id, seen, flagged, HtmlDisplay(attachment_url, remote_images))
         return MessageOut.of(view.message, view.html)
 
-    @post("/move", status_code=202, summary="Move to another folder of the account (done by a job)")
+    @post(
+        "/move",
+        status_code=202,
+        operation_id="moveMessage",
+        summary="Move to another folder of the account (done by a job)",
+        description="The job moves the message on the server, then in the store; the answer names the job.",
+        responses=problems(404),
+    )
     @inject
     async def move(
         self,
@@ -154,7 +203,14 @@ class MessageController(Controller):
     ) -> JobQueued:
         return JobQueued(job_id=await move(principal, message_id, data.mailbox_id))
 
-    @delete(status_code=202, summary="Move to the Trash, or delete for good from the Trash (done by a job)")
+    @delete(
+        status_code=202,
+        operation_id="deleteMessage",
+        summary="Move to the Trash, or delete for good from the Trash (done by a job)",
+        description="A message outside the Trash moves there; one in the Trash (or of an account without one) is "
+        "expunged from the server.",
+        responses=problems(404),
+    )
     @inject
     async def delete_message(
         self, message_id: FromPath[UUID], principal: FromDishka[Principal], remove: FromDishka[DeleteMessage]
@@ -164,9 +220,15 @@ class MessageController(Controller):
 
 class ThreadController(Controller):
     path = "/api/threads"
-    tags = ["messages"]
+    tags = ["threads"]
 
-    @get("/{thread_id:uuid}", summary="The messages of a thread, oldest first")
+    @get(
+        "/{thread_id:uuid}",
+        operation_id="getThread",
+        summary="The messages of a thread, oldest first",
+        description="Every stored message of the conversation, across the account's folders.",
+        responses=problems(404),
+    )
     @inject
     async def thread(
         self, thread_id: FromPath[UUID], principal: FromDishka[Principal], get_thread: FromDishka[GetThread]
@@ -178,7 +240,16 @@ class ThreadController(Controller):
 SearchText = Annotated[str | None, QueryParameter(description='full text: words, "phrases", OR, -word')]
 
 
-@get("/api/sync/search", tags=["messages"], summary="Search messages (path kept from the replaced service)")
+@get(
+    "/api/sync/search",
+    tags=["messages"],
+    operation_id="searchMessages",
+    summary="Search messages (path kept from the replaced service)",
+    description='Full text in web search syntax (`q`: words, "phrases", OR, -word) over subject, addresses and '
+    "body, by relevance, and filters on sender, recipient, subject, folder, dates and flags, newest first "
+    "without `q`. Pages as `listMessages` does.",
+    responses=problems(404),
+)
 @inject
 async def search_messages(
     principal: FromDishka[Principal],

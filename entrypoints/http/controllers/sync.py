@@ -7,6 +7,7 @@ from litestar.params import FromPath
 from application.sync.request import RequestSync
 from application.sync.status import GetSyncStatus
 from domain.auth import Principal
+from entrypoints.http.openapi import problems
 from entrypoints.http.schemas.sync import SyncQueued, SyncStatusOut
 
 
@@ -16,7 +17,15 @@ class SyncController(Controller):
     path = "/api/sync"
     tags = ["sync"]
 
-    @post("/imap/{account_id:uuid}", status_code=202, summary="Queue a sync (or get the one queued or running)")
+    @post(
+        "/imap/{account_id:uuid}",
+        status_code=202,
+        operation_id="requestSync",
+        summary="Queue a sync (or get the one queued or running)",
+        description="A sync already queued is answered as it is; one running is asked to run once more when it "
+        "ends. Follow it with `GET /api/sync/status/{account_id}`.",
+        responses=problems(404),
+    )
     @inject
     async def request_sync(
         self, account_id: FromPath[UUID], principal: FromDishka[Principal], queue_sync: FromDishka[RequestSync]
@@ -24,7 +33,14 @@ class SyncController(Controller):
         sync = await queue_sync(principal, account_id)
         return SyncQueued(job_id=sync.job_id, status=sync.phase)
 
-    @get("/status/{account_id:uuid}", summary="Sync state, progress and folders of an account")
+    @get(
+        "/status/{account_id:uuid}",
+        operation_id="getSyncStatus",
+        summary="Sync state, progress and folders of an account",
+        description="The phase (idle, queued, running, failed), the progress of a running sync, the last error, "
+        "and each folder with its message and unread counts.",
+        responses=problems(404),
+    )
     @inject
     async def sync_status(
         self, account_id: FromPath[UUID], principal: FromDishka[Principal], status: FromDishka[GetSyncStatus]
