@@ -100,3 +100,19 @@ db-backup:
 # restore a dump made by db-backup into the stack's database (replaces what is there)
 db-restore FILE:
     docker compose --env-file deploy/.env exec -T postgres pg_restore -U mailroom -d mailroom --clean --if-exists < {{FILE}}
+
+# write the API's OpenAPI document (what /schema/openapi.json serves) to build/openapi.json
+openapi:
+    mkdir -p build
+    uv run mailroom openapi > build/openapi.json
+
+# generate a typed Python client (openapi-python-client) into build/client-python/mailroom_client
+client-python: openapi
+    uv run openapi-python-client generate --path build/openapi.json --config clients/python/config.yaml --meta none --output-path build/client-python/mailroom_client --overwrite
+
+# generate TypeScript types (openapi-typescript, for openapi-fetch) into build/client-ts/api.d.ts, and type-check clients/ts/scenario.ts against them
+client-ts: openapi
+    cd clients/ts && npm ci --no-audit --no-fund --loglevel=error
+    mkdir -p build/client-ts
+    cd clients/ts && npx openapi-typescript ../../build/openapi.json --default-non-nullable false --output ../../build/client-ts/api.d.ts
+    cd clients/ts && npx tsc --noEmit -p tsconfig.json
