@@ -24,7 +24,8 @@ from tests.e2e.test_cli import create_user, start_serve
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PASSWORD = "a-long-password"  # create_user's
-MAIL_PASSWORD = "alice-password-1"  # alice's on the local Dovecot (deploy/local/mailservers.sh)
+USER = "grace"  # a mailbox of the local Dovecot no other test uses: the scenario mails itself
+MAIL_PASSWORD = f"{USER}-password-1"  # deploy/local/mailservers.sh
 
 
 @pytest.fixture(scope="module")
@@ -88,13 +89,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def deliver(mail: dict[str, str], subject: str) -> None:
-    """New mail in alice's INBOX, as the MTA would deliver it (LMTP)."""
+    """New mail in the user's INBOX, as the MTA would deliver it (LMTP)."""
     message = (
-        f"From: Bob <bob@example.org>\r\nTo: alice@{mail['MAILROOM_TEST_MAIL_DOMAIN']}\r\nSubject: {subject}\r\n"
+        f"From: Bob <bob@example.org>\r\nTo: {USER}@{mail['MAILROOM_TEST_MAIL_DOMAIN']}\r\nSubject: {subject}\r\n"
         f"Message-ID: <{time.time_ns()}@example.org>\r\n\r\nThe invoice for March is attached in spirit.\r\n"
     ).encode()
     with smtplib.LMTP(mail["MAILROOM_TEST_MAIL_HOST"], int(mail["MAILROOM_TEST_LMTP_PORT"])) as lmtp:
-        lmtp.sendmail("bob@example.org", [f"alice@{mail['MAILROOM_TEST_MAIL_DOMAIN']}"], message)
+        lmtp.sendmail("bob@example.org", [f"{USER}@{mail['MAILROOM_TEST_MAIL_DOMAIN']}"], message)
 
 
 def wait_until(check: Callable[[], Any], seconds: float = 30) -> Any:
@@ -138,13 +139,13 @@ def test_the_python_client_drives_a_mail_app_scenario(client_package: ModuleType
     assert (refused.status, refused.type_) == (401, "urn:mailroom:problem:unauthorized")
     api = AuthenticatedClient(base_url=server, token=token.access_token)
 
-    host, user = mail["MAILROOM_TEST_MAIL_HOST"], f"alice@{mail['MAILROOM_TEST_MAIL_DOMAIN']}"
+    host, user = mail["MAILROOM_TEST_MAIL_HOST"], f"{USER}@{mail['MAILROOM_TEST_MAIL_DOMAIN']}"
 
     def account_with(imap_password: str) -> Any:
         imap_port, smtp_port = int(mail["MAILROOM_TEST_IMAP_PORT"]), int(mail["MAILROOM_TEST_SUBMISSION_PORT"])
         imap = ServerIn(host=host, port=imap_port, security=Security.STARTTLS, username=user, password=imap_password)
         smtp = ServerIn(host=host, port=smtp_port, security=Security.STARTTLS, username=user, password=MAIL_PASSWORD)
-        return MailAccountCreate(name="Alice", email=user, imap=imap, smtp=smtp)
+        return MailAccountCreate(name="Grace", email=user, imap=imap, smtp=smtp)
 
     rejected = create_account.sync(client=api, body=account_with("wrong"), verify=True)
     assert isinstance(rejected, Problem)
