@@ -1,0 +1,1 @@
+"""Webhook deliveries over HTTP (aiohttp), signed as Standard Webhooks specify."""
