@@ -142,3 +142,23 @@ def _bounded_addresses(addresses: list[Address]) -> list[Address]:
     ):
         return addresses
     return [Address(a.name[:SUMMARY_NAME_CHARS], a.address[:MAX_ADDRESS_CHARS]) for a in addresses[:SUMMARY_ADDRESSES]]
+
+
+def summary_of(message: Message) -> MessageSummary:
+    """The summary of a whole message: what the SQL stores read from their columns (mail_mappers.summary_from_row),
+    the in-memory store's lists, and the message events of a sync; the message search contract holds them equal."""
+    return MessageSummary.bounded(
+        id=message.id,
+        account_id=message.account_id,
+        mailbox_id=message.mailbox_id,
+        thread_id=message.thread_id,
+        sender=list(message.sender),
+        to=list(message.to),
+        subject=message.subject,
+        preview=message.preview,
+        date=message.date,
+        internal_date=message.internal_date,
+        flags=message.flags,
+        size=message.size,
+        has_attachments=bool(message.attachments),
+    )

@@ -39,6 +39,15 @@ class AccountSync:
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
     queued_at: datetime | None = None
+    first_synced_at: datetime | None = None
+    """When a sync of the account first finished: until then every sync is its first (a first sync cut off and
+    resumed included), whose mail is not announced as new."""
+    failing_since: datetime | None = None
+    """Set by the first of a run of failed syncs, cleared by the next that finishes: one error episode."""
+
+    @property
+    def initial(self) -> bool:
+        return self.first_synced_at is None
 
     @property
     def in_progress(self) -> bool:
@@ -59,13 +68,24 @@ class AccountSync:
     def start(self, now: datetime) -> None:
         self.phase, self.started_at, self.finished_at, self.progress = SyncPhase.RUNNING, now, None, SyncProgress()
 
-    def finish(self, now: datetime) -> None:
+    def finish(self, now: datetime) -> bool:
+        """True when this ends an error episode (the account recovered)."""
+        recovered = self.failing_since is not None
         self.phase, self.finished_at, self.last_error = SyncPhase.IDLE, now, None
         self.lease_owner = self.lease_expires_at = None
+        self.failing_since = None
+        if self.first_synced_at is None:
+            self.first_synced_at = now
+        return recovered
 
-    def fail(self, now: datetime, error: str) -> None:
+    def fail(self, now: datetime, error: str) -> bool:
+        """True when this starts an error episode; the retries that fail after it are the same episode."""
+        starts = self.failing_since is None
         self.phase, self.finished_at, self.last_error = SyncPhase.FAILED, now, error[:500]
         self.lease_owner = self.lease_expires_at = None
+        if starts:
+            self.failing_since = now
+        return starts
 
     def release(self) -> None:
         """The worker stops before finishing (it is shutting down): the lease is given back at once, and the sync

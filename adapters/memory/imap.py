@@ -49,6 +49,8 @@ class FakeImapServer:
     failing_folders: dict[str, bool] = field(default_factory=dict)
     """Folders whose SELECT fails: a refusal (False), or a failure that leaves the connection unusable (True)."""
     sessions_opened: int = 0
+    refuses_login: str | None = None
+    """The server's answer to every LOGIN while set (a changed password, say)."""
 
     def deliver(self, folder: str, raw: bytes, flags: Flags | None = None) -> int:
         box = self.folders.setdefault(folder, FakeImapFolder())
@@ -157,5 +159,7 @@ class FakeImapConnector(ImapConnector):
 
     @asynccontextmanager
     async def __call__(self, server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+        if self._server.refuses_login is not None:
+            raise MailServerRejected("imap", self._server.refuses_login)
         self._server.sessions_opened += 1
         yield FakeImapSession(self._server)

@@ -9,9 +9,10 @@ from adapters.memory import message_search
 from adapters.memory.store import MemoryStore
 from domain.errors import Conflict
 from domain.mailboxes import Mailbox
-from domain.messages import Flags, Message, MessageSummary
+from domain.messages import Flags, Message, MessageSummary, summary_of
 from domain.ports.persistence import (
     AccountSyncRepository,
+    FlagChange,
     MailboxRepository,
     MessageQueries,
     MessageStore,
@@ -66,16 +67,19 @@ class MemoryMessageStore(MessageStore):
     async def stored_uids(self, mailbox_id: UUID, first_uid: int, last_uid: int) -> set[int]:
         return {uid for box, uid in self._store.messages if box == mailbox_id and first_uid <= uid <= last_uid}
 
-    async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None:
-        for update in updates:
-            if (stored := self._store.messages.get((mailbox_id, update.uid))) is not None:
-                self._store.messages[(mailbox_id, update.uid)] = replace(
-                    stored, flags=update.flags, modseq=update.modseq
-                )
+    async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> list[FlagChange]:
+        changes: list[FlagChange] = []
+        for update in sorted(updates, key=lambda u: u.uid):
+            stored = self._store.messages.get((mailbox_id, update.uid))
+            if stored is not None and stored.flags != update.flags:
+                changed = replace(stored, flags=update.flags, modseq=update.modseq)
+                self._store.messages[(mailbox_id, update.uid)] = changed
+                changes.append(FlagChange(summary_of(changed), stored.flags))
+        return changes
 
-    async def remove_uids(self, mailbox_id: UUID, uids: Sequence[int]) -> None:
-        for uid in uids:
-            self._store.messages.pop((mailbox_id, uid), None)
+    async def remove_uids(self, mailbox_id: UUID, uids: Sequence[int]) -> list[MessageSummary]:
+        removed = (self._store.messages.pop((mailbox_id, uid), None) for uid in uids)
+        return [summary_of(m) for m in removed if m is not None]
 
     async def remove_all(self, mailbox_id: UUID) -> None:
         await self.remove_uids(mailbox_id, await self.uids(mailbox_id))
@@ -122,7 +126,7 @@ class MemoryMessageQueries(MessageQueries):
 
     async def thread(self, tenant_id: UUID, thread_id: UUID) -> list[MessageSummary]:
         found = [m for m in self._store.messages.values() if m.tenant_id == tenant_id and m.thread_id == thread_id]
-        return [message_search.summary_of(m) for m in sorted(found, key=lambda m: (m.internal_date, m.id))]
+        return [summary_of(m) for m in sorted(found, key=lambda m: (m.internal_date, m.id))]
 
     async def with_message_id(self, tenant_id: UUID, account_id: UUID, message_id: str) -> list[Message]:
         return [

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from domain.messages import Address, Message, MessageSummary
+from domain.messages import Address, Message, MessageSummary, summary_of
 from domain.search import Cursor, KeysetPage, MessageQuery, PageAfter, TermGroup, parse_web_search, words
 
 
@@ -26,26 +26,6 @@ def search(messages: Iterable[Message], query: MessageQuery, page: PageAfter) ->
         score, last = chosen[-1]
         next_cursor = Cursor(score if query.by_relevance else None, last.internal_date, last.id)
     return KeysetPage([summary_of(m) for _, m in chosen], next_cursor)
-
-
-def summary_of(message: Message) -> MessageSummary:
-    """The summary the SQL stores read from their columns (mail_mappers.summary_from_row), built from the whole
-    message; the message search contract holds the two equal."""
-    return MessageSummary.bounded(
-        id=message.id,
-        account_id=message.account_id,
-        mailbox_id=message.mailbox_id,
-        thread_id=message.thread_id,
-        sender=list(message.sender),
-        to=list(message.to),
-        subject=message.subject,
-        preview=message.preview,
-        date=message.date,
-        internal_date=message.internal_date,
-        flags=message.flags,
-        size=message.size,
-        has_attachments=bool(message.attachments),
-    )
 
 
 def _matches(message: Message, query: MessageQuery) -> bool:

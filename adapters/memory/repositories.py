@@ -44,8 +44,11 @@ class MemoryUserRepository(UserRepository):
 
 
 class MemoryMailAccountRepository(MailAccountRepository):
+    """`touched` as in the SQL store: accounts added, deleted or whose IMAP login changed, for the doorbell."""
+
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
+        self.touched: set[UUID] = set()
 
     async def get(self, tenant_id: UUID, account_id: UUID) -> MailAccount | None:
         account = self._store.accounts.get(account_id)
@@ -67,12 +70,15 @@ class MemoryMailAccountRepository(MailAccountRepository):
     async def add(self, account: MailAccount) -> None:
         await self._refuse_duplicate_email(account)
         self._store.accounts[account.id] = replace(account)
+        self.touched.add(account.id)
 
     async def update(self, account: MailAccount) -> None:
-        if await self.get(account.tenant_id, account.id) is None:
+        if (stored := await self.get(account.tenant_id, account.id)) is None:
             return
         await self._refuse_duplicate_email(account)
         self._store.accounts[account.id] = replace(account)
+        if (stored.imap, stored.imap_password) != (account.imap, account.imap_password):
+            self.touched.add(account.id)
 
     async def _refuse_duplicate_email(self, account: MailAccount) -> None:
         if await self.email_taken(account.tenant_id, account.email, excluding=account.id):
@@ -83,6 +89,7 @@ class MemoryMailAccountRepository(MailAccountRepository):
         if await self.get(tenant_id, account_id) is None:
             return False
         del self._store.accounts[account_id]
+        self.touched.add(account_id)
         store = self._store
         store.mailboxes = {k: v for k, v in store.mailboxes.items() if v.account_id != account_id}
         store.messages = {k: v for k, v in store.messages.items() if v.account_id != account_id}

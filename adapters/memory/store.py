@@ -4,11 +4,13 @@ from uuid import UUID
 
 from domain.accounts import MailAccount
 from domain.audit import AuditEvent
+from domain.changes import LoggedChange
 from domain.drafts import Draft
 from domain.mailboxes import Mailbox
 from domain.messages import Message
 from domain.sync import AccountSync
 from domain.tenants import Tenant, User
+from domain.webhooks import Delivery, DeliveryAttempt, Webhook
 
 
 @dataclass
@@ -24,6 +26,12 @@ class MemoryStore:
     syncs_asked_again: set[UUID] = field(default_factory=set)
     drafts: dict[UUID, Draft] = field(default_factory=dict)
     audit: dict[UUID, AuditEvent] = field(default_factory=dict)
+    changes: dict[tuple[UUID, int], LoggedChange] = field(default_factory=dict)
+    change_positions: dict[UUID, tuple[int, int]] = field(default_factory=dict)
+    """Per tenant: (last sequence, pruned through)."""
+    webhooks: dict[UUID, Webhook] = field(default_factory=dict)
+    deliveries: dict[UUID, Delivery] = field(default_factory=dict)
+    attempts: dict[UUID, DeliveryAttempt] = field(default_factory=dict)
 
     def snapshot(self) -> "MemoryStore":
         """A copy of every table; stored objects are replaced, never changed in place, so a shallow copy does."""

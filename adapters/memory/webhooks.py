@@ -14,6 +14,11 @@ class ScriptedWebhookTransport(WebhookTransport):
     def __init__(self, script: dict[str, list[AttemptOutcome]] | None = None) -> None:
         self.script: dict[str, list[AttemptOutcome]] = {} if script is None else script
         self.delivered: list[Delivered] = []
+        self.refused: dict[str, str] = {}
+        """URL -> the reason `refusal` gives for it."""
+
+    async def refusal(self, url: str) -> str | None:
+        return self.refused.get(url)
 
     def answer(self, url: str, *outcomes: AttemptOutcome) -> None:
         self.script.setdefault(url, []).extend(outcomes)

@@ -154,11 +154,7 @@ def summary_from_row(row: Any) -> MessageSummary:
         id_, account_id, mailbox_id, thread_id, sender, to, subject, preview, date, internal_date,
         seen, flagged, answered, draft, deleted, keywords, size, has_attachments,
     ) = row[: len(SUMMARY_COLUMNS)]  # fmt: skip
-    flags = (
-        _PLAIN_FLAGS[seen, flagged, answered, draft, deleted]
-        if keywords == "[]"
-        else Flags(seen, flagged, answered, draft, deleted, _decode_keywords(keywords))
-    )
+    flags = flags_from_columns(seen, flagged, answered, draft, deleted, keywords)
     senders, recipients = _decode_addresses(sender), _decode_addresses(to)
     if len(sender) <= SUMMARY_NAME_CHARS and len(to) <= SUMMARY_NAME_CHARS and len(subject) <= SUMMARY_SUBJECT_CHARS:
         return MessageSummary(
@@ -173,6 +169,15 @@ def summary_from_row(row: Any) -> MessageSummary:
 
 _decode_addresses = msgspec.json.Decoder(list[Address]).decode
 _decode_keywords = msgspec.json.Decoder(frozenset[str]).decode
+
+
+def flags_from_columns(seen: bool, flagged: bool, answered: bool, draft: bool, deleted: bool, keywords: str) -> Flags:
+    """`keywords` as JSON text; most messages have none, and their flags are shared."""
+    if keywords == "[]":
+        return _PLAIN_FLAGS[seen, flagged, answered, draft, deleted]
+    return Flags(seen, flagged, answered, draft, deleted, _decode_keywords(keywords))
+
+
 _PLAIN_FLAGS = {(s, f, a, d, x): Flags(s, f, a, d, x) for s, f, a, d, x in product((False, True), repeat=5)}
 _AS_TEXT = {"sender", "recipients_to", "keywords"}  # JSON, read as its text (see summary_from_row)
 SUMMARY_COLUMNS: list[ColumnElement[Any]] = [  # the table's columns, not the model's attributes: cheaper to build
@@ -213,6 +218,8 @@ def sync_from_row(row: AccountSyncModel) -> AccountSync:
         lease_owner=row.lease_owner,
         lease_expires_at=row.lease_expires_at,
         queued_at=row.queued_at,
+        first_synced_at=row.first_synced_at,
+        failing_since=row.failing_since,
     )
 
 
@@ -228,4 +235,5 @@ def copy_sync_to_row(sync: AccountSync, row: AccountSyncModel) -> AccountSyncMod
     row.messages_fetched, row.messages_total = sync.progress.messages_fetched, sync.progress.messages_total
     row.lease_owner, row.lease_expires_at = sync.lease_owner, sync.lease_expires_at
     row.queued_at = sync.queued_at
+    row.first_synced_at, row.failing_since = sync.first_synced_at, sync.failing_since
     return row

@@ -108,3 +108,5 @@ class AccountSyncModel(UUIDv7AuditBase):
     lease_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     queued_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     asked_again: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    first_synced_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    failing_since: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))

@@ -3,7 +3,8 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from uuid import UUID
 
-from sqlalchemy import CursorResult, Table, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Table, Text, bindparam, case, delete, func, or_, select, update
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,6 +15,7 @@ from adapters.persistence.mail_mappers import (
     copy_mailbox_to_row,
     copy_sync_to_row,
     flag_columns,
+    flags_from_columns,
     mailbox_from_row,
     message_from_row,
     message_row,
@@ -28,6 +30,7 @@ from domain.mailboxes import Mailbox
 from domain.messages import Flags, Message, MessageSummary
 from domain.ports.persistence import (
     AccountSyncRepository,
+    FlagChange,
     MailboxRepository,
     MessageQueries,
     MessageStore,
@@ -38,6 +41,9 @@ from domain.search import KeysetPage, MessageQuery, PageAfter
 from domain.sync import AccountSync, SyncPhase
 
 _CHUNK = 1000
+_FLAG_COLUMNS = [MessageModel.__table__.c[name] for name in ("seen", "flagged", "answered", "draft", "deleted")] + [
+    sql_cast(MessageModel.__table__.c.keywords, Text)
+]
 # Core tables for the bulk UPDATEs, which address rows by (mailbox, uid) or account rather than primary key.
 _MESSAGES = cast("Table", MessageModel.__table__)
 _SYNCS = cast("Table", AccountSyncModel.__table__)
@@ -104,29 +110,59 @@ class SqlMessageStore(MessageStore):
         )
         return set(rows)
 
-    async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None:
-        if not updates:
-            return
+    async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> list[FlagChange]:
+        """Reads the stored flags first and writes only the rows that differ: a server without CONDSTORE reports
+        every message's flags on each sync, and most have not changed."""
+        wanted = {u.uid: u for u in updates}
+        uids = sorted(wanted)
+        differing: list[FlagUpdate] = []
+        before: dict[int, Flags] = {}
+        for start in range(0, len(uids), _CHUNK):
+            rows = await self._session.execute(
+                select(MessageModel.uid, *_FLAG_COLUMNS).where(
+                    MessageModel.mailbox_id == mailbox_id, MessageModel.uid.in_(uids[start : start + _CHUNK])
+                )
+            )
+            for uid, *columns in rows:
+                stored = flags_from_columns(*columns)
+                if stored != wanted[uid].flags:
+                    differing.append(wanted[uid])
+                    before[uid] = stored
+        if not differing:
+            return []
         statement = (
             update(_MESSAGES)
             .where(_MESSAGES.c.mailbox_id == bindparam("b_mailbox"))
             .where(_MESSAGES.c.uid == bindparam("b_uid"))
-            .values({name: bindparam(f"b_{name}") for name in [*flag_columns(updates[0].flags), "modseq"]})
+            .values({name: bindparam(f"b_{name}") for name in [*flag_columns(differing[0].flags), "modseq"]})
         )
-        rows = [
+        rows_to_write = [
             {"b_mailbox": mailbox_id, "b_uid": u.uid, "b_modseq": u.modseq}
             | {f"b_{k}": v for k, v in flag_columns(u.flags).items()}
-            for u in updates
+            for u in differing
         ]
         connection = await self._session.connection()
-        await connection.execute(statement, rows)
+        await connection.execute(statement, rows_to_write)
+        changed = sorted(before)
+        result: list[FlagChange] = []
+        for start in range(0, len(changed), _CHUNK):
+            rows = await self._session.execute(
+                select(*SUMMARY_COLUMNS, MessageModel.uid).where(
+                    MessageModel.mailbox_id == mailbox_id, MessageModel.uid.in_(changed[start : start + _CHUNK])
+                )
+            )
+            result.extend(FlagChange(summary_from_row(row), before[row[-1]]) for row in rows)
+        return result
 
-    async def remove_uids(self, mailbox_id: UUID, uids: Sequence[int]) -> None:
+    async def remove_uids(self, mailbox_id: UUID, uids: Sequence[int]) -> list[MessageSummary]:
+        removed: list[MessageSummary] = []
         for start in range(0, len(uids), _CHUNK):
             chunk = list(uids[start : start + _CHUNK])
-            await self._session.execute(
-                delete(MessageModel).where(MessageModel.mailbox_id == mailbox_id, MessageModel.uid.in_(chunk))
-            )
+            where = (MessageModel.mailbox_id == mailbox_id, MessageModel.uid.in_(chunk))
+            rows = await self._session.execute(select(*SUMMARY_COLUMNS).where(*where))
+            removed.extend(summary_from_row(row) for row in rows)
+            await self._session.execute(delete(MessageModel).where(*where))
+        return removed
 
     async def remove_all(self, mailbox_id: UUID) -> None:
         await self._session.execute(delete(MessageModel).where(MessageModel.mailbox_id == mailbox_id))

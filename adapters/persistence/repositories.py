@@ -93,8 +93,12 @@ class SqlUserRepository(UserRepository):
 
 
 class SqlMailAccountRepository(MailAccountRepository):
+    """`touched`: accounts added, deleted, or whose IMAP login changed in this transaction, for the unit of work
+    to ring the doorbell with once it commits (an inbox watch starts, stops or logs in again)."""
+
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
+        self.touched: set[UUID] = set()
 
     @cached_property
     def _rows(self) -> _AccountRows:
@@ -123,19 +127,25 @@ class SqlMailAccountRepository(MailAccountRepository):
             await self._rows.add(copy_account_to_row(account, MailAccountModel()))
         except RepositoryIntegrityError:
             raise Conflict(f"an account for {account.email} already exists") from None
+        self.touched.add(account.id)
 
     async def update(self, account: MailAccount) -> None:
         row = await self._rows.get_one_or_none(id=account.id, tenant_id=account.tenant_id)
         if row is None:
             return
+        login = _imap_login(row)
         copy_account_to_row(account, row)
         try:
             await self._rows.session.flush()
         except IntegrityError:
             raise Conflict(f"an account for {account.email} already exists") from None
+        if _imap_login(row) != login:
+            self.touched.add(account.id)
 
     async def delete(self, tenant_id: UUID, account_id: UUID) -> bool:
         deleted = await self._rows.delete_where(id=account_id, tenant_id=tenant_id, sanity_check=False)
+        if deleted:
+            self.touched.add(account_id)
         return len(deleted) > 0
 
     async def all_ids(self) -> Sequence[tuple[UUID, UUID]]:
@@ -153,3 +163,7 @@ class SqlMailAccountRepository(MailAccountRepository):
             rows = await session.execute(using.order_by(MailAccountModel.id).limit(per_key))
             found |= {row.id: account_from_row(row) for row in rows.scalars()}
         return list(found.values())
+
+
+def _imap_login(row: MailAccountModel) -> tuple[object, ...]:
+    return (row.imap_host, row.imap_port, row.imap_security, row.imap_username, row.imap_password_ciphertext)

@@ -5,6 +5,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from adapters.persistence.audit import SqlAuditRepository
 from adapters.persistence.blob_references import SqlBlobReferences
+from adapters.persistence.changes import SqlChangeLog, SqlWebhookRepository
 from adapters.persistence.draft_repository import SqlDraftRepository
 from adapters.persistence.hand_on import TransactionHandOn
 from adapters.persistence.mail_repositories import (
@@ -18,6 +19,7 @@ from adapters.persistence.message_search import SearchTuning
 from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
 from adapters.persistence.tenant_scope import SCOPE_KEY, current_tenant_scope, rescope
 from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import ACCOUNTS_TOPIC, CHANGES_TOPIC, Doorbell
 
 
 class SqlUnitOfWork(UnitOfWork):
@@ -34,10 +36,12 @@ class SqlUnitOfWork(UnitOfWork):
         session_factory: async_sessionmaker[AsyncSession],
         hand_on: TransactionHandOn | None = None,
         search_tuning: SearchTuning | None = None,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._session_factory = session_factory
         self._hand_on = hand_on
         self._search_tuning = SearchTuning() if search_tuning is None else search_tuning
+        self._doorbell = doorbell
         self._session: AsyncSession | None = None
         self._handed_on: AsyncSession | None = None
         self._committed = False
@@ -53,7 +57,7 @@ class SqlUnitOfWork(UnitOfWork):
         self._session, self._committed = session, False
         self.tenants = SqlTenantRepository(session)
         self.users = SqlUserRepository(session)
-        self.accounts = SqlMailAccountRepository(session)
+        self.accounts = self._accounts = SqlMailAccountRepository(session)
         self.mailboxes = SqlMailboxRepository(session)
         self.message_store = SqlMessageStore(session)
         self.messages = SqlMessageQueries(session, self._search_tuning)
@@ -62,6 +66,8 @@ class SqlUnitOfWork(UnitOfWork):
         self.drafts = SqlDraftRepository(session)
         self.audit = SqlAuditRepository(session)
         self.blob_references = SqlBlobReferences(session)
+        self.changes = SqlChangeLog(session)
+        self.webhooks = SqlWebhookRepository(session)
         return self
 
     async def __aexit__(
@@ -76,12 +82,23 @@ class SqlUnitOfWork(UnitOfWork):
         await _end(session)
 
     async def commit(self) -> None:
+        """Writes the events recorded in this transaction last, right before COMMIT (see SqlChangeLog), and rings
+        the doorbell for their tenants once they are committed."""
         if self._session is not None:
+            tenants = await self.changes.flush()
             await self._session.commit()
             self._committed = True
+            accounts, self._accounts.touched = self._accounts.touched, set()
+            if self._doorbell is not None:
+                for tenant_id in tenants:
+                    await self._doorbell.ring(CHANGES_TOPIC, tenant_id.hex)
+                for account_id in accounts:
+                    await self._doorbell.ring(ACCOUNTS_TOPIC, account_id.hex)
 
     async def rollback(self) -> None:
         if self._session is not None:
+            self.changes.pending.clear()
+            self._accounts.touched.clear()
             await self._session.rollback()
 
     async def close(self) -> None:

@@ -2,16 +2,19 @@
 
 import logging
 from dataclasses import dataclass, replace
+from datetime import datetime
 from uuid import UUID
 
 from application.compose.settings import OutboxSettings
 from application.jobs import BackgroundJobs
 from application.sync.request import SyncRequester
 from domain.accounts import MailAccount
+from domain.changes import Change, ChangeType, message_updated
 from domain.drafts import Draft, DraftStatus, Envelope
 from domain.errors import DeliveryFailed, DomainError, NotFound
 from domain.ids import new_id
 from domain.mailboxes import MailboxRole
+from domain.messages import summary_of
 from domain.ports.mail import ImapConnector, MailSender, MessageComposer
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
@@ -113,7 +116,10 @@ class DeliverDraft:
             originals = await uow.messages.with_message_id(draft.tenant_id, draft.account_id, draft.content.in_reply_to)
             unanswered = [m for m in originals if not m.flags.answered]
             for message in unanswered:
-                await uow.message_store.set_flags(draft.tenant_id, message.id, replace(message.flags, answered=True))
+                answered = replace(message, flags=replace(message.flags, answered=True))
+                await uow.message_store.set_flags(draft.tenant_id, message.id, answered.flags)
+                summary, now = summary_of(answered), self._clock.now()
+                uow.changes.record(message_updated(draft.tenant_id, summary, message.flags, now, new_id()))
             await uow.commit()
         for message in unanswered:
             await self._jobs.write_flags(new_id().hex, draft.tenant_id, message.id, answered=True)
@@ -137,8 +143,12 @@ class DeliverDraft:
         return delay.total_seconds() if waits else None
 
     async def _save(self, draft: Draft, owner: str) -> bool:
+        """A send that ended (sent, or failed for good) is announced with the draft's new status, in its
+        transaction; a retry later is not news."""
         async with self._uow as uow:
             saved = await uow.drafts.update(draft, expected=DraftStatus.SENDING, owner=owner)
+            if saved and draft.status in (DraftStatus.SENT, DraftStatus.FAILED):
+                uow.changes.record(draft_ended(draft, self._clock.now()))
             await uow.commit()
         return saved
 
@@ -163,3 +173,19 @@ class DeliverDraft:
                 await uow.commit()
             return
         await self._request_sync(account.tenant_id, account.id)
+
+
+def draft_ended(draft: Draft, now: datetime) -> Change:
+    kind = ChangeType.DRAFT_SENT if draft.status is DraftStatus.SENT else ChangeType.DRAFT_FAILED
+    data = {
+        "draft": {
+            "id": draft.id,
+            "status": draft.status.value,
+            "message_id": None if draft.outgoing is None else draft.outgoing.message_id,
+            "subject": draft.content.subject,
+            "attempts": draft.attempts,
+            "smtp_reply": draft.last_smtp_reply,
+            "sent_at": draft.sent_at,
+        }
+    }
+    return Change(new_id(), kind, draft.tenant_id, draft.account_id, now, data)

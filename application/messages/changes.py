@@ -6,10 +6,12 @@ from uuid import UUID
 from application.jobs import BackgroundJobs
 from application.messages.read import HtmlDisplay, MessageView, ViewMessage, owned_message
 from domain.auth import Principal
+from domain.changes import message_updated
 from domain.errors import InvalidInput, NotFound
 from domain.ids import new_id
+from domain.messages import summary_of
 from domain.ports.persistence import UnitOfWork
-from domain.ports.runtime import JobQueue
+from domain.ports.runtime import Clock, JobQueue
 
 
 class ChangeFlags:
@@ -17,10 +19,11 @@ class ChangeFlags:
     disagrees later, the next sync brings the server's flags back. The answer is the changed message as a
     client shows it."""
 
-    def __init__(self, uow: UnitOfWork, jobs: JobQueue, view: ViewMessage) -> None:
+    def __init__(self, uow: UnitOfWork, jobs: JobQueue, view: ViewMessage, clock: Clock) -> None:
         self._uow = uow
         self._jobs = BackgroundJobs(jobs)
         self._view = view
+        self._clock = clock
 
     async def __call__(
         self, principal: Principal, message_id: UUID, seen: bool | None, flagged: bool | None, display: HtmlDisplay
@@ -37,9 +40,12 @@ class ChangeFlags:
                 flagged=message.flags.flagged if flagged is None else flagged,
             )
             await uow.message_store.set_flags(principal.tenant_id, message_id, flags)
+            before, message.flags = message.flags, flags
+            if flags != before:
+                summary = summary_of(message)
+                uow.changes.record(message_updated(principal.tenant_id, summary, before, self._clock.now(), new_id()))
             await uow.commit()
         await self._jobs.write_flags(new_id().hex, principal.tenant_id, message_id, seen=seen, flagged=flagged)
-        message.flags = flags
         return await self._view(message, display)
 
 

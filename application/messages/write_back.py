@@ -3,14 +3,17 @@ least once): a message already moved, deleted or gone is left alone."""
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from domain.accounts import MailAccount
+from domain.changes import message_deleted, message_moved
+from domain.ids import new_id
 from domain.mailboxes import Mailbox, MailboxRole
-from domain.messages import Message
+from domain.messages import Message, summary_of
 from domain.ports.mail import ImapConnector, ImapSession
 from domain.ports.persistence import UnitOfWork
+from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
 
 
@@ -26,10 +29,11 @@ class MessageOnServer:
 
 
 class _RemoteChange:
-    def __init__(self, uow: UnitOfWork, imap: ImapConnector, cipher: CredentialCipher) -> None:
+    def __init__(self, uow: UnitOfWork, imap: ImapConnector, cipher: CredentialCipher, clock: Clock) -> None:
         self._uow = uow
         self._imap = imap
         self._cipher = cipher
+        self._clock = clock
 
     async def _locate(self, tenant_id: UUID, message_id: UUID) -> MessageOnServer | None:
         async with self._uow as uow:
@@ -51,13 +55,20 @@ class _RemoteChange:
             yield imap
 
     async def _move(self, located: MessageOnServer, target: Mailbox) -> None:
+        """`message.moved` keeps the message's id. A server without UIDPLUS does not say the new UID: the message
+        leaves the store (`message.deleted`) and the next sync of the target brings it back (`message.created`)."""
+        message = located.message
         async with self._folder(located) as imap:
-            new_uid = await imap.move(located.message.uid, target.name)
+            new_uid = await imap.move(message.uid, target.name)
         async with self._uow as uow:
+            now = self._clock.now()
             if new_uid is None:
-                await uow.message_store.remove(located.message.tenant_id, located.message.id)
+                await uow.message_store.remove(message.tenant_id, message.id)
+                uow.changes.record(message_deleted(message.tenant_id, summary_of(message), now, new_id()))
             else:
-                await uow.message_store.relocate(located.message.tenant_id, located.message.id, target.id, new_uid)
+                await uow.message_store.relocate(message.tenant_id, message.id, target.id, new_uid)
+                moved = summary_of(replace(message, mailbox_id=target.id, uid=new_uid))
+                uow.changes.record(message_moved(message.tenant_id, moved, message.mailbox_id, now, new_id()))
             await uow.commit()
 
 
@@ -108,4 +119,6 @@ class ApplyDelete(_RemoteChange):
             await imap.expunge(located.message.uid)
         async with self._uow as uow:
             await uow.message_store.remove(tenant_id, message_id)
+            summary = summary_of(located.message)
+            uow.changes.record(message_deleted(tenant_id, summary, self._clock.now(), new_id()))
             await uow.commit()

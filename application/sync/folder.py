@@ -1,13 +1,17 @@
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
+from uuid import UUID
 
 from application.sync.messages import MessageBuilder, Prepared
 from application.sync.settings import SyncSettings
 from domain.accounts import MailAccount
+from domain.changes import message_created, message_deleted, message_updated
+from domain.ids import new_id
 from domain.mailboxes import Mailbox, SyncState
+from domain.messages import summary_of
 from domain.ports.mail import ImapSession
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
@@ -15,6 +19,20 @@ from domain.remote import SelectedFolder
 from domain.sync import SyncProgress
 
 AfterBatch = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass(slots=True)
+class Announce:
+    """What one account's sync tells the change log, and what it counted for `account.synced`. A first sync
+    (`enabled` False) announces no message: a client starts from its one `account.synced`, not from 20,000
+    `message.created`."""
+
+    enabled: bool
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+    rebuilt: list[UUID] = field(default_factory=list)
+    """Folders whose UIDVALIDITY changed: their messages were read again under new ids, and not announced."""
 
 
 class FolderSync:
@@ -28,17 +46,28 @@ class FolderSync:
         self._settings = settings
 
     async def __call__(
-        self, imap: ImapSession, account: MailAccount, mailbox: Mailbox, progress: SyncProgress, after_batch: AfterBatch
+        self,
+        imap: ImapSession,
+        account: MailAccount,
+        mailbox: Mailbox,
+        progress: SyncProgress,
+        after_batch: AfterBatch,
+        announce: Announce | None = None,
     ) -> None:
+        announce = Announce(enabled=False) if announce is None else announce
         selected = await imap.select(mailbox.name, mailbox.sync_state)
         stored = mailbox.sync_state
         if stored is not None and stored.uidvalidity == selected.uidvalidity:
             known, starts_over = stored, False
         else:
             known, starts_over = SyncState(selected.uidvalidity, 0, None), True
+        rebuilt = starts_over and stored is not None
+        if rebuilt:
+            announce.rebuilt.append(mailbox.id)
         run = FolderRun(
-            self._uow, self._builder, self._clock, self._settings, imap, account, mailbox, selected, known, progress
-        )
+            self._uow, self._builder, self._clock, self._settings, imap, account, mailbox, selected, known, progress,
+            announce if not rebuilt else Announce(enabled=False),
+        )  # fmt: skip
         await run(starts_over, after_batch)
 
 
@@ -58,6 +87,7 @@ class FolderRun:
     selected: SelectedFolder
     known: SyncState
     progress: SyncProgress
+    announce: Announce
 
     async def __call__(self, starts_over: bool, after_batch: AfterBatch) -> None:
         if starts_over:
@@ -94,10 +124,20 @@ class FolderRun:
         modseq_unchanged = known.highest_modseq is not None and known.highest_modseq == selected.highest_modseq
         async with self.uow as uow:
             gone = await self._deleted(uow, modseq_unchanged, new_count)
-            await uow.message_store.remove_uids(self.mailbox.id, gone)
+            removed = await uow.message_store.remove_uids(self.mailbox.id, gone)
+            changes = []
             if not modseq_unchanged:
                 changed = selected.changed or await self.imap.fetch_flags(1, changed_since=known.highest_modseq)
-                await uow.message_store.apply_flags(self.mailbox.id, [u for u in changed if u.uid <= known.last_uid])
+                updates = [u for u in changed if u.uid <= known.last_uid]
+                changes = await uow.message_store.apply_flags(self.mailbox.id, updates)
+            if self.announce.enabled:
+                now, tenant_id = self.clock.now(), self.mailbox.tenant_id
+                for summary in removed:
+                    uow.changes.record(message_deleted(tenant_id, summary, now, new_id()))
+                for change in changes:
+                    uow.changes.record(message_updated(tenant_id, change.message, change.before, now, new_id()))
+                self.announce.deleted += len(removed)
+                self.announce.updated += len(changes)
             await uow.commit()
 
     async def _deleted(self, uow: UnitOfWork, modseq_unchanged: bool, new_count: int) -> list[int]:
@@ -148,6 +188,11 @@ class FolderRun:
             fresh = [p for p in prepared if p.fetched.uid not in stored]
             messages = await self.builder.build(uow, self.account, self.mailbox, fresh)
             await uow.message_store.add_many(messages)
+            if self.announce.enabled:
+                now = self.clock.now()
+                for message in messages:
+                    uow.changes.record(message_created(message.tenant_id, summary_of(message), now, new_id()))
+                self.announce.created += len(messages)
             state = SyncState(self.known.uidvalidity, batch_end, self.known.highest_modseq)
             await uow.mailboxes.update(replace(self.mailbox, sync_state=state))
             await uow.commit()

@@ -2,10 +2,11 @@ import asyncio
 from collections import deque
 from uuid import UUID
 
-from application.sync.folder import FolderSync
+from application.sync.folder import Announce, FolderSync
 from application.sync.request import SyncRequester
 from application.sync.settings import SyncSettings
 from domain.accounts import MailAccount
+from domain.changes import Change, ChangeType, mailbox_event
 from domain.errors import Conflict, DomainError, MailServerRejected, NotFound
 from domain.ids import new_id
 from domain.mailboxes import Mailbox
@@ -49,24 +50,21 @@ class SyncAccount:
         account, sync = await self._claim(tenant_id, account_id, owner)
         if sync.lease_owner != owner:
             return sync
+        announce = Announce(enabled=not sync.initial)
         try:
             password = self._cipher.decrypt(account.imap_password)
-            failures = await self._sync_folders(account, password, sync, owner)
+            failures = await self._sync_folders(account, password, sync, owner, announce)
         except (MailServerRejected, LeaseLost) as error:
-            sync.fail(self._clock.now(), error.message)
+            outcome = self._failed(sync, error.message)
         except asyncio.CancelledError:
             await self._give_back(sync)
             raise
         except Exception as error:
-            sync.fail(self._clock.now(), f"internal error ({type(error).__name__})")
-            await self._save(sync)
+            await self._save(sync, self._failed(sync, f"internal error ({type(error).__name__})"))
             raise
         else:
-            if failures:
-                sync.fail(self._clock.now(), "; ".join(failures))
-            else:
-                sync.finish(self._clock.now())
-        await self._save(sync)
+            outcome = self._failed(sync, "; ".join(failures)) if failures else self._finished(sync, announce)
+        await self._save(sync, outcome)
         if sync.phase is SyncPhase.IDLE and await self._asked_again(sync):
             await self._request_sync(sync.tenant_id, sync.account_id)
         return sync
@@ -99,7 +97,37 @@ class SyncAccount:
             await uow.commit()
         return account, sync
 
-    async def _sync_folders(self, account: MailAccount, password: str, sync: AccountSync, owner: str) -> list[str]:
+    def _failed(self, sync: AccountSync, reason: str) -> Change | None:
+        """`account.error` once per episode: the retries that fail after it say nothing more."""
+        now = self._clock.now()
+        if not sync.fail(now, reason):
+            return None
+        data = {"reason": sync.last_error, "failing_since": now}
+        return Change(new_id(), ChangeType.ACCOUNT_ERROR, sync.tenant_id, sync.account_id, now, data)
+
+    def _finished(self, sync: AccountSync, announce: Announce) -> Change | None:
+        """`account.recovered` after an error episode; else `account.synced` when the sync is the account's first,
+        or found something to announce (a sync that found nothing new is not news)."""
+        now = self._clock.now()
+        initial = sync.initial
+        if sync.finish(now):
+            return Change(new_id(), ChangeType.ACCOUNT_RECOVERED, sync.tenant_id, sync.account_id, now, {})
+        if not (initial or announce.created or announce.updated or announce.deleted or announce.rebuilt):
+            return None
+        data = {
+            "initial": initial,
+            "mailboxes": sync.progress.folders_total,
+            "messages_fetched": sync.progress.messages_fetched,
+            "created": announce.created,
+            "updated": announce.updated,
+            "deleted": announce.deleted,
+            "rebuilt_mailbox_ids": announce.rebuilt,
+        }
+        return Change(new_id(), ChangeType.ACCOUNT_SYNCED, sync.tenant_id, sync.account_id, now, data)
+
+    async def _sync_folders(
+        self, account: MailAccount, password: str, sync: AccountSync, owner: str, announce: Announce
+    ) -> list[str]:
         """Every folder in turn; returns what failed. A folder that fails is recorded and passed over, and the
         others are still synced: on a new connection when the failure left the old one unusable (a timeout, a
         lost connection, an answer cut off for breaking a limit). A server that leaves MAX_CONNECTIONS connections
@@ -110,8 +138,8 @@ class SyncAccount:
             try:
                 async with self._imap(account.imap, password) as imap:
                     if attempt == 0:
-                        pending.extend(await self._list_folders(imap, account, sync))
-                    await self._sync_while_usable(imap, account, pending, sync, owner, failures)
+                        pending.extend(await self._list_folders(imap, account, sync, announce))
+                    await self._sync_while_usable(imap, account, pending, sync, owner, failures, announce)
             except MailServerRejected as error:
                 if attempt == 0:
                     raise
@@ -122,9 +150,11 @@ class SyncAccount:
         failures.append(f"gave up after {MAX_CONNECTIONS} connections failed, {len(pending)} folders left")
         return failures
 
-    async def _list_folders(self, imap: ImapSession, account: MailAccount, sync: AccountSync) -> list[Mailbox]:
+    async def _list_folders(
+        self, imap: ImapSession, account: MailAccount, sync: AccountSync, announce: Announce
+    ) -> list[Mailbox]:
         remote = [folder for folder in await imap.list_folders() if folder.selectable]
-        mailboxes = await self._match_folders(account, remote)
+        mailboxes = await self._match_folders(account, remote, announce.enabled)
         sync.progress.folders_total = len(mailboxes)
         return mailboxes
 
@@ -136,6 +166,7 @@ class SyncAccount:
         sync: AccountSync,
         owner: str,
         failures: list[str],
+        announce: Announce,
     ) -> None:
         async def after_batch() -> None:
             await self._renew(sync, owner)
@@ -143,21 +174,24 @@ class SyncAccount:
         while pending and imap.usable:
             mailbox = pending.popleft()
             try:
-                await self._folder_sync(imap, account, mailbox, sync.progress, after_batch)
+                await self._folder_sync(imap, account, mailbox, sync.progress, after_batch, announce)
             except MailServerRejected as error:
                 failures.append(f'folder "{mailbox.name}": {error.message}')
             sync.progress.folders_done += 1
             await self._renew(sync, owner)
 
-    async def _match_folders(self, account: MailAccount, remote: list[RemoteFolder]) -> list[Mailbox]:
+    async def _match_folders(self, account: MailAccount, remote: list[RemoteFolder], announce: bool) -> list[Mailbox]:
         """Stored folders the server no longer has are removed with their messages (a rename is a remove and
-        an add); new ones are added."""
+        an add); new ones are added. A folder's `mailbox.deleted` stands for its messages too."""
+        now = self._clock.now()
         async with self._uow as uow:
             stored = {m.name: m for m in await uow.mailboxes.for_account(account.tenant_id, account.id)}
             names = {folder.name for folder in remote}
             for name, mailbox in stored.items():
                 if name not in names:
                     await uow.mailboxes.delete(account.tenant_id, mailbox.id)
+                    if announce:
+                        uow.changes.record(mailbox_event(ChangeType.MAILBOX_DELETED, mailbox, now, new_id()))
             result = []
             for folder in remote:
                 existing = stored.get(folder.name)
@@ -166,6 +200,8 @@ class SyncAccount:
                         new_id(), account.tenant_id, account.id, folder.name, folder.delimiter, folder.role, None
                     )
                     await uow.mailboxes.add(mailbox)
+                    if announce:
+                        uow.changes.record(mailbox_event(ChangeType.MAILBOX_CREATED, mailbox, now, new_id()))
                 else:
                     mailbox = existing
                     if mailbox.role != folder.role:
@@ -198,7 +234,9 @@ class SyncAccount:
             await uow.commit()
         return asked
 
-    async def _save(self, sync: AccountSync) -> None:
+    async def _save(self, sync: AccountSync, change: Change | None = None) -> None:
         async with self._uow as uow:
             await uow.syncs.save(sync)
+            if change is not None:
+                uow.changes.record(change)
             await uow.commit()

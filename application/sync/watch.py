@@ -1,5 +1,6 @@
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 from uuid import UUID
 
@@ -7,7 +8,7 @@ from application.sync.request import SyncRequester
 from domain.errors import DependencyUnavailable, MailServerRejected, NotFound
 from domain.ports.mail import ImapConnector
 from domain.ports.persistence import UnitOfWork
-from domain.ports.runtime import Clock
+from domain.ports.runtime import ACCOUNTS_TOPIC, Clock, Doorbell, Listener
 from domain.ports.security import CredentialCipher
 
 INBOX = "INBOX"
@@ -60,30 +61,48 @@ class WatchInbox:
 
 
 class WatchInboxes:
-    """One inbox watch per account: every `refresh_seconds` new accounts get a watch and deleted ones lose it.
-    Run it in exactly one process (the scheduler, or `serve` on the embedded default), or each account would be
-    watched, and its IMAP connections used, once per process."""
+    """One inbox watch per account. The list is read again whenever an account is added, deleted or given another
+    IMAP login (the doorbell rings; that account's watch starts over, with the new login), and every
+    `refresh_seconds` in case a ring was lost. Run it in exactly one process (the scheduler, or `serve` on the
+    embedded default), or each account would be watched, and its IMAP connections used, once per process."""
 
     def __init__(
-        self, uow: UnitOfWork, watch: Callable[[UUID, UUID], Coroutine[Any, Any, None]], refresh_seconds: float = 60
+        self,
+        uow: UnitOfWork,
+        watch: Callable[[UUID, UUID], Coroutine[Any, Any, None]],
+        refresh_seconds: float = 60,
+        doorbell: Doorbell | None = None,
     ) -> None:
         self._uow = uow
         self._watch = watch
         self._refresh_seconds = refresh_seconds
+        self._doorbell = doorbell
 
     async def __call__(self) -> None:
         watches: dict[UUID, asyncio.Task[None]] = {}
         try:
-            while True:
-                async with self._uow as uow:
-                    accounts = {account: tenant for tenant, account in await uow.accounts.all_ids()}
-                for account_id in [a for a, task in watches.items() if a not in accounts or task.done()]:
-                    watches.pop(account_id).cancel()
-                for account_id, tenant_id in accounts.items():
-                    if account_id not in watches:
-                        watches[account_id] = asyncio.create_task(self._watch(tenant_id, account_id))
-                await asyncio.sleep(self._refresh_seconds)
+            async with self._listen() as listener:
+                rung: set[str] = set()
+                while True:
+                    async with self._uow as uow:
+                        accounts = {account: tenant for tenant, account in await uow.accounts.all_ids()}
+                    stale = [a for a, task in watches.items() if a not in accounts or task.done() or a.hex in rung]
+                    for account_id in stale:
+                        watches.pop(account_id).cancel()
+                    for account_id, tenant_id in accounts.items():
+                        if account_id not in watches:
+                            watches[account_id] = asyncio.create_task(self._watch(tenant_id, account_id))
+                    rung = await self._wait(listener)
         finally:
             for task in watches.values():
                 task.cancel()
             await asyncio.gather(*watches.values(), return_exceptions=True)
+
+    def _listen(self) -> AbstractAsyncContextManager[Listener | None]:
+        return nullcontext() if self._doorbell is None else self._doorbell.listen(ACCOUNTS_TOPIC)
+
+    async def _wait(self, listener: Listener | None) -> set[str]:
+        if listener is None:
+            await asyncio.sleep(self._refresh_seconds)
+            return set()
+        return await listener.wait(self._refresh_seconds)

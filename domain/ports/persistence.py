@@ -1,5 +1,6 @@
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Protocol, Self
@@ -7,6 +8,7 @@ from uuid import UUID
 
 from domain.accounts import MailAccount
 from domain.audit import AuditEvent
+from domain.changes import Change, ChangeFilter, LoggedChange
 from domain.drafts import Draft, DraftStatus
 from domain.mailboxes import Mailbox
 from domain.messages import Flags, Message, MessageSummary
@@ -16,6 +18,7 @@ from domain.remote import FlagUpdate
 from domain.search import KeysetPage, MessageQuery, PageAfter
 from domain.sync import AccountSync
 from domain.tenants import Tenant, User
+from domain.webhooks import Delivery, DeliveryAttempt, Webhook
 
 
 class TenantRepository(Protocol):
@@ -59,6 +62,12 @@ class MailboxRepository(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class FlagChange:
+    message: MessageSummary
+    before: Flags
+
+
 class MessageStore(Protocol):
     """The local copy of the server's folders as the sync and the write-back jobs change it: the messages of
     one folder by IMAP UID, and one message by id after a change the API asked for."""
@@ -75,8 +84,15 @@ class MessageStore(Protocol):
         """UIDs in [first_uid, last_uid] already stored: a message moved in by Mailroom is stored at once."""
         ...
 
-    async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> None: ...
-    async def remove_uids(self, mailbox_id: UUID, uids: Sequence[int]) -> None: ...
+    async def apply_flags(self, mailbox_id: UUID, updates: Sequence[FlagUpdate]) -> list[FlagChange]:
+        """Sets the flags the server reported; returns the messages whose flags this changed, as they are now,
+        with their flags before. Updates that change nothing are not written."""
+        ...
+
+    async def remove_uids(self, mailbox_id: UUID, uids: Sequence[int]) -> list[MessageSummary]:
+        """Removes the stored messages with these UIDs; returns them as they were."""
+        ...
+
     async def remove_all(self, mailbox_id: UUID) -> None: ...
     async def counts(self, mailbox_id: UUID) -> tuple[int, int]:
         """(messages, unread) of a folder."""
@@ -188,6 +204,83 @@ class AuditRepository(Protocol):
         ...
 
 
+class ChangeLog(Protocol):
+    """The tenants' change logs (domain.changes). `record` keeps an event for the transaction's commit, which
+    numbers and writes it with the change: a rolled-back transaction leaves no event."""
+
+    def record(self, change: Change) -> None: ...
+
+    async def after(
+        self, tenant_id: UUID, sequence: int, limit: int, wanted: ChangeFilter | None = None
+    ) -> list[LoggedChange]:
+        """The tenant's events after `sequence` that `wanted` takes, oldest first, at most `limit`."""
+        ...
+
+    async def at(self, tenant_id: UUID, sequences: Sequence[int]) -> list[LoggedChange]:
+        """The tenant's events with these sequences that are still kept."""
+        ...
+
+    async def position(self, tenant_id: UUID) -> tuple[int, int]:
+        """(the sequence of the tenant's last event, the sequence up to which events were pruned); (0, 0) for a
+        tenant with no events yet."""
+        ...
+
+    async def prune(self, older_than: datetime, batch: int) -> int:
+        """Deletes up to `batch` events of any tenant created before `older_than`, and moves each tenant's pruned
+        mark past them; returns how many."""
+        ...
+
+
+class WebhookRepository(Protocol):
+    """Endpoints by tenant; deliveries and attempts of them. The dispatcher's calls (claims, tenants with work)
+    cross tenants and run in the system scope."""
+
+    async def add(self, webhook: Webhook) -> None: ...
+    async def get(self, tenant_id: UUID, webhook_id: UUID) -> Webhook | None: ...
+    async def for_tenant(self, tenant_id: UUID) -> list[Webhook]: ...
+    async def update(self, webhook: Webhook) -> None: ...
+    async def delete(self, tenant_id: UUID, webhook_id: UUID) -> bool:
+        """Deletes the endpoint with its deliveries and attempts."""
+        ...
+
+    async def enabled(self, tenant_id: UUID) -> list[Webhook]: ...
+
+    async def advance(self, webhook_id: UUID, seen: int, to: int) -> bool:
+        """Moves the endpoint's cursor from `seen` to `to` if it is still at `seen` (compared in the statement):
+        False when another dispatcher moved it first, and the caller's deliveries must not be kept."""
+        ...
+
+    async def add_deliveries(self, deliveries: Sequence[Delivery]) -> None: ...
+
+    async def claim_due(self, tenant_id: UUID, now: datetime, lease_until: datetime, limit: int) -> list[Delivery]:
+        """Up to `limit` of the tenant's pending deliveries due at `now`, oldest first, each claimed by moving
+        its due time to `lease_until` in a statement that re-checks it: two dispatchers never claim the same one,
+        and a delivery whose dispatcher died is due again when the lease ends."""
+        ...
+
+    async def finish_attempts(self, deliveries: Sequence[Delivery], attempts: Sequence[DeliveryAttempt]) -> None:
+        """Saves the deliveries' new status, attempt counts and due times, and the attempts made."""
+        ...
+
+    async def fail_pending(self, webhook_id: UUID) -> None:
+        """Every pending delivery of a disabled endpoint ends as failed."""
+        ...
+
+    async def attempts(
+        self, tenant_id: UUID, webhook_id: UUID, before: UUID | None, limit: int
+    ) -> list[DeliveryAttempt]:
+        """The endpoint's attempts, newest first, older than the attempt `before` when given."""
+        ...
+
+    async def next_due(self, tenant_id: UUID) -> datetime | None:
+        """When the tenant's earliest pending delivery is due."""
+        ...
+
+    async def tenants_with_work(self, now: datetime) -> list[UUID]:
+        """Tenants with a delivery due, or an enabled endpoint whose cursor is behind the tenant's log."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: `async with uow:` opens it, `commit()` keeps it, leaving without commit rolls back."""
 
@@ -202,6 +295,8 @@ class UnitOfWork(Protocol):
     drafts: DraftRepository
     audit: AuditRepository
     blob_references: BlobReferences
+    changes: ChangeLog
+    webhooks: WebhookRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -1,4 +1,5 @@
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
@@ -36,3 +37,25 @@ class RateCounter(Protocol):
         resets). A negative amount with the same `at` takes back what an earlier call counted, in the windows it
         was counted in. Shared by every process that shares the store."""
         ...
+
+
+class Listener(Protocol):
+    async def wait(self, seconds: float) -> set[str]:
+        """The keys rung since the last call, waiting up to `seconds` for one; empty when none came."""
+        ...
+
+
+class Doorbell(Protocol):
+    """A wake-up across processes, rung after a commit: those listening re-read the store, which stays the truth,
+    so a ring lost on the way only delays them until they look again of their own accord. Topics: CHANGES_TOPIC
+    (key: a tenant id, its change log grew) and ACCOUNTS_TOPIC (key: an account id, created, changed or deleted)."""
+
+    async def ring(self, topic: str, key: str) -> None: ...
+
+    def listen(self, topic: str) -> AbstractAsyncContextManager[Listener]:
+        """Rings of `topic` from the moment this is entered."""
+        ...
+
+
+CHANGES_TOPIC = "changes"
+ACCOUNTS_TOPIC = "accounts"

@@ -10,7 +10,6 @@ from uuid import UUID
 
 import pytest
 
-from adapters.memory.message_search import summary_of
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.persistence.database import create_session_factory
 from adapters.persistence.message_search import SearchTuning
@@ -27,6 +26,7 @@ from domain.messages import (
     Attachment,
     Flags,
     Message,
+    summary_of,
 )
 from domain.ports.persistence import UnitOfWork
 from domain.search import KeysetPage, MessageQuery, PageAfter

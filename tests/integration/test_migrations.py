@@ -8,6 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
 import adapters.persistence.audit
+import adapters.persistence.change_models
 import adapters.persistence.draft_models
 import adapters.persistence.mail_models  # noqa: F401  (both register their tables on the metadata)
 from adapters.persistence.models import TenantModel

@@ -19,6 +19,7 @@ from adapters.persistence.tenant_scope import RowLevelTenantScope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from adapters.system_clock import SystemClock
 from application.messages.search_index import CatchUpSearchIndex
+from domain.changes import Change, ChangeType
 from domain.ids import new_id
 from domain.mailboxes import Mailbox, MailboxRole, SyncState
 from domain.tenants import Tenant
@@ -28,7 +29,8 @@ from tests.integration.test_persistence_contract import account, store, tenant
 
 TABLES = (
     "users", "mail_accounts", "mailboxes", "messages", "account_syncs", "drafts", "audit_events",
-    "message_word_pairs", "message_word_pairs_pending",
+    "message_word_pairs", "message_word_pairs_pending", "change_events", "change_counters", "webhooks",
+    "webhook_deliveries", "webhook_attempts",
 )  # fmt: skip
 scope = RowLevelTenantScope()
 hand_on = TransactionHandOn()
@@ -87,6 +89,52 @@ async def test_with_no_tenant_set_nothing_is_visible(tenants: list[Tenant], serv
         assert await count(service, f"SELECT count(*) FROM {table}") == 0, table
     with scope.system():
         assert await count(service, "SELECT count(*) FROM mail_accounts") == 2
+
+
+async def test_every_table_with_a_tenant_column_is_under_row_level_security(
+    tenants: list[Tenant], service: SqlUnitOfWork
+) -> None:
+    """A new tenant-owned table that its migration forgot to put under the policy fails here."""
+    async with service as uow:
+        session = uow._session
+        assert session is not None
+        owned = set(
+            (
+                await session.execute(
+                    text(
+                        "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public'"
+                        " AND column_name = 'tenant_id'"
+                    )
+                )
+            ).scalars()
+        )
+        guarded = set(
+            (
+                await session.execute(text("SELECT relname FROM pg_class WHERE relrowsecurity AND relforcerowsecurity"))
+            ).scalars()
+        )
+    assert owned >= set(TABLES) - {"message_word_pairs", "message_word_pairs_pending"}
+    assert owned - guarded == set()
+
+
+async def test_one_tenants_events_are_invisible_to_another_even_by_raw_sql(
+    tenants: list[Tenant], service: SqlUnitOfWork
+) -> None:
+    acme, globex = tenants
+    with scope(acme.id):
+        async with service as uow:
+            uow.changes.record(Change(new_id(), ChangeType.MESSAGE_CREATED, acme.id, None, SystemClock().now(), {}))
+            await uow.commit()
+        async with service as uow:
+            assert [e.sequence for e in await uow.changes.after(acme.id, 0, 10)] == [1]
+    with scope(globex.id):
+        assert await count(service, "SELECT count(*) FROM change_events") == 0
+        assert await count(service, "SELECT count(*) FROM change_counters") == 0
+        async with service as uow:
+            assert await uow.changes.after(acme.id, 0, 10) == []
+            with pytest.raises(DBAPIError, match="row-level security"):
+                uow.changes.record(Change(new_id(), ChangeType.MESSAGE_CREATED, acme.id, None, SystemClock().now(), {}))
+                await uow.commit()
 
 
 async def test_one_tenant_cannot_read_or_write_anothers_rows_even_by_raw_sql(

@@ -4,6 +4,7 @@ from alembic import context
 
 # the imports register every table on the metadata
 import adapters.persistence.audit
+import adapters.persistence.change_models
 import adapters.persistence.draft_models
 import adapters.persistence.mail_models  # noqa: F401  (registers the mail tables on the metadata)
 from adapters.persistence.models import TenantModel
