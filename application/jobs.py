@@ -15,12 +15,15 @@ WRITE_FLAGS_TASK = "write_flags"
 MOVE_TASK = "move_message"
 DELETE_TASK = "delete_message"
 SEND_TASK = "send_draft"
+DELIVER_WEBHOOKS_TASK = "deliver_webhooks"
 
 # Run by the scheduler, with no arguments.
 DUE_SYNCS_TASK = "enqueue_due_syncs"
 DUE_SENDS_TASK = "enqueue_due_sends"
 SEARCH_INDEX_TASK = "catch_up_search_index"
 COLLECT_BLOBS_TASK = "collect_blobs"
+WEBHOOK_SWEEP_TASK = "enqueue_webhook_work"
+PRUNE_CHANGES_TASK = "prune_changes"
 
 _TRUE, _FALSE = "true", "false"
 
@@ -39,6 +42,9 @@ class BackgroundJobs:
 
     def __init__(self, queue: JobQueue) -> None:
         self._queue = queue
+
+    async def deliver_webhooks(self, job_id: str, tenant_id: UUID) -> None:
+        await self._queue.enqueue(DELIVER_WEBHOOKS_TASK, job_id, tenant_id=str(tenant_id))
 
     async def sync_account(self, job_id: str, tenant_id: UUID, account_id: UUID) -> None:
         await self._queue.enqueue(SYNC_TASK, job_id, tenant_id=str(tenant_id), account_id=str(account_id))

@@ -32,6 +32,7 @@ from adapters.memory.runtime import SwitchableProbe
 from adapters.memory.security import PlainPasswordHasher
 from adapters.memory.store import MemoryStore
 from adapters.memory.unit_of_work import MemoryUnitOfWork
+from adapters.memory.webhooks import ScriptedWebhookTransport
 from adapters.mime.composer import StdlibMessageComposer
 from adapters.mime.parser import StdlibMessageParser
 from adapters.mime.sanitizer import Nh3HtmlSanitizer
@@ -41,9 +42,12 @@ from adapters.persistence.hand_on import TransactionHandOn
 from adapters.persistence.health import DatabaseProbe
 from adapters.persistence.tenant_scope import RowLevelTenantScope
 from adapters.persistence.unit_of_work import SqlUnitOfWork
+from adapters.signals.local import LocalDoorbell
+from adapters.signals.redis import RedisDoorbell
 from adapters.smtp.pool import ConnectionPool
 from adapters.smtp.sender import SmtpMailSender
 from adapters.system_clock import SystemClock
+from adapters.webhooks.transport import AiohttpWebhookTransport
 from application.accounts.check_secrets import CheckStoredSecrets
 from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
@@ -61,6 +65,18 @@ from application.compose.drafts import CreateDraft, DeleteDraft, GetDraft, Updat
 from application.compose.outbox import EnqueueDueSends
 from application.compose.send import QueueSend
 from application.compose.settings import OutboxSettings
+from application.events.dispatch import DispatchWebhooks, FindWebhookWork, PruneChanges
+from application.events.feed import FollowChanges, ListChanges
+from application.events.settings import EventSettings
+from application.events.webhooks import (
+    CreateWebhook,
+    DeleteWebhook,
+    GetWebhook,
+    ListDeliveries,
+    ListWebhooks,
+    SendTestEvent,
+    UpdateWebhook,
+)
 from application.health import CheckHealth
 from application.limits import LimitRequests, RateLimits
 from application.messages.changes import ChangeFlags, DeleteMessage, MoveMessage
@@ -84,9 +100,11 @@ from domain.limits import Limit, LoginLimits
 from domain.ports.html import HtmlSanitizer
 from domain.ports.mail import ImapConnector, ImapLoginCheck, MailSender, MessageComposer, MessageParser
 from domain.ports.persistence import ReadHandOn, TenantScope, UnitOfWork
-from domain.ports.runtime import Clock, HealthProbe, JobQueue, RateCounter
+from domain.ports.runtime import Clock, Doorbell, HealthProbe, JobQueue, RateCounter
 from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
 from domain.ports.storage import BlobStore
+from domain.ports.webhooks import WebhookTransport
+from domain.webhooks import RetrySchedule
 from entrypoints.settings import Settings
 
 
@@ -119,9 +137,9 @@ class PersistenceProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     async def unit_of_work(
-        self, session_factory: async_sessionmaker[AsyncSession], hand_on: TransactionHandOn
+        self, session_factory: async_sessionmaker[AsyncSession], hand_on: TransactionHandOn, doorbell: Doorbell
     ) -> AsyncIterator[UnitOfWork]:
-        uow = SqlUnitOfWork(session_factory, hand_on)
+        uow = SqlUnitOfWork(session_factory, hand_on, doorbell=doorbell)
         yield uow
         await uow.close()
 
@@ -274,6 +292,57 @@ class LimitsProvider(Provider):
         return LimitRequests(counter, RateLimits(api=api, login=login), clock)
 
 
+class EventsProvider(Provider):
+    """The change log's ways out: the doorbell that wakes streams and dispatchers, webhook deliveries, the feed."""
+
+    scope = Scope.APP
+
+    @provide
+    async def doorbell(self, settings: Settings) -> AsyncIterator[Doorbell]:
+        """Across processes through Redis pub/sub when there is Redis; else within this process (the embedded
+        default runs API, jobs and scheduler in one)."""
+        if settings.redis_url is None:
+            yield LocalDoorbell()
+            return
+        doorbell = RedisDoorbell(settings.redis_url)
+        yield doorbell
+        await doorbell.close()
+
+    @provide
+    def settings(self, settings: Settings) -> EventSettings:
+        delays = settings.webhook_retry_delays
+        return EventSettings(
+            retention=timedelta(days=settings.event_retention_days),
+            heartbeat_seconds=settings.stream_heartbeat_seconds,
+            retry=RetrySchedule() if delays is None else RetrySchedule(delays),
+            lease=timedelta(seconds=max(60.0, settings.webhook_timeout_seconds * 4)),
+        )
+
+    @provide
+    async def transport(self, settings: Settings) -> AsyncIterator[WebhookTransport]:
+        policy = OutboundPolicy(
+            allow_private=settings.private_webhook_targets_allowed,
+            timeout=settings.webhook_timeout_seconds,
+            ca_file=settings.mail_ca_file,
+        )
+        transport = AiohttpWebhookTransport(policy, timeout=settings.webhook_timeout_seconds)
+        yield transport
+        await transport.close()
+
+    list_changes = provide(ListChanges, scope=Scope.REQUEST)
+    follow_changes = provide(FollowChanges, scope=Scope.REQUEST)
+    create_webhook = provide(CreateWebhook, scope=Scope.REQUEST)
+    list_webhooks = provide(ListWebhooks, scope=Scope.REQUEST)
+    get_webhook = provide(GetWebhook, scope=Scope.REQUEST)
+    update_webhook = provide(UpdateWebhook, scope=Scope.REQUEST)
+    delete_webhook = provide(DeleteWebhook, scope=Scope.REQUEST)
+    test_webhook = provide(SendTestEvent, scope=Scope.REQUEST)
+    list_deliveries = provide(ListDeliveries, scope=Scope.REQUEST)
+    dispatch_webhooks = provide(DispatchWebhooks, scope=Scope.REQUEST)
+    find_webhook_work = provide(FindWebhookWork, scope=Scope.REQUEST)
+    prune_changes = provide(PruneChanges, scope=Scope.REQUEST)
+
+
 class HealthProvider(Provider):
     @provide(scope=Scope.APP)
     def probes(self, settings: Settings, engine: AsyncEngine) -> HealthProbes:
@@ -352,6 +421,7 @@ def app_providers() -> list[Provider]:
         SyncProvider(),
         OutboxProvider(),
         LimitsProvider(),
+        EventsProvider(),
         HealthProvider(),
         UseCaseProvider(),
     ]
@@ -377,8 +447,8 @@ class MemoryProvider(Provider):
     hasher = provide(PlainPasswordHasher, provides=PasswordHasher, override=True)
 
     @provide(scope=Scope.REQUEST, override=True)
-    def unit_of_work(self, store: MemoryStore) -> UnitOfWork:
-        return MemoryUnitOfWork(store)
+    def unit_of_work(self, store: MemoryStore, doorbell: Doorbell) -> UnitOfWork:
+        return MemoryUnitOfWork(store, doorbell)
 
     @provide(override=True)
     def imap_login_check(self, servers: ScriptedMailServers) -> ImapLoginCheck:
@@ -399,6 +469,14 @@ class MemoryProvider(Provider):
     @provide(override=True)
     def blobs(self) -> BlobStore:
         return MemoryBlobStore()
+
+    @provide
+    def webhook_receivers(self) -> ScriptedWebhookTransport:
+        return ScriptedWebhookTransport()
+
+    @provide(override=True)
+    def transport(self, receivers: ScriptedWebhookTransport) -> WebhookTransport:
+        return receivers
 
     @provide(override=True)
     def probes(self) -> HealthProbes:

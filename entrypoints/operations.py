@@ -42,7 +42,7 @@ from entrypoints.metrics import watch_queue_depth
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
 from entrypoints.worker.tasks import register_tasks
-from entrypoints.worker.watchers import watch_inboxes
+from entrypoints.worker.watchers import kick_webhook_dispatch, watch_inboxes
 
 log = logging.getLogger("mailroom.worker")
 
@@ -207,7 +207,11 @@ async def run_scheduler(settings: Settings) -> int:
     container = build_container(settings, broker)
     register_tasks(broker)
     await broker.startup()
-    work = [run_scheduler_task(create_scheduler(broker)), _heartbeat(Path(settings.data_dir) / HEARTBEAT_FILE)]
+    work = [
+        run_scheduler_task(create_scheduler(broker)),
+        _heartbeat(Path(settings.data_dir) / HEARTBEAT_FILE),
+        kick_webhook_dispatch(container),
+    ]
     if settings.idle_enabled:
         work.append(watch_inboxes(container, settings))
     try:

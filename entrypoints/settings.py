@@ -73,6 +73,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     api_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     worker_concurrency: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 100
     worker_metrics_port: Annotated[int, msgspec.Meta(ge=1, le=65535)] | None = None
+    event_retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7
+    stream_heartbeat_seconds: Annotated[float, msgspec.Meta(gt=0, le=300)] = 15
+    webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 15
+    webhook_retry_seconds: str = ""  # comma-separated waits before each retry; empty: about three days in 11 steps
+    allow_private_webhook_targets: bool | None = None
 
     def __repr__(self) -> str:
         shown = {f: getattr(self, f) for f in self.__struct_fields__ if f not in _SECRET_FIELDS}
@@ -95,6 +100,26 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def private_mail_hosts_allowed(self) -> bool:
         """Loopback and private mail hosts are fine on a developer's machine, refused in production by default."""
         return not self.is_production if self.allow_private_mail_hosts is None else self.allow_private_mail_hosts
+
+    @property
+    def private_webhook_targets_allowed(self) -> bool:
+        """As for mail hosts: a developer may point a webhook at a receiver on their machine; production refuses
+        loopback, private and link-local targets unless told otherwise."""
+        if self.allow_private_webhook_targets is None:
+            return not self.is_production
+        return self.allow_private_webhook_targets
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...] | None:
+        if not self.webhook_retry_seconds.strip():
+            return None
+        try:
+            delays = tuple(float(part) for part in self.webhook_retry_seconds.split(","))
+        except ValueError:
+            raise SettingsError("MAILROOM_WEBHOOK_RETRY_SECONDS: comma-separated seconds, such as 5,30,120") from None
+        if not delays or any(d <= 0 for d in delays):
+            raise SettingsError("MAILROOM_WEBHOOK_RETRY_SECONDS: every wait must be more than 0 seconds")
+        return delays
 
     @property
     def plaintext_mail_allowed(self) -> bool:
@@ -137,6 +162,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = _with_secrets(settings)
     settings.keyring()
     settings.proxies()
+    _ = settings.webhook_retry_delays
     for lease in ("sync_lease_seconds", "send_lease_seconds"):
         if settings.job_redelivery_seconds <= getattr(settings, lease):
             raise SettingsError(

@@ -5,6 +5,7 @@ asks `PublicOnlyResolver` for the addresses and connects to exactly those (numer
 addresses checked are the addresses dialled and a name that rebinds to an internal address between two lookups
 gains nothing. Redirects are not followed: a 3xx could point anywhere, and counts as a failed attempt."""
 
+import asyncio
 import binascii
 import errno
 import ipaddress
@@ -12,6 +13,7 @@ import socket
 import ssl
 import time
 from datetime import datetime
+from urllib.parse import urlsplit
 
 import aiohttp
 import msgspec
@@ -101,6 +103,23 @@ class AiohttpWebhookTransport(WebhookTransport):
         self._user_agent = user_agent
         self._max_response_bytes = max_response_bytes
         self._session: aiohttp.ClientSession | None = None
+
+    async def refusal(self, url: str) -> str | None:
+        """The checks a delivery makes before it connects, made now: for a clear answer when the endpoint is
+        created. The delivery checks again, since the name may resolve elsewhere by then."""
+        host = urlsplit(url).hostname or ""
+        if (refused := literal_refusal(host, self._policy.allow_private)) is not None:
+            return refused
+        if ":" in host or host.replace(".", "").isdigit():
+            return None
+        try:
+            async with asyncio.timeout(self._policy.timeout):
+                await PublicOnlyResolver(self._policy).resolve(host, 0, socket.AF_UNSPEC)
+        except NonPublicAddress:
+            return f"refused: {host} resolves to a non-public address"
+        except (OSError, TimeoutError):
+            return f"cannot resolve {host}"
+        return None
 
     async def deliver(self, url: str, secret: str, event: LoggedChange, at: datetime) -> AttemptOutcome:
         started = time.perf_counter()

@@ -22,6 +22,7 @@ from entrypoints.http.controllers.accounts import MailAccountController
 from entrypoints.http.controllers.audit import audit_trail
 from entrypoints.http.controllers.auth import LoginController, MeController
 from entrypoints.http.controllers.compose import ComposeController
+from entrypoints.http.controllers.events import ChangesController, WebhookController
 from entrypoints.http.controllers.health import health
 from entrypoints.http.controllers.messages import (
     AccountMailController,
@@ -39,7 +40,7 @@ from entrypoints.logs import stamp_request_ids
 from entrypoints.metrics import watch_queue_depth
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
-from entrypoints.worker.watchers import watch_inboxes
+from entrypoints.worker.watchers import kick_webhook_dispatch, watch_inboxes
 
 
 def create_served_app(settings: Settings | None = None) -> Litestar:
@@ -72,6 +73,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
         background = []
         if embedded_jobs:
             background.append(asyncio.create_task(run_scheduler_task(create_scheduler(broker))))
+            background.append(asyncio.create_task(kick_webhook_dispatch(container)))
             if settings.idle_enabled:
                 background.append(asyncio.create_task(watch_inboxes(container, settings)))
         if freeze_heap:
@@ -98,6 +100,8 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
             ThreadController,
             ComposeController,
             audit_trail,
+            ChangesController,
+            WebhookController,
         ],
         middleware=[DefineMiddleware(BearerTokenMiddleware), tenant_scope_middleware, rate_limit_middleware],
         security=[{"bearer": []}],

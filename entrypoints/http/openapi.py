@@ -12,6 +12,8 @@ cached dictionary its OpenAPI plugin serves is completed in place; test_openapi_
 reaching `/schema/openapi.json`.
 """
 
+import copy
+from functools import cache
 from typing import Any, TypeVar
 
 import msgspec
@@ -52,6 +54,8 @@ DESCRIPTIONS = {
     403: "The caller's role may not do this, or `X-Tenant-ID` names another tenant than the token's",
     404: "Not found, or not the caller's to see",
     409: "Conflicts with the current state (changed meanwhile, already sent, being sent)",
+    410: "The cursor is older than the change log keeps (`type` ends in `cursor-expired`), or not from this tenant's "
+    "log: re-read your state, then follow the feed from a new cursor",
     413: "The request body, or a message it would make, is over the size limit",
     415: "The body is neither application/json nor multipart/form-data",
     422: "A parameter or a field is invalid; `errors` names each",
@@ -177,9 +181,25 @@ _DOWNLOADS = {"getRawMessage": "message/rfc822", "getAttachment": "*/*"}
 def _compose_body(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
     """The compose routes read their body themselves (JSON, or multipart/form-data whose file parts are
     attachments, entrypoints/http/compose_body.py), so Litestar cannot see it."""
+    for name, schema in _compose_schemas().items():
+        if name not in schemas:
+            schemas[name] = copy.deepcopy(schema)  # each document may be completed in place later
+    # Marked optional, though an empty body is answered 422: openapi-python-client (0.29) writes the client of a
+    # required body offered in two media types with a type it does not import.
+    operation["requestBody"] = {
+        "required": False,
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/ComposeIn"}},
+            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/ComposeForm"}},
+        },
+    }
+
+
+@cache
+def _compose_schemas() -> dict[str, Any]:
+    """ComposeIn and the structs it holds, and the same fields as form fields: built once per process, however
+    many routes and apps take them."""
     _, found = msgspec.json.schema_components((ComposeIn,), ref_template="#/components/schemas/{name}")
-    for name, schema in found.items():
-        schemas.setdefault(name, schema)
     fields: dict[str, Any] = dict(found["ComposeIn"]["properties"])
     fields.pop("attachments", None)
     form = {
@@ -192,16 +212,7 @@ def _compose_body(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
             "files": {"type": "array", "items": {"type": "string", "contentMediaType": "application/octet-stream"}},
         },
     }
-    schemas.setdefault("ComposeForm", form)
-    # Marked optional, though an empty body is answered 422: openapi-python-client (0.29) writes the client of a
-    # required body offered in two media types with a type it does not import.
-    operation["requestBody"] = {
-        "required": False,
-        "content": {
-            "application/json": {"schema": {"$ref": "#/components/schemas/ComposeIn"}},
-            "multipart/form-data": {"schema": {"$ref": "#/components/schemas/ComposeForm"}},
-        },
-    }
+    return {**found, "ComposeForm": form}
 
 
 REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
@@ -279,6 +290,17 @@ REQUEST_EXAMPLES: dict[str, dict[str, Any]] = {
         }
     },
     "sendDraft": {"later": {"summary": "Send at a given time", "value": {"send_at": "2030-01-01T09:00:00Z"}}},
+    "createWebhook": {
+        "newMail": {
+            "summary": "New mail and sends of every account",
+            "value": {
+                "url": "https://hooks.example.com/mailroom",
+                "events": ["message.created", "draft.sent", "draft.failed"],
+                "description": "CRM inbox sync",
+            },
+        }
+    },
+    "updateWebhook": {"enable": {"summary": "Enable a disabled endpoint again", "value": {"enabled": True}}},
 }
 
 
@@ -304,5 +326,9 @@ TAGS = [
     Tag(name="threads", description="Conversations across an account's folders"),
     Tag(name="drafts", description="Drafts and sending (paths kept from the replaced service: /api/compose)"),
     Tag(name="audit", description="The tenant's audit trail"),
+    Tag(
+        name="changes", description="The tenant's change log: a replayable feed, and a live stream (Server-Sent Events)"
+    ),
+    Tag(name="webhooks", description="Endpoints that receive the change log as signed POSTs (Standard Webhooks)"),
     Tag(name="health", description="Liveness and dependencies, for probes"),
 ]

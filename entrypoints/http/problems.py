@@ -8,6 +8,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from domain.changes import CursorExpired
 from domain.errors import (
     AuthenticationFailed,
     Conflict,
@@ -33,6 +34,7 @@ _TITLES = {
     404: ("not-found", "Not found"),
     405: ("method-not-allowed", "Method not allowed"),
     409: ("conflict", "Conflict"),
+    410: ("cursor-expired", "The cursor is too old"),
     413: ("payload-too-large", "Request body too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
     422: ("validation-error", "Invalid request"),
@@ -42,6 +44,7 @@ _TITLES = {
 }
 
 _DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (CursorExpired, 410),
     (InvalidInput, 422),
     (MailServerRejected, 422),
     (NotFound, 404),

@@ -16,23 +16,30 @@ from taskiq import AsyncBroker
 from application.blobs.collect import CollectBlobs
 from application.compose.deliver import DeliverDraft
 from application.compose.outbox import EnqueueDueSends
+from application.events.dispatch import DispatchWebhooks, FindWebhookWork, PruneChanges
 from application.jobs import (
     COLLECT_BLOBS_TASK,
     DELETE_TASK,
+    DELIVER_WEBHOOKS_TASK,
     DUE_SENDS_TASK,
     DUE_SYNCS_TASK,
     MOVE_TASK,
+    PRUNE_CHANGES_TASK,
     SEARCH_INDEX_TASK,
     SEND_TASK,
     SYNC_TASK,
+    WEBHOOK_SWEEP_TASK,
     WRITE_FLAGS_TASK,
+    BackgroundJobs,
     decode_flag,
 )
 from application.messages.search_index import CatchUpSearchIndex
 from application.messages.write_back import ApplyDelete, ApplyMove, WriteFlags
 from application.sync.schedule import EnqueueDueSyncs
 from application.sync.sync_account import SyncAccount
+from domain.ids import new_id
 from domain.ports.persistence import TenantScope
+from domain.ports.runtime import JobQueue
 from entrypoints.metrics import MESSAGES_SYNCED, SENDS, SYNC_RUNS
 
 log = logging.getLogger("mailroom.worker")
@@ -128,6 +135,37 @@ async def collect_blobs(collect: FromDishka[CollectBlobs], scope: FromDishka[Ten
     return deleted
 
 
+@inject(patch_module=True)
+async def deliver_webhooks(
+    tenant_id: str, dispatch: FromDishka[DispatchWebhooks], scope: FromDishka[TenantScope]
+) -> int:
+    """Several may run at once for one tenant (a ring and the sweep): deliveries are claimed one by one."""
+    with scope(UUID(tenant_id)):
+        return await dispatch(UUID(tenant_id))
+
+
+@inject(patch_module=True)
+async def enqueue_webhook_work(
+    find: FromDishka[FindWebhookWork], jobs: FromDishka[JobQueue], scope: FromDishka[TenantScope]
+) -> int:
+    """Every minute: retries that came due, and endpoints behind their log (a lost ring, a dead worker's claims)."""
+    with scope.system():
+        tenants = await find()
+    queue = BackgroundJobs(jobs)
+    for tenant_id in tenants:
+        await queue.deliver_webhooks(new_id().hex, tenant_id)
+    return len(tenants)
+
+
+@inject(patch_module=True)
+async def prune_changes(prune: FromDishka[PruneChanges], scope: FromDishka[TenantScope]) -> int:
+    with scope.system():
+        pruned = await prune()
+    if pruned:
+        log.info("change log: %d events older than the retention pruned", pruned)
+    return pruned
+
+
 def register_tasks(broker: AsyncBroker) -> None:
     broker.register_task(sync_account, task_name=SYNC_TASK)
     broker.register_task(write_flags, task_name=WRITE_FLAGS_TASK)
@@ -138,3 +176,6 @@ def register_tasks(broker: AsyncBroker) -> None:
     broker.register_task(enqueue_due_sends, task_name=DUE_SENDS_TASK, schedule=[{"cron": "* * * * *"}])
     broker.register_task(catch_up_search_index, task_name=SEARCH_INDEX_TASK, schedule=[{"cron": "* * * * *"}])
     broker.register_task(collect_blobs, task_name=COLLECT_BLOBS_TASK, schedule=[{"cron": "*/5 * * * *"}])
+    broker.register_task(deliver_webhooks, task_name=DELIVER_WEBHOOKS_TASK)
+    broker.register_task(enqueue_webhook_work, task_name=WEBHOOK_SWEEP_TASK, schedule=[{"cron": "* * * * *"}])
+    broker.register_task(prune_changes, task_name=PRUNE_CHANGES_TASK, schedule=[{"cron": "17 * * * *"}])

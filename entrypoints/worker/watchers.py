@@ -4,8 +4,11 @@ from uuid import UUID
 
 from dishka import AsyncContainer
 
+from application.jobs import BackgroundJobs
 from application.sync.watch import WatchInbox, WatchInboxes
+from domain.ids import new_id
 from domain.ports.persistence import TenantScope, UnitOfWork
+from domain.ports.runtime import CHANGES_TOPIC, Doorbell, JobQueue
 from entrypoints.settings import Settings
 
 log = logging.getLogger("mailroom.watch")
@@ -22,11 +25,31 @@ async def watch_inboxes(container: AsyncContainer, settings: Settings) -> None:
             async with container() as request:
                 await (await request.get(WatchInbox))(tenant_id, account_id)
 
+    doorbell = await container.get(Doorbell)
     while True:
         try:
             with scope.system():  # the list of every tenant's accounts
                 async with container() as request:
-                    await WatchInboxes(await request.get(UnitOfWork), watch, settings.idle_refresh_seconds)()
+                    uow = await request.get(UnitOfWork)
+                    await WatchInboxes(uow, watch, settings.idle_refresh_seconds, doorbell)()
         except Exception:
             log.exception("inbox watches stopped; starting again in %s s", settings.idle_refresh_seconds)
             await asyncio.sleep(settings.idle_refresh_seconds)
+
+
+async def kick_webhook_dispatch(container: AsyncContainer) -> None:
+    """Queues a webhook dispatch for each tenant whose change log grew (the doorbell rings on every commit that
+    recorded events, in any process): a new event reaches its endpoints in the time a job takes to start, not at
+    the next sweep. Runs in exactly one process, beside the scheduler; the sweep catches what a lost ring missed."""
+    doorbell = await container.get(Doorbell)
+    jobs = BackgroundJobs(await container.get(JobQueue))
+    while True:
+        try:
+            async with doorbell.listen(CHANGES_TOPIC) as listener:
+                while True:
+                    for key in await listener.wait(60):
+                        if key != "*":
+                            await jobs.deliver_webhooks(new_id().hex, UUID(hex=key))
+        except Exception:
+            log.exception("webhook dispatch kicks stopped; starting again in 5 s")
+            await asyncio.sleep(5)

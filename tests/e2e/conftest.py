@@ -39,7 +39,10 @@ def account_body(email: str = "alice@example.com", **overrides: Any) -> dict[str
 
 @pytest.fixture
 def app(tmp_path: Path) -> Litestar:
-    return create_app(MemoryProvider(), settings=load_settings({"MAILROOM_DATA_DIR": str(tmp_path)}))
+    """Without inbox watches: a new account is watched within moments, and the watch's own sync would race the
+    one a test asks for (test_inbox_watch.py runs them)."""
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_IDLE_ENABLED": "false"})
+    return create_app(MemoryProvider(), settings=settings)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 import asyncio
 from pathlib import Path
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -20,8 +21,10 @@ async def inbox_count(client: AsyncTestClient[Litestar], account_id: str, auth: 
     return next((f["message_count"] for f in folders if f["name"] == "INBOX"), -1)
 
 
-async def test_new_mail_is_synced_by_the_inbox_watch_within_seconds(tmp_path: Path) -> None:
-    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_IDLE_REFRESH_SECONDS": "0.05"})
+@pytest.mark.parametrize("refresh", ["0.05", "3600"], ids=["list-read-often", "list-read-hourly"])
+async def test_new_mail_is_synced_by_the_inbox_watch_within_seconds(tmp_path: Path, refresh: str) -> None:
+    """However seldom the watch list is read again, an account is watched as soon as it is created."""
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_IDLE_REFRESH_SECONDS": refresh})
     app = create_app(MemoryProvider(), settings=settings)
     async with AsyncTestClient(app) as client:
         async with app.state.dishka_container() as container:

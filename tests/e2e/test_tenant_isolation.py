@@ -44,7 +44,11 @@ async def test_every_id_route_answers_404_for_another_tenants_ids(
     draft = (
         await client.post("/api/compose", json={"account_id": account["id"], "to": ["b@example.org"]}, headers=acme)
     ).json()
+    webhook = (
+        await client.post("/api/webhooks", json={"url": "https://hooks.example.com/", "events": ["*"]}, headers=acme)
+    ).json()
     ids = {
+        "webhook_id": webhook["id"],
         "draft_id": draft["id"],
         "account_id": account["id"],
         "message_id": message["id"],
@@ -57,6 +61,8 @@ async def test_every_id_route_answers_404_for_another_tenants_ids(
         "PATCH /api/messages": {"seen": True},
         "POST": {"mailbox_id": mailbox["id"]},
         "PUT /api/compose": {"subject": "Taken over"},
+        "PATCH /api/webhooks": {"url": "https://evil.example.com/"},
+        "POST /api/webhooks": None,
         "POST /api/compose": {},
     }
 
@@ -74,3 +80,7 @@ async def test_every_id_route_answers_404_for_another_tenants_ids(
     assert (await client.get(f"/api/messages/{message['id']}", headers=acme)).json() == message
     assert (await client.get(f"/api/accounts/{account['id']}", headers=acme)).json() == account
     assert (await client.get(f"/api/compose/{draft['id']}", headers=acme)).json() == draft
+    assert (await client.get("/api/webhooks", headers=globex)).json() == {"items": []}
+    assert (await client.get("/api/changes", params={"since": "0"}, headers=globex)).json()["items"] == []
+    shown = (await client.get(f"/api/webhooks/{webhook['id']}", headers=acme)).json()
+    assert (shown["url"], shown["enabled"]) == ("https://hooks.example.com/", True)

@@ -6,7 +6,7 @@ from uuid import UUID
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, FromPath, Parameter
+from litestar.params import Body, FromPath, HeaderParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from application.compose.drafts import CreateDraft, DeleteDraft, GetDraft, UpdateDraft
@@ -19,8 +19,8 @@ from entrypoints.http.schemas.compose import DraftOut, SendIn, SendQueued
 
 IdempotencyKey = Annotated[
     str | None,
-    Parameter(
-        header="Idempotency-Key",
+    HeaderParameter(
+        name="Idempotency-Key",
         max_length=255,
         description="the same key again answers the first result instead of sending twice",
     ),
