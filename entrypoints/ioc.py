@@ -315,7 +315,7 @@ class EventsProvider(Provider):
             retention=timedelta(days=settings.event_retention_days),
             heartbeat_seconds=settings.stream_heartbeat_seconds,
             retry=RetrySchedule() if delays is None else RetrySchedule(delays),
-            lease=timedelta(seconds=max(60.0, settings.webhook_timeout_seconds * 4)),
+            lease=timedelta(seconds=settings.webhook_timeout_seconds * 2 + 5),  # a request's timeout, and then some
         )
 
     @provide

@@ -8,7 +8,8 @@
 #
 # Mail for @example.test sent to Postfix is delivered to Dovecot over LMTP; any other domain is refused,
 # so nothing leaves the machine. Users (password = "<name>-password-1"): alice, bob, carol, dave, erin, frank
-# @example.test for the tests (erin sends to frank in the outbox tests; grace is the generated clients' own),
+# @example.test for the tests (erin sends to frank in the outbox tests; grace is the generated clients' own; henry
+# and ivy are the event tests' two tenants),
 # bench@example.test for the benchmarks.
 set -euo pipefail
 
@@ -16,7 +17,7 @@ DIR=${MAILROOM_MAILSERVERS_DIR:-/tmp/mailroom-mailservers}
 DOMAIN=example.test
 IMAP_PORT=10143 IMAPS_PORT=10993 LMTP_PORT=10024 AUTH_PORT=10026
 SMTP_PORT=10025 SUBMISSION_PORT=10587 SMTPS_PORT=10465
-USERS=(alice bob carol dave bench erin frank grace)
+USERS=(alice bob carol dave bench erin frank grace henry ivy)
 # Where IMAP and SMTP listen: loopback on a developer's machine and in CI; 0.0.0.0 in the compose image, so the
 # other containers reach them. LMTP and the SASL socket stay on loopback either way.
 BIND=${MAILSERVERS_BIND:-127.0.0.1}
