@@ -41,7 +41,7 @@ from entrypoints.ioc import MemoryProvider
 from entrypoints.metrics import watch_queue_depth
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
-from entrypoints.worker.tasks import register_tasks
+from entrypoints.worker.tasks import WORKER_ID, register_tasks
 from entrypoints.worker.watchers import kick_webhook_dispatch, watch_inboxes
 
 log = logging.getLogger("mailroom.worker")
@@ -165,9 +165,13 @@ async def run_worker(settings: Settings) -> int:
         watch_queue_depth(RedisQueueDepth(settings.redis_url, QUEUE_NAME))
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     await broker.startup()
+    watches = asyncio.create_task(watch_inboxes(container, settings, WORKER_ID)) if settings.idle_enabled else None
     try:
         await _drain_on_signal(broker, settings.shutdown_grace_seconds, settings.worker_concurrency)
     finally:
+        if watches is not None:
+            watches.cancel()
+            await asyncio.gather(watches, return_exceptions=True)
         await broker.shutdown()
         await container.close()
     return 0
@@ -197,7 +201,8 @@ async def _drain_on_signal(broker: AsyncBroker, grace_seconds: float, concurrenc
 
 
 async def run_scheduler(settings: Settings) -> int:
-    """The scheduler and, since it runs exactly once per deployment, the inbox watches."""
+    """The scheduler, and the queueing of webhook dispatches when a tenant's change log grows: both run exactly
+    once per deployment. The inbox watches run in the workers, spread by leases."""
     if settings.redis_url is None:
         print("mailroom: without MAILROOM_REDIS_URL the scheduler runs inside `mailroom serve`", file=sys.stderr)
         return 2
@@ -212,8 +217,6 @@ async def run_scheduler(settings: Settings) -> int:
         _heartbeat(Path(settings.data_dir) / HEARTBEAT_FILE),
         kick_webhook_dispatch(container),
     ]
-    if settings.idle_enabled:
-        work.append(watch_inboxes(container, settings))
     try:
         await _until_signalled(asyncio.gather(*work), "scheduler")
     finally:

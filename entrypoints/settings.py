@@ -51,7 +51,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     sync_max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 50 * 1024 * 1024
     idle_enabled: bool = True
     idle_seconds: float = 25 * 60
-    idle_refresh_seconds: float = 60
+    idle_refresh_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10
+    watches_per_process: Annotated[int, msgspec.Meta(ge=0, le=100_000)] = 1000
+    watch_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30
     sync_lease_seconds: Annotated[float, msgspec.Meta(gt=0)] = 300
     job_redelivery_seconds: Annotated[float, msgspec.Meta(gt=0)] = 600
     max_message_bytes: Annotated[int, msgspec.Meta(gt=0)] = 25 * 1024 * 1024
@@ -169,6 +171,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                 f"{PREFIX}JOB_REDELIVERY_SECONDS must be longer than {PREFIX}{lease.upper()}: a task delivered again"
                 " must find the dead worker's lease expired"
             )
+    if settings.watch_lease_seconds <= 2 * settings.idle_refresh_seconds:
+        raise SettingsError(
+            f"{PREFIX}WATCH_LEASE_SECONDS must be more than twice {PREFIX}IDLE_REFRESH_SECONDS: a watch's lease is"
+            " renewed every refresh, and one late renewal must not hand it to another process"
+        )
     if settings.send_lease_seconds <= settings.mail_timeout_seconds:
         raise SettingsError(
             f"{PREFIX}SEND_LEASE_SECONDS must be longer than {PREFIX}MAIL_TIMEOUT_SECONDS: a lease expiring"

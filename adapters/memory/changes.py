@@ -8,7 +8,7 @@ import msgspec
 
 from adapters.memory.store import MemoryStore
 from domain.changes import Change, ChangeFilter, LoggedChange
-from domain.ports.persistence import ChangeLog, WebhookRepository
+from domain.ports.persistence import ChangeLog, WatchLeaseRepository, WebhookRepository
 from domain.webhooks import Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 
 
@@ -171,3 +171,32 @@ def _due(delivery: Delivery, now: datetime) -> bool:
         and delivery.next_attempt_at is not None
         and delivery.next_attempt_at <= now
     )
+
+
+class MemoryWatchLeaseRepository(WatchLeaseRepository):
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+
+    async def renew(self, owner: str, now: datetime, until: datetime) -> list[tuple[UUID, UUID]]:
+        held: list[tuple[UUID, UUID]] = []
+        for account_id, (tenant_id, holder, expires) in list(self._store.watch_leases.items()):
+            if account_id not in self._store.accounts:
+                del self._store.watch_leases[account_id]
+            elif holder == owner and expires > now:
+                self._store.watch_leases[account_id] = (tenant_id, owner, until)
+                held.append((tenant_id, account_id))
+        return held
+
+    async def claim(self, owner: str, now: datetime, until: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        taken: list[tuple[UUID, UUID]] = []
+        for account in sorted(self._store.accounts.values(), key=lambda a: a.id):
+            lease = self._store.watch_leases.get(account.id)
+            if len(taken) < limit and (lease is None or lease[2] <= now):
+                self._store.watch_leases[account.id] = (account.tenant_id, owner, until)
+                taken.append((account.tenant_id, account.id))
+        return taken
+
+    async def release(self, owner: str, account_ids: Sequence[UUID]) -> None:
+        for account_id in account_ids:
+            if (lease := self._store.watch_leases.get(account_id)) is not None and lease[1] == owner:
+                del self._store.watch_leases[account_id]

@@ -1,5 +1,6 @@
 from copy import copy
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
 from domain.accounts import MailAccount
@@ -32,6 +33,8 @@ class MemoryStore:
     webhooks: dict[UUID, Webhook] = field(default_factory=dict)
     deliveries: dict[UUID, Delivery] = field(default_factory=dict)
     attempts: dict[UUID, DeliveryAttempt] = field(default_factory=dict)
+    watch_leases: dict[UUID, tuple[UUID, str, datetime]] = field(default_factory=dict)
+    """account -> (tenant, owner, expires at)"""
 
     def snapshot(self) -> "MemoryStore":
         """A copy of every table; stored objects are replaced, never changed in place, so a shallow copy does."""

@@ -3,7 +3,7 @@ from typing import Self
 
 from adapters.memory.audit import MemoryAuditRepository
 from adapters.memory.blobs import MemoryBlobReferences
-from adapters.memory.changes import MemoryChangeLog, MemoryWebhookRepository
+from adapters.memory.changes import MemoryChangeLog, MemoryWatchLeaseRepository, MemoryWebhookRepository
 from adapters.memory.drafts import MemoryDraftRepository
 from adapters.memory.mail_store import (
     MemoryAccountSyncRepository,
@@ -41,6 +41,7 @@ class MemoryUnitOfWork(UnitOfWork):
         self.blob_references = MemoryBlobReferences(self.store)
         self.changes = MemoryChangeLog(self.store)
         self.webhooks = MemoryWebhookRepository(self.store)
+        self.watches = MemoryWatchLeaseRepository(self.store)
         self.committed = False
         self._before: MemoryStore | None = None
 

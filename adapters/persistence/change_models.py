@@ -89,3 +89,16 @@ class WebhookAttemptModel(UUIDv7AuditBase):
     duration_ms: Mapped[int] = mapped_column(Integer)
     error: Mapped[str | None] = mapped_column(String(500))
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class WatchLeaseModel(DefaultBase):
+    """Which process watches an account's inbox, until when (domain.ports.persistence.WatchLeaseRepository)."""
+
+    __tablename__ = "watch_leases"
+
+    account_id: Mapped[UUID] = mapped_column(
+        GUID(length=16), ForeignKey("mail_accounts.id", ondelete="CASCADE"), primary_key=True
+    )
+    tenant_id: Mapped[UUID] = mapped_column(GUID(length=16), ForeignKey("tenants.id", ondelete="CASCADE"))
+    owner: Mapped[str] = mapped_column(String(128), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

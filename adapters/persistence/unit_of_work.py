@@ -18,6 +18,7 @@ from adapters.persistence.mail_repositories import (
 from adapters.persistence.message_search import SearchTuning
 from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
 from adapters.persistence.tenant_scope import SCOPE_KEY, current_tenant_scope, rescope
+from adapters.persistence.watch_leases import SqlWatchLeaseRepository
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import ACCOUNTS_TOPIC, CHANGES_TOPIC, Doorbell
 
@@ -68,6 +69,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.blob_references = SqlBlobReferences(session)
         self.changes = SqlChangeLog(session)
         self.webhooks = SqlWebhookRepository(session)
+        self.watches = SqlWatchLeaseRepository(session)
         return self
 
     async def __aexit__(

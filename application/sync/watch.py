@@ -1,6 +1,7 @@
 import asyncio
 from collections.abc import Callable, Coroutine, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, nullcontext, suppress
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -60,43 +61,80 @@ class WatchInbox:
                 failures += 1
 
 
-class WatchInboxes:
-    """One inbox watch per account. The list is read again whenever an account is added, deleted or given another
-    IMAP login (the doorbell rings; that account's watch starts over, with the new login), and every
-    `refresh_seconds` in case a ring was lost. Run it in exactly one process (the scheduler, or `serve` on the
-    embedded default), or each account would be watched, and its IMAP connections used, once per process."""
+class WatchPool:
+    """This process's share of the inbox watches, held by leases (WatchLeaseRepository): every `refresh_seconds`
+    it renews its leases, drops the watches it no longer holds (the account was deleted, or another process took
+    the lease over after this one stalled), and claims accounts nobody watches, up to `capacity` IDLE connections.
+    A process that dies stops renewing; its accounts are taken over once their leases run out (`lease`).
+
+    The doorbell shortens the wait: an account added, deleted or given another IMAP login is claimed, dropped or
+    watched anew (with the new login) at once, not at the next round."""
 
     def __init__(
         self,
         uow: UnitOfWork,
         watch: Callable[[UUID, UUID], Coroutine[Any, Any, None]],
-        refresh_seconds: float = 60,
+        clock: Clock,
+        owner: str,
+        capacity: int,
+        lease: timedelta,
+        refresh_seconds: float,
         doorbell: Doorbell | None = None,
+        claim_batch: int = 100,
     ) -> None:
         self._uow = uow
         self._watch = watch
+        self._clock = clock
+        self._owner = owner
+        self._capacity = capacity
+        self._lease = lease
         self._refresh_seconds = refresh_seconds
         self._doorbell = doorbell
+        self._claim_batch = claim_batch
+        self.watches: dict[UUID, asyncio.Task[None]] = {}
 
     async def __call__(self) -> None:
-        watches: dict[UUID, asyncio.Task[None]] = {}
         try:
             async with self._listen() as listener:
                 rung: set[str] = set()
                 while True:
-                    async with self._uow as uow:
-                        accounts = {account: tenant for tenant, account in await uow.accounts.all_ids()}
-                    stale = [a for a, task in watches.items() if a not in accounts or task.done() or a.hex in rung]
-                    for account_id in stale:
-                        watches.pop(account_id).cancel()
-                    for account_id, tenant_id in accounts.items():
-                        if account_id not in watches:
-                            watches[account_id] = asyncio.create_task(self._watch(tenant_id, account_id))
+                    await self._round(rung)
                     rung = await self._wait(listener)
         finally:
-            for task in watches.values():
-                task.cancel()
-            await asyncio.gather(*watches.values(), return_exceptions=True)
+            await self._stop_all()
+
+    async def _round(self, rung: set[str]) -> None:
+        now = self._clock.now()
+        async with self._uow as uow:
+            renewed = await uow.watches.renew(self._owner, now, now + self._lease)
+            await uow.commit()
+        held = {account: tenant for tenant, account in renewed}
+        for account_id in [a for a, task in self.watches.items() if a not in held or task.done() or a.hex in rung]:
+            self.watches.pop(account_id).cancel()
+        room = self._capacity - len(held)
+        while room > 0:
+            async with self._uow as uow:
+                taken = await uow.watches.claim(self._owner, now, now + self._lease, min(room, self._claim_batch))
+                await uow.commit()
+            held.update((account, tenant) for tenant, account in taken)
+            room -= len(taken)
+            if len(taken) < self._claim_batch:
+                break
+        for account_id, tenant_id in held.items():
+            if account_id not in self.watches:
+                self.watches[account_id] = asyncio.create_task(self._watch(tenant_id, account_id))
+
+    async def _stop_all(self) -> None:
+        """Shutting down: the watches stop and their leases go back at once, for the other processes to claim."""
+        tasks, self.watches = self.watches, {}
+        for task in tasks.values():
+            task.cancel()
+        await asyncio.gather(*tasks.values(), return_exceptions=True)
+        if tasks:
+            with suppress(Exception):
+                async with self._uow as uow:
+                    await uow.watches.release(self._owner, list(tasks))
+                    await uow.commit()
 
     def _listen(self) -> AbstractAsyncContextManager[Listener | None]:
         return nullcontext() if self._doorbell is None else self._doorbell.listen(ACCOUNTS_TOPIC)

@@ -281,6 +281,26 @@ class WebhookRepository(Protocol):
         ...
 
 
+class WatchLeaseRepository(Protocol):
+    """Which process watches which account's inbox: a lease per account, renewed while the watch lives, so every
+    account is watched by one process and a dead process's accounts are taken over when its leases run out. The
+    calls cross tenants (system scope)."""
+
+    async def renew(self, owner: str, now: datetime, until: datetime) -> list[tuple[UUID, UUID]]:
+        """Extends `owner`'s leases that have not run out to `until`; (tenant, account) of each one it still holds
+        (an account deleted meanwhile is no longer among them)."""
+        ...
+
+    async def claim(self, owner: str, now: datetime, until: datetime, limit: int) -> list[tuple[UUID, UUID]]:
+        """Takes, until `until`, up to `limit` accounts no live lease holds; (tenant, account) of each taken. Two
+        processes claiming at once never take the same account."""
+        ...
+
+    async def release(self, owner: str, account_ids: Sequence[UUID]) -> None:
+        """Gives these leases of `owner` back at once (it stops watching them: it is shutting down)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One transaction: `async with uow:` opens it, `commit()` keeps it, leaving without commit rolls back."""
 
@@ -297,6 +317,7 @@ class UnitOfWork(Protocol):
     blob_references: BlobReferences
     changes: ChangeLog
     webhooks: WebhookRepository
+    watches: WatchLeaseRepository
 
     async def __aenter__(self) -> Self: ...
 

@@ -40,6 +40,7 @@ from entrypoints.logs import stamp_request_ids
 from entrypoints.metrics import watch_queue_depth
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
+from entrypoints.worker.tasks import WORKER_ID
 from entrypoints.worker.watchers import kick_webhook_dispatch, watch_inboxes
 
 
@@ -75,7 +76,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
             background.append(asyncio.create_task(run_scheduler_task(create_scheduler(broker))))
             background.append(asyncio.create_task(kick_webhook_dispatch(container)))
             if settings.idle_enabled:
-                background.append(asyncio.create_task(watch_inboxes(container, settings)))
+                background.append(asyncio.create_task(watch_inboxes(container, settings, WORKER_ID)))
         if freeze_heap:
             gc.collect()
             gc.freeze()

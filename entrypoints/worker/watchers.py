@@ -1,37 +1,48 @@
 import asyncio
 import logging
+from datetime import timedelta
 from uuid import UUID
 
 from dishka import AsyncContainer
 
 from application.jobs import BackgroundJobs
-from application.sync.watch import WatchInbox, WatchInboxes
+from application.sync.watch import WatchInbox, WatchPool
 from domain.ids import new_id
 from domain.ports.persistence import TenantScope, UnitOfWork
-from domain.ports.runtime import CHANGES_TOPIC, Doorbell, JobQueue
+from domain.ports.runtime import CHANGES_TOPIC, Clock, Doorbell, JobQueue
 from entrypoints.settings import Settings
 
 log = logging.getLogger("mailroom.watch")
 
 
-async def watch_inboxes(container: AsyncContainer, settings: Settings) -> None:
-    """Runs the inbox watches of every account until cancelled; each watch gets its own dishka scope.
-    If the watches fail (the database is away, say), they start again after a pause: they must never take
-    down the process they share with the scheduler or the API."""
+async def watch_inboxes(container: AsyncContainer, settings: Settings, owner: str) -> None:
+    """This process's share of the inbox watches (WatchPool) until cancelled; each watch gets its own dishka scope.
+    If the pool fails (the database is away, say), it starts again after a pause: it must never take down the
+    process it shares with the worker or the API."""
     scope = await container.get(TenantScope)
+    doorbell = await container.get(Doorbell)
+    clock = await container.get(Clock)
 
     async def watch(tenant_id: UUID, account_id: UUID) -> None:
         with scope(tenant_id):
             async with container() as request:
                 await (await request.get(WatchInbox))(tenant_id, account_id)
 
-    doorbell = await container.get(Doorbell)
     while True:
         try:
-            with scope.system():  # the list of every tenant's accounts
+            with scope.system():  # the leases cross tenants
                 async with container() as request:
-                    uow = await request.get(UnitOfWork)
-                    await WatchInboxes(uow, watch, settings.idle_refresh_seconds, doorbell)()
+                    pool = WatchPool(
+                        await request.get(UnitOfWork),
+                        watch,
+                        clock,
+                        owner,
+                        capacity=settings.watches_per_process,
+                        lease=timedelta(seconds=settings.watch_lease_seconds),
+                        refresh_seconds=settings.idle_refresh_seconds,
+                        doorbell=doorbell,
+                    )
+                    await pool()
         except Exception:
             log.exception("inbox watches stopped; starting again in %s s", settings.idle_refresh_seconds)
             await asyncio.sleep(settings.idle_refresh_seconds)

@@ -24,7 +24,13 @@ async def inbox_count(client: AsyncTestClient[Litestar], account_id: str, auth: 
 @pytest.mark.parametrize("refresh", ["0.05", "3600"], ids=["list-read-often", "list-read-hourly"])
 async def test_new_mail_is_synced_by_the_inbox_watch_within_seconds(tmp_path: Path, refresh: str) -> None:
     """However seldom the watch list is read again, an account is watched as soon as it is created."""
-    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_IDLE_REFRESH_SECONDS": refresh})
+    settings = load_settings(
+        {
+            "MAILROOM_DATA_DIR": str(tmp_path),
+            "MAILROOM_IDLE_REFRESH_SECONDS": refresh,
+            "MAILROOM_WATCH_LEASE_SECONDS": str(float(refresh) * 3),
+        }
+    )
     app = create_app(MemoryProvider(), settings=settings)
     async with AsyncTestClient(app) as client:
         async with app.state.dishka_container() as container:
