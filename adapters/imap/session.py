@@ -38,7 +38,13 @@ FETCH_BATCH = 500
 BODY_BATCH = 200
 BODY_SLACK = 1024 * 1024
 """What a set of bodies may hold beyond twice their announced sizes: the FETCH lines around the literals."""
-_CHANGE = re.compile(rb"\b(EXISTS|EXPUNGE|FETCH|VANISHED)\b", re.IGNORECASE)
+_CHANGE = re.compile(rb"\b(EXISTS|EXPUNGE|FETCH|VANISHED|STATUS|LIST)\b", re.IGNORECASE)
+"""What IDLE may report: the selected folder's EXISTS, EXPUNGE, FETCH (flags) and VANISHED, and, after NOTIFY, STATUS
+of another folder and LIST of a folder made, renamed or deleted (RFC 5465 section 5)."""
+_NOTIFY_EVENTS = (
+    "(selected (MessageNew MessageExpunge FlagChange))",
+    "(personal (MessageNew MessageExpunge FlagChange MailboxName))",
+)
 _Parsed = TypeVar("_Parsed")
 
 
@@ -211,6 +217,14 @@ class AioimaplibSession(ImapSession):
     async def append(self, folder: str, message: bytes, flags: Sequence[str], date: datetime) -> None:
         protocol = self._client.protocol
         await self._run(protocol.append(message, quote(folder), " ".join(flags), date), "APPEND")
+
+    async def watch_everywhere(self) -> bool:
+        """NOTIFY SET for the selected folder and every folder of the personal namespace (RFC 5465 section 6):
+        their changes then arrive as STATUS and LIST while the session IDLEs on one folder."""
+        if "NOTIFY" not in self._capabilities or "IDLE" not in self._capabilities:
+            return False
+        await self._command("NOTIFY", "SET", *_NOTIFY_EVENTS)
+        return True
 
     async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
         if "IDLE" not in self._capabilities:

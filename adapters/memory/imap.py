@@ -49,6 +49,9 @@ class FakeImapServer:
     failing_folders: dict[str, bool] = field(default_factory=dict)
     """Folders whose SELECT fails: a refusal (False), or a failure that leaves the connection unusable (True)."""
     sessions_opened: int = 0
+    notify: bool = True
+    """Whether the server offers NOTIFY (RFC 5465): a session that asked for it wakes for a change in any folder."""
+    last_changed: str | None = None
     refuses_login: str | None = None
     """The server's answer to every LOGIN while set (a changed password, say)."""
 
@@ -57,6 +60,7 @@ class FakeImapServer:
         uid, box.uidnext = box.uidnext, box.uidnext + 1
         received = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=next(_DELIVERIES))
         box.messages[uid] = FakeImapMessage(raw, flags or Flags(), received)
+        self.last_changed = folder
         self.deliveries.set()
         return uid
 
@@ -72,6 +76,7 @@ class FakeImapSession(ImapSession):
         self._server = server
         self._selected: FakeImapFolder | None = None
         self._dropped = False
+        self._everywhere = False
 
     @property
     def reports_vanished(self) -> bool:
@@ -139,13 +144,21 @@ class FakeImapSession(ImapSession):
             raise MailServerRejected("imap", f"NO [TRYCREATE] Mailbox doesn't exist: {folder}")
         self._server.deliver(folder, message, Flags.from_imap(flags))
 
+    async def watch_everywhere(self) -> bool:
+        self._everywhere = self._server.notify
+        return self._everywhere
+
     async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
-        self._server.deliveries.clear()
+        """Wakes for mail delivered to `folder`, or to any folder after `watch_everywhere`."""
         try:
-            await asyncio.wait_for(self._server.deliveries.wait(), idle_seconds)
+            async with asyncio.timeout(idle_seconds):
+                while True:
+                    self._server.deliveries.clear()
+                    await self._server.deliveries.wait()
+                    if self._everywhere or self._server.last_changed == folder:
+                        return True
         except TimeoutError:
             return False
-        return True
 
     def _folder(self) -> FakeImapFolder:
         if self._selected is None:

@@ -1,12 +1,14 @@
 import asyncio
-from collections.abc import Callable, Coroutine, Sequence
-from contextlib import AbstractAsyncContextManager, nullcontext, suppress
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from application.sync.request import SyncRequester
+from domain.accounts import MailAccount
 from domain.errors import DependencyUnavailable, MailServerRejected, NotFound
+from domain.mailboxes import MailboxRole
 from domain.ports.mail import ImapConnector
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import ACCOUNTS_TOPIC, Clock, Doorbell, Listener
@@ -16,10 +18,13 @@ INBOX = "INBOX"
 
 
 class WatchInbox:
-    """Keeps an IDLE watch (RFC 2177) on one account's INBOX and queues a sync whenever the server reports a
-    change, and once on every (re)connect for what arrived while nobody watched. IDLE is re-issued every
-    `idle_seconds` (servers and NAT drop connections idle for 30 minutes); a lost connection is retried with
-    growing pauses. Runs until cancelled or until the account is deleted."""
+    """Keeps an IDLE watch (RFC 2177) on one account and queues a sync whenever the server reports a change, and
+    once on every (re)connect for what arrived while nobody watched. Where the server has NOTIFY (RFC 5465), the
+    one connection IDLing on INBOX hears of every folder; elsewhere INBOX is watched, plus, each on a connection of
+    its own, the folders of `extra_roles` (Sent by default, where other clients file what they send), and the
+    scheduled syncs bring the rest. IDLE is re-issued every `idle_seconds` (servers and NAT drop connections idle
+    for 30 minutes); a lost connection is retried with growing pauses. Runs until cancelled or until the account
+    is deleted."""
 
     def __init__(
         self,
@@ -30,6 +35,7 @@ class WatchInbox:
         request_sync: SyncRequester,
         idle_seconds: float = 25 * 60,
         backoff: Sequence[float] = (1, 2, 5, 15, 60),
+        extra_roles: Sequence[MailboxRole] = (MailboxRole.SENT,),
     ) -> None:
         self._uow = uow
         self._imap = imap
@@ -38,6 +44,7 @@ class WatchInbox:
         self._request_sync = request_sync
         self._idle_seconds = idle_seconds
         self._backoff = backoff
+        self._extra_roles = frozenset(extra_roles)
 
     async def __call__(self, tenant_id: UUID, account_id: UUID) -> None:
         failures = 0
@@ -51,14 +58,46 @@ class WatchInbox:
                 async with self._imap(account.imap, password) as session:
                     failures = 0
                     await self._request_sync(tenant_id, account_id)
-                    while True:
-                        if await session.wait_for_change(INBOX, self._idle_seconds):
-                            await self._request_sync(tenant_id, account_id)
+                    extras = [] if await session.watch_everywhere() else await self._extra_folders(account)
+                    async with _watching_also(self._watch_folder(account, password, name) for name in extras):
+                        while True:
+                            if await session.wait_for_change(INBOX, self._idle_seconds):
+                                await self._request_sync(tenant_id, account_id)
             except NotFound:
                 return
             except (MailServerRejected, DependencyUnavailable):
                 await self._clock.sleep(self._backoff[min(failures, len(self._backoff) - 1)])
                 failures += 1
+
+    async def _extra_folders(self, account: MailAccount) -> list[str]:
+        async with self._uow as uow:
+            folders = await uow.mailboxes.for_account(account.tenant_id, account.id)
+        return sorted(f.name for f in folders if f.role in self._extra_roles and f.name.upper() != INBOX)
+
+    async def _watch_folder(self, account: MailAccount, password: str, folder: str) -> None:
+        """One more folder on a connection of its own, reconnecting after failures, until cancelled."""
+        failures = 0
+        while True:
+            try:
+                async with self._imap(account.imap, password) as session:
+                    failures = 0
+                    while True:
+                        if await session.wait_for_change(folder, self._idle_seconds):
+                            await self._request_sync(account.tenant_id, account.id)
+            except (MailServerRejected, DependencyUnavailable):
+                await self._clock.sleep(self._backoff[min(failures, len(self._backoff) - 1)])
+                failures += 1
+
+
+@asynccontextmanager
+async def _watching_also(watches: Iterable[Coroutine[Any, Any, None]]) -> AsyncIterator[None]:
+    tasks = [asyncio.create_task(watch) for watch in watches]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 class WatchPool:

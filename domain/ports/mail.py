@@ -116,6 +116,12 @@ class ImapSession(Protocol):
         """APPEND (RFC 3501 section 6.3.11) of a whole message to `folder`, with these flags and INTERNALDATE."""
         ...
 
+    async def watch_everywhere(self) -> bool:
+        """Asks the server to report, while this session waits, changes in every folder of the account and folders
+        made, renamed or deleted (NOTIFY, RFC 5465); False when it cannot, and only the folder waited on is
+        watched."""
+        ...
+
     async def wait_for_change(self, folder: str, idle_seconds: float) -> bool:
         """IDLE on `folder` (RFC 2177) until the server reports a change (True) or `idle_seconds` pass (False).
         Servers and NAT drop idle connections, so callers keep `idle_seconds` under 29 minutes."""

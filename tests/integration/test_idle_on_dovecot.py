@@ -1,6 +1,8 @@
-"""Mail delivered by Postfix and Dovecot's LMTP reaches the API through IDLE, with no sync requested."""
+"""Mail delivered by Postfix and Dovecot's LMTP reaches the API through IDLE, with no sync requested; mail another
+client files in another folder too, through NOTIFY (RFC 5465)."""
 
 import asyncio
+import imaplib
 import smtplib
 import time
 from email.message import EmailMessage
@@ -68,4 +70,42 @@ async def test_a_delivered_message_appears_within_5_seconds(tmp_path: Path) -> N
         send(mail, f"idle {uuid4().hex[:8]}")
         while await inbox_count(client, account_id, auth) != before + 1:
             assert time.monotonic() - sent_at < 5, "the message did not appear within 5 s"
+            await asyncio.sleep(0.05)
+
+
+async def folder_count(client: AsyncTestClient[Litestar], account_id: str, auth: dict[str, str], name: str) -> int:
+    folders = (await client.get(f"/api/sync/status/{account_id}", headers=auth)).json()["folders"]
+    return next((f["message_count"] for f in folders if f["name"] == name), -1)
+
+
+async def test_mail_another_client_files_in_another_folder_appears_through_notify(tmp_path: Path) -> None:
+    mail = mail_server_settings()
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_IDLE_REFRESH_SECONDS": "0.2", **UNLIMITED})
+    app: Litestar = create_app(MemoryProvider(), RealImapSessions(), settings=settings)
+    async with AsyncTestClient(app) as client:
+        async with app.state.dishka_container() as container:
+            await (await container.get(RegisterUser))(NewUser("acme", "a@acme.test", PASSWORD))
+        login = {"tenant": "acme", "email": "a@acme.test", "password": PASSWORD}
+        auth = {"Authorization": f"Bearer {(await client.post('/api/auth/login', json=login)).json()['access_token']}"}
+        server = {"host": mail["MAILROOM_TEST_MAIL_HOST"], "port": int(mail["MAILROOM_TEST_IMAP_PORT"])}
+        login_data = {"security": "none", "username": "dave@example.test", "password": "dave-password-1"}
+        body = {"name": "Dave", "email": "dave@example.test", "imap": server | login_data, "smtp": server | login_data}
+        account_id = (await client.post("/api/accounts", json=body, headers=auth)).json()["id"]
+
+        before = -1
+        for _ in range(200):
+            before = await folder_count(client, account_id, auth, "Archive")
+            if before >= 0:
+                break
+            await asyncio.sleep(0.05)
+        assert before >= 0, "the first sync did not finish"
+        await asyncio.sleep(0.5)
+
+        other = imaplib.IMAP4(mail["MAILROOM_TEST_MAIL_HOST"], int(mail["MAILROOM_TEST_IMAP_PORT"]))
+        other.login("dave@example.test", "dave-password-1")
+        filed_at = time.monotonic()
+        other.append("Archive", "", imaplib.Time2Internaldate(time.time()), b"Subject: filed\r\n\r\nby a rule\r\n")
+        other.logout()
+        while await folder_count(client, account_id, auth, "Archive") != before + 1:
+            assert time.monotonic() - filed_at < 5, "the message filed in Archive did not appear within 5 s"
             await asyncio.sleep(0.05)

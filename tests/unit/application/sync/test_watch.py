@@ -181,3 +181,39 @@ async def test_the_watch_ends_when_the_account_is_deleted_while_it_cannot_connec
         await eventually(lambda: len(connections.attempts) >= 3)
         await delete_account(world, account)
         assert await asyncio.wait_for(asyncio.shield(task), timeout=1) is None, "it ended by itself"
+
+
+async def test_with_notify_one_connection_hears_of_mail_in_any_folder() -> None:
+    world = StoredMail()
+    account = await world.account()
+    world.server.folders["Archive"] = type(world.server.folders["INBOX"])()
+    connections = Connections(world.server, world.fakes.clock)
+    async with watching(world, account, connections):
+        await eventually(lambda: syncs_queued(world, account) == 1)
+        await world.sync(account)
+        world.server.deliver("Archive", mail("filed by a rule"))
+        await eventually(lambda: syncs_queued(world, account) == 2)
+
+    assert len(connections.attempts) == 1
+    assert {folder for folder, _ in connections.idles} == {"INBOX"}
+
+
+async def test_without_notify_sent_is_watched_on_a_connection_of_its_own_and_other_folders_are_not() -> None:
+    world = StoredMail()
+    world.server.notify = False
+    account = await world.account()
+    for name, use in (("Sent", ["\\Sent"]), ("Archive", [])):
+        world.server.folders[name] = type(world.server.folders["INBOX"])(special_use=use)
+    await world.sync(account)  # the watch finds the Sent folder among the stored ones
+    connections = Connections(world.server, world.fakes.clock)
+    async with watching(world, account, connections):
+        await eventually(lambda: {folder for folder, _ in connections.idles} == {"INBOX", "Sent"})
+        await world.sync(account)  # a worker runs the sync queued on connecting
+        queued = syncs_queued(world, account)
+        world.server.deliver("Archive", mail("not watched: the schedule brings it"))
+        await asyncio.sleep(0.05)
+        assert syncs_queued(world, account) == queued
+        world.server.deliver("Sent", mail("sent from a phone"))
+        await eventually(lambda: syncs_queued(world, account) == queued + 1)
+
+    assert len(connections.attempts) == 2
