@@ -59,15 +59,25 @@ class MemoryChangeLog(ChangeLog):
         return self._store.change_positions.get(tenant_id, (0, 0))
 
     async def prune(self, older_than: datetime, batch: int) -> int:
-        old = sorted(
-            (key for key, logged in self._store.changes.items() if logged.change.created_at < older_than),
-            key=lambda key: key[1],
-        )[:batch]
-        for tenant, number in old:
-            del self._store.changes[(tenant, number)]
-            last, pruned = self._store.change_positions[tenant]
-            self._store.change_positions[tenant] = (last, max(pruned, number))
-        return len(old)
+        """As the SQL store: per tenant, a prefix of its log up to the first event not older than `older_than`."""
+        pruned = 0
+        for tenant_id in sorted({tenant for tenant, _ in self._store.changes}):
+            mine = sorted(
+                (logged for (tenant, _), logged in self._store.changes.items() if tenant == tenant_id),
+                key=lambda logged: logged.sequence,
+            )
+            old: list[int] = []
+            for logged in mine:
+                if logged.change.created_at >= older_than or pruned + len(old) >= batch:
+                    break
+                old.append(logged.sequence)
+            for number in old:
+                del self._store.changes[(tenant_id, number)]
+            if old:
+                last, mark = self._store.change_positions[tenant_id]
+                self._store.change_positions[tenant_id] = (last, max(mark, old[-1]))
+            pruned += len(old)
+        return pruned
 
 
 class MemoryWebhookRepository(WebhookRepository):
@@ -117,9 +127,10 @@ class MemoryWebhookRepository(WebhookRepository):
             (d for d in self._store.deliveries.values() if d.tenant_id == tenant_id and _due(d, now)),
             key=lambda d: (d.next_attempt_at, d.sequence),
         )[:limit]
-        for delivery in due:
-            self._store.deliveries[delivery.id] = replace(delivery, next_attempt_at=lease_until)
-        return [replace(d) for d in due]
+        claimed = [replace(delivery, next_attempt_at=lease_until) for delivery in due]
+        for delivery in claimed:
+            self._store.deliveries[delivery.id] = replace(delivery)
+        return sorted(claimed, key=lambda d: d.sequence)
 
     async def finish_attempts(self, deliveries: Sequence[Delivery], attempts: Sequence[DeliveryAttempt]) -> None:
         for delivery in deliveries:
@@ -163,6 +174,18 @@ class MemoryWebhookRepository(WebhookRepository):
             if webhook.enabled and webhook.cursor < last:
                 tenants.add(webhook.tenant_id)
         return sorted(tenants)
+
+    async def prune(self, older_than: datetime) -> int:
+        gone = {
+            key
+            for key, d in self._store.deliveries.items()
+            if d.status is not DeliveryStatus.PENDING and d.created_at < older_than
+        }
+        for key in gone:
+            del self._store.deliveries[key]
+        for key in [k for k, a in self._store.attempts.items() if a.delivery_id in gone or a.at < older_than]:
+            del self._store.attempts[key]
+        return len(gone)
 
 
 def _due(delivery: Delivery, now: datetime) -> bool:

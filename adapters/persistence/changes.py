@@ -6,7 +6,7 @@ from typing import Any, cast
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import CursorResult, Table, delete, func, select, union, update
+from sqlalchemy import CursorResult, Table, delete, func, or_, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -119,21 +119,29 @@ class SqlChangeLog(ChangeLog):
         return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
     async def prune(self, older_than: datetime, batch: int) -> int:
-        oldest = (
-            select(_EVENTS.c.tenant_id, _EVENTS.c.sequence)
-            .where(_EVENTS.c.created_at < older_than)
-            .order_by(_EVENTS.c.created_at)
-            .limit(batch)
-            .subquery()
-        )
-        marks = await self._session.execute(
-            select(oldest.c.tenant_id, func.max(oldest.c.sequence)).group_by(oldest.c.tenant_id)
+        """Per tenant, a prefix of its log: up to the first event not older than `older_than` (an event's time is
+        taken when it is recorded, its sequence when it commits, so the two may disagree a little), at most `batch`
+        events, so the pruned mark always has every kept event above it."""
+        tenants = await self._session.scalars(
+            select(_EVENTS.c.tenant_id).where(_EVENTS.c.created_at < older_than).distinct().limit(batch)
         )
         pruned = 0
-        for tenant_id, through in marks.all():
-            result = await self._session.execute(
-                delete(_EVENTS).where(_EVENTS.c.tenant_id == tenant_id, _EVENTS.c.sequence <= through)
+        for tenant_id in list(tenants):
+            if pruned >= batch:
+                break
+            mine = _EVENTS.c.tenant_id == tenant_id
+            lowest, last = (
+                await self._session.execute(
+                    select(func.min(_EVENTS.c.sequence), func.max(_EVENTS.c.sequence)).where(mine)
+                )
+            ).one()
+            young = await self._session.scalar(
+                select(func.min(_EVENTS.c.sequence)).where(mine, _EVENTS.c.created_at >= older_than)
             )
+            through = min(last if young is None else young - 1, lowest + batch - pruned - 1)
+            if through < lowest:
+                continue
+            result = await self._session.execute(delete(_EVENTS).where(mine, _EVENTS.c.sequence <= through))
             pruned += cast("CursorResult[Any]", result).rowcount
             await self._session.execute(
                 update(_COUNTERS)
@@ -312,6 +320,19 @@ class SqlWebhookRepository(WebhookRepository):
             .where(WebhookModel.enabled.is_(True), WebhookModel.cursor < ChangeCounterModel.last_sequence)
         )
         return sorted(set(await self._session.scalars(union(due, behind))))
+
+    async def prune(self, older_than: datetime) -> int:
+        finished = select(_DELIVERIES.c.id).where(
+            _DELIVERIES.c.status != DeliveryStatus.PENDING.value, _DELIVERIES.c.created_at < older_than
+        )
+        await self._session.execute(
+            delete(_ATTEMPTS).where(or_(_ATTEMPTS.c.at < older_than, _ATTEMPTS.c.delivery_id.in_(finished)))
+        )
+        result = await self._session.execute(delete(_DELIVERIES).where(_DELIVERIES.c.id.in_(finished)))
+        return cast("CursorResult[Any]", result).rowcount
+
+
+_ATTEMPTS = cast("Table", WebhookAttemptModel.__table__)
 
 
 def _logged(row: Any) -> LoggedChange:

@@ -188,7 +188,8 @@ class FindWebhookWork:
 
 
 class PruneChanges:
-    """Events older than the retention go, a batch at a time (system scope)."""
+    """Events older than the retention go, a batch at a time, and with them the finished webhook deliveries and
+    attempts of the same age (system scope)."""
 
     def __init__(self, uow: UnitOfWork, clock: Clock, settings: EventSettings) -> None:
         self._uow = uow
@@ -204,4 +205,8 @@ class PruneChanges:
                 await uow.commit()
             total += pruned
             if pruned < self._settings.prune_batch:
-                return total
+                break
+        async with self._uow as uow:
+            await uow.webhooks.prune(cutoff)
+            await uow.commit()
+        return total

@@ -280,6 +280,11 @@ class WebhookRepository(Protocol):
         """Tenants with a delivery due, or an enabled endpoint whose cursor is behind the tenant's log."""
         ...
 
+    async def prune(self, older_than: datetime) -> int:
+        """Deletes the finished deliveries (delivered or failed) of any tenant made before `older_than`, with their
+        attempts, and any attempt older than that; returns how many deliveries."""
+        ...
+
 
 class WatchLeaseRepository(Protocol):
     """Which process watches which account's inbox: a lease per account, renewed while the watch lives, so every

@@ -170,6 +170,22 @@ async def test_pruning_goes_in_batches_and_marks_how_far_each_log_was_pruned(mak
         assert all(e.change.created_at == NOW for e in await uow.changes.after(acme.id, 0, 100))
 
 
+async def test_pruning_stops_at_the_first_event_too_young_whatever_comes_after(make_uow: Factory) -> None:
+    """An event's time is taken when it is recorded and its sequence when it commits: a younger event may sit
+    between two older ones. The log is pruned from its start up to it, never past it."""
+    acme = await tenant(make_uow)
+    long_ago = NOW - timedelta(days=30)
+    await commit_events(make_uow, event(acme, at=long_ago))
+    await commit_events(make_uow, event(acme, at=NOW))
+    await commit_events(make_uow, event(acme, at=long_ago + timedelta(minutes=1)))
+    async with make_uow() as uow:
+        assert await uow.changes.prune(NOW - timedelta(days=7), 10) == 1
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.changes.position(acme.id) == (3, 1)
+        assert [e.sequence for e in await uow.changes.after(acme.id, 0, 10)] == [2, 3]
+
+
 @pytest.fixture(params=["postgres", "sqlite"])
 async def session_factory(
     request: pytest.FixtureRequest, tmp_path: Path

@@ -238,3 +238,19 @@ async def test_the_test_event_is_signed_and_sent_now_and_not_logged() -> None:
     assert world.receivers.delivered[0][2] == event
     async with world.fakes.uow as uow:
         assert await uow.changes.after(world.alice.tenant_id, 0, 10) == []
+
+
+async def test_pruning_takes_finished_deliveries_and_their_attempts_with_the_old_events() -> None:
+    world = World()
+    webhook_id = await world.webhook(world.alice)
+    await world.record(world.alice)
+    await world.dispatch()(world.alice.tenant_id)
+    world.fakes.clock.advance(timedelta(days=8))
+    await world.record(world.alice)
+    world.receivers.answer(URL, AttemptOutcome(500, 1))
+    await world.dispatch()(world.alice.tenant_id)
+    await PruneChanges(world.fakes.uow, world.fakes.clock, world.settings)()
+    [left] = world.deliveries()
+    assert (left.status, left.sequence) == (DeliveryStatus.PENDING, 2), "a pending delivery is kept"
+    attempts = await ListDeliveries(world.fakes.uow)(world.alice, webhook_id, None, 50)
+    assert [a.outcome.status_code for a in attempts] == [500]
