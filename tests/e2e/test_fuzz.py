@@ -26,6 +26,9 @@ from schemathesis.specs.openapi.checks import (
 from tests.e2e.test_cli import create_user, start_serve
 
 EXAMPLES = int(os.environ.get("MAILROOM_FUZZ_EXAMPLES", "10"))
+ENDLESS = "streamChanges"
+"""The live stream answers 200 with a body that never ends, which a generated call would wait on for ever; its
+refusals (401, 410, 422) and its events are tested in test_events_api.py and test_events_on_mail_servers.py."""
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -46,6 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
         "MAILROOM_LOGIN_LIMIT_PER_HOUR": "1000000",
         "MAILROOM_IDLE_ENABLED": "false",
         "MAILROOM_LOG_LEVEL": "WARNING",
+        "MAILROOM_WEBHOOK_TIMEOUT_SECONDS": "2",  # generated webhook URLs name hosts that do not answer
     }
     process, base = start_serve(env)
     try:
@@ -62,7 +66,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
 def test_no_request_breaks_the_api(server: tuple[str, dict[str, str]]) -> None:
     """One Hypothesis run per operation; a failure names the operation and the request that broke it."""
     base, auth = server
-    schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json").exclude(operation_id=ENDLESS)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) > 20
 
@@ -81,7 +85,7 @@ def test_no_request_breaks_the_api(server: tuple[str, dict[str, str]]) -> None:
 
 def test_sequences_of_calls_answer_only_what_the_document_lists(server: tuple[str, dict[str, str]]) -> None:
     base, auth = server
-    schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json")
+    schema = schemathesis.openapi.from_url(f"{base}/schema/openapi.json").exclude(operation_id=ENDLESS)
 
     class Authenticated(schema.as_state_machine()):  # type: ignore[misc]
         def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, object]:
