@@ -6,7 +6,7 @@ from uuid import UUID
 
 from domain.auth import Principal
 from domain.changes import Change, ChangeFilter, ChangeType, LoggedChange, parse_types
-from domain.errors import InvalidInput, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
@@ -23,6 +23,8 @@ from domain.webhooks import (
 
 MAX_DESCRIPTION = 500
 MAX_ACCOUNTS = 1000
+MAX_WEBHOOKS = 50
+"""Per tenant: every endpoint is a fan-out of every event, and a few per integration is what clients need."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +93,8 @@ class CreateWebhook(_Webhooks):
         types = parse_types(spec.events, "events")
         webhook_id, secret, now = new_id(), new_secret(), self._clock.now()
         async with self._uow as uow:
+            if len(await uow.webhooks.for_tenant(principal.tenant_id)) >= MAX_WEBHOOKS:
+                raise Conflict(f"a tenant has at most {MAX_WEBHOOKS} webhook endpoints: delete one first")
             accounts = (
                 None if spec.account_ids is None else await self._accounts(uow, principal.tenant_id, spec.account_ids)
             )

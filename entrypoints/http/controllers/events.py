@@ -132,7 +132,9 @@ class WebhookController(Controller):
         "`account_ids` is left out) is POSTed to `url`, signed as Standard Webhooks describe with the `secret` "
         "this answer shows once. At least once: retried with back-off for about three days, then the endpoint is "
         "disabled (`webhook.disabled`), as it is at once when the receiver answers 410. 422 when the URL's host "
-        "resolves to an address the deployment may not reach (private, loopback, link-local).",
+        "resolves to an address the deployment may not reach (private, loopback, link-local); 409 when the tenant "
+        "has 50 endpoints already.",
+        responses=problems(409),
         response_headers=[CREATED_LOCATION],
     )
     @inject

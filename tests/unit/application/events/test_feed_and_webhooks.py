@@ -19,7 +19,7 @@ from application.events.webhooks import (
 )
 from domain.auth import Principal
 from domain.changes import Change, ChangeFilter, ChangeType, CursorExpired
-from domain.errors import InvalidInput
+from domain.errors import Conflict, InvalidInput
 from domain.ids import new_id
 from domain.webhooks import AttemptOutcome, DeliveryStatus, RetrySchedule
 from tests.unit.fakes import Fakes, new_account, principal
@@ -254,3 +254,12 @@ async def test_pruning_takes_finished_deliveries_and_their_attempts_with_the_old
     assert (left.status, left.sequence) == (DeliveryStatus.PENDING, 2), "a pending delivery is kept"
     attempts = await ListDeliveries(world.fakes.uow)(world.alice, webhook_id, None, 50)
     assert [a.outcome.status_code for a in attempts] == [500]
+
+
+async def test_a_tenant_has_at_most_fifty_endpoints() -> None:
+    world = World()
+    for _ in range(50):
+        await world.webhook(world.alice)
+    with pytest.raises(Conflict):
+        await world.webhook(world.alice)
+    assert await world.webhook(principal()), "another tenant has its own fifty"
