@@ -65,6 +65,10 @@ bench-request-db *ARGS:
 bench-send *ARGS:
     uv run python -m bench.send_benchmark {{ARGS}}
 
+# benchmark: SMTP mail to its webhook (p50/p95), and 10,000 logged events through one worker, against raw aiohttp
+bench-events *ARGS:
+    uv run python -m bench.events_benchmark {{ARGS}}
+
 # fuzz the API with Schemathesis: many more generated requests per operation than the CI run (set EXAMPLES)
 fuzz EXAMPLES="300":
     MAILROOM_FUZZ_EXAMPLES={{EXAMPLES}} uv run pytest tests/e2e/test_fuzz.py -p no:warnings
