@@ -39,7 +39,7 @@ class MemoryChangeLog(ChangeLog):
         return tenants
 
     async def after(
-        self, tenant_id: UUID, sequence: int, limit: int, wanted: ChangeFilter | None = None
+        self, tenant_id: UUID, sequence: int, limit: int, wanted: ChangeFilter | None = None, with_data: bool = True
     ) -> list[LoggedChange]:
         found = sorted(
             (
@@ -49,6 +49,8 @@ class MemoryChangeLog(ChangeLog):
             ),
             key=lambda logged: logged.sequence,
         )
+        if not with_data:
+            found = [LoggedChange(f.sequence, replace(f.change, data={})) for f in found]
         return found[:limit]
 
     async def at(self, tenant_id: UUID, sequences: Sequence[int]) -> list[LoggedChange]:

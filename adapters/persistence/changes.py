@@ -6,7 +6,7 @@ from typing import Any, cast
 from uuid import UUID
 
 import msgspec
-from sqlalchemy import CursorResult, Table, delete, func, or_, select, union, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, func, or_, select, union, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,10 +85,11 @@ class SqlChangeLog(ChangeLog):
         return int((await self._session.execute(statement)).scalar_one())
 
     async def after(
-        self, tenant_id: UUID, sequence: int, limit: int, wanted: ChangeFilter | None = None
+        self, tenant_id: UUID, sequence: int, limit: int, wanted: ChangeFilter | None = None, with_data: bool = True
     ) -> list[LoggedChange]:
+        columns = _EVENTS.c if with_data else [c for c in _EVENTS.c if c.name != "data"]
         statement = (
-            select(_EVENTS)
+            select(*columns)
             .where(_EVENTS.c.tenant_id == tenant_id, _EVENTS.c.sequence > sequence)
             .order_by(_EVENTS.c.sequence)
             .limit(limit)
@@ -252,12 +253,21 @@ class SqlWebhookRepository(WebhookRepository):
         return sorted(claimed, key=lambda d: d.sequence)
 
     async def finish_attempts(self, deliveries: Sequence[Delivery], attempts: Sequence[DeliveryAttempt]) -> None:
-        for d in deliveries:
-            await self._session.execute(
+        """One UPDATE executed for every delivery (executemany), and one INSERT for every attempt."""
+        if deliveries:
+            statement = (
                 update(_DELIVERIES)
-                .where(_DELIVERIES.c.id == d.id)
-                .values(status=d.status.value, attempts=d.attempts, next_attempt_at=d.next_attempt_at)
+                .where(_DELIVERIES.c.id == bindparam("b_id"))
+                .values(
+                    status=bindparam("b_status"), attempts=bindparam("b_attempts"), next_attempt_at=bindparam("b_next")
+                )
             )
+            rows = [
+                {"b_id": d.id, "b_status": d.status.value, "b_attempts": d.attempts, "b_next": d.next_attempt_at}
+                for d in deliveries
+            ]
+            connection = await self._session.connection()
+            await connection.execute(statement, rows)
         if attempts:
             await self._session.execute(
                 cast("Table", WebhookAttemptModel.__table__).insert(),
@@ -336,8 +346,9 @@ _ATTEMPTS = cast("Table", WebhookAttemptModel.__table__)
 
 
 def _logged(row: Any) -> LoggedChange:
+    data = row.data if "data" in row._fields else {}
     return LoggedChange(
-        row.sequence, Change(row.id, ChangeType(row.type), row.tenant_id, row.account_id, row.created_at, row.data)
+        row.sequence, Change(row.id, ChangeType(row.type), row.tenant_id, row.account_id, row.created_at, data)
     )
 
 

@@ -40,16 +40,14 @@ class DispatchWebhooks:
         self._settings = settings
 
     async def __call__(self, tenant_id: UUID) -> int:
+        """One pass: every event fanned out, every due delivery tried once. Retries due later are the caller's to
+        wait for (`next_retry_in`)."""
         delivered = 0
-        while True:
-            while await self._fan_out(tenant_id):
-                pass
-            while claimed := await self._claim(tenant_id):
-                delivered += await self._deliver(tenant_id, claimed)
-            wait = await self._next_retry_in(tenant_id)
-            if wait is None:
-                return delivered
-            await self._clock.sleep(wait)
+        while await self._fan_out(tenant_id):
+            pass
+        while claimed := await self._claim(tenant_id):
+            delivered += await self._deliver(tenant_id, claimed)
+        return delivered
 
     async def _fan_out(self, tenant_id: UUID) -> bool:
         """True when an endpoint had a full batch of events and may have more."""
@@ -58,7 +56,9 @@ class DispatchWebhooks:
             webhooks = await uow.webhooks.enabled(tenant_id)
         for webhook in webhooks:
             async with self._uow as uow:
-                events = await uow.changes.after(tenant_id, webhook.cursor, self._settings.fan_out_batch)
+                events = await uow.changes.after(
+                    tenant_id, webhook.cursor, self._settings.fan_out_batch, with_data=False
+                )
                 if not events:
                     continue
                 now = self._clock.now()
@@ -165,7 +165,7 @@ class DispatchWebhooks:
         uow.changes.record(Change(new_id(), ChangeType.WEBHOOK_DISABLED, tenant_id, None, now, data))
         log.warning("webhook %s disabled: %s", webhook.id, reason)
 
-    async def _next_retry_in(self, tenant_id: UUID) -> float | None:
+    async def next_retry_in(self, tenant_id: UUID) -> float | None:
         """Seconds until the next retry if it is due soon enough to wait for here; else the sweep finds it."""
         async with self._uow as uow:
             due = await uow.webhooks.next_due(tenant_id)

@@ -211,9 +211,10 @@ class ChangeLog(Protocol):
     def record(self, change: Change) -> None: ...
 
     async def after(
-        self, tenant_id: UUID, sequence: int, limit: int, wanted: ChangeFilter | None = None
+        self, tenant_id: UUID, sequence: int, limit: int, wanted: ChangeFilter | None = None, with_data: bool = True
     ) -> list[LoggedChange]:
-        """The tenant's events after `sequence` that `wanted` takes, oldest first, at most `limit`."""
+        """The tenant's events after `sequence` that `wanted` takes, oldest first, at most `limit`; without
+        `with_data`, their `data` is left empty (the webhook fan-out needs only what the filters read)."""
         ...
 
     async def at(self, tenant_id: UUID, sequences: Sequence[int]) -> list[LoggedChange]:

@@ -4,9 +4,11 @@ already changed, moved or gone. Names and argument encoding come from applicatio
 with the use cases that queue them. Each runs its use case inside its tenant's scope (or, for the sweeps, the system
 scope); dishka builds the use case first, which is fine because a unit of work reads the scope as it opens."""
 
+import asyncio
 import logging
 import os
 import socket
+from contextlib import suppress
 from typing import Any
 from uuid import UUID
 
@@ -135,13 +137,39 @@ async def collect_blobs(collect: FromDishka[CollectBlobs], scope: FromDishka[Ten
     return deleted
 
 
+_dispatching: dict[UUID, asyncio.Event] = {}
+"""Tenants this process is dispatching for, each with the event that asks the running dispatch for one more pass."""
+
+
 @inject(patch_module=True)
 async def deliver_webhooks(
     tenant_id: str, dispatch: FromDishka[DispatchWebhooks], scope: FromDishka[TenantScope]
 ) -> int:
-    """Several may run at once for one tenant (a ring and the sweep): deliveries are claimed one by one."""
-    with scope(UUID(tenant_id)):
-        return await dispatch(UUID(tenant_id))
+    """One dispatch per tenant and process: a job for a tenant already being dispatched asks that one for another
+    pass and ends, so a burst of commits makes one stream of passes, not one concurrent pass each (which would read
+    the same events and open their own connections to the same receivers). Between passes the job waits for the
+    next retry, when it is due soon enough, or for a new ask. Other processes may dispatch the same tenant at the
+    same time: deliveries are claimed one by one."""
+    tenant = UUID(tenant_id)
+    if (running := _dispatching.get(tenant)) is not None:
+        running.set()
+        return 0
+    again = _dispatching[tenant] = asyncio.Event()
+    delivered = 0
+    try:
+        with scope(tenant):
+            while True:
+                again.clear()
+                delivered += await dispatch(tenant)
+                wait = await dispatch.next_retry_in(tenant)
+                if again.is_set():
+                    continue
+                if wait is None:
+                    return delivered
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(again.wait(), wait)
+    finally:
+        del _dispatching[tenant]
 
 
 @inject(patch_module=True)

@@ -110,6 +110,8 @@ def stack(
         "MAILROOM_WEBHOOK_TIMEOUT_SECONDS": "2",
         "MAILROOM_MAIL_CA_FILE": mail["MAILROOM_TEST_MAIL_CA_FILE"],
         "MAILROOM_LOG_LEVEL": "WARNING",
+        "MAILROOM_RATE_LIMIT_PER_MINUTE": "100000",  # the test polls the feed
+        "MAILROOM_RATE_LIMIT_PER_HOUR": "100000",
     }
     owner = env | {"MAILROOM_DATABASE_URL": postgres_url}
     assert subprocess.run([MAILROOM, "migrate"], env=owner, capture_output=True, check=False).returncode == 0
@@ -189,7 +191,9 @@ async def until(check: Any, seconds: float = 30, what: str = "") -> Any:
 async def changes(client: httpx.AsyncClient, auth: dict[str, str], since: str) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     while True:
-        page = (await client.get("/api/changes", params={"since": since, "limit": 1000}, headers=auth)).json()
+        answer = await client.get("/api/changes", params={"since": since, "limit": 1000}, headers=auth)
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
         items += page["items"]
         since = page["next_cursor"]
         if not page["has_more"]:
