@@ -41,6 +41,11 @@ BODY_SLACK = 1024 * 1024
 _CHANGE = re.compile(rb"\b(EXISTS|EXPUNGE|FETCH|VANISHED|STATUS|LIST)\b", re.IGNORECASE)
 """What IDLE may report: the selected folder's EXISTS, EXPUNGE, FETCH (flags) and VANISHED, and, after NOTIFY, STATUS
 of another folder and LIST of a folder made, renamed or deleted (RFC 5465 section 5)."""
+aioimaplib.Commands.setdefault(
+    "NOTIFY", aioimaplib.Cmd("NOTIFY", (aioimaplib.AUTH, aioimaplib.SELECTED), aioimaplib.Exec.is_sync)
+)
+"""aioimaplib refuses (AttributeError) a command its table does not list, and it lists RFC 3501's and a few more;
+NOTIFY (RFC 5465 section 3) is valid once authenticated."""
 _NOTIFY_EVENTS = (
     "(selected (MessageNew MessageExpunge FlagChange))",
     "(personal (MessageNew MessageExpunge FlagChange MailboxName))",

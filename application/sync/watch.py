@@ -1,4 +1,5 @@
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, nullcontext, suppress
 from datetime import timedelta
@@ -15,6 +16,8 @@ from domain.ports.runtime import ACCOUNTS_TOPIC, Clock, Doorbell, Listener
 from domain.ports.security import CredentialCipher
 
 INBOX = "INBOX"
+
+log = logging.getLogger("mailroom.watch")
 
 
 class WatchInbox:
@@ -149,7 +152,12 @@ class WatchPool:
             await uow.commit()
         held = {account: tenant for tenant, account in renewed}
         for account_id in [a for a, task in self.watches.items() if a not in held or task.done() or a.hex in rung]:
-            self.watches.pop(account_id).cancel()
+            task = self.watches.pop(account_id)
+            if task.done() and not task.cancelled() and (error := task.exception()) is not None:
+                log.warning(
+                    "the inbox watch of account %s failed (%s); it starts again", account_id, type(error).__name__
+                )
+            task.cancel()
         room = self._capacity - len(held)
         while room > 0:
             async with self._uow as uow:
