@@ -13,6 +13,7 @@ import msgspec
 from adapters.crypto.keyring import Keyring, KeyringError
 from domain.client_address import TrustedProxies
 from domain.errors import InvalidInput
+from domain.webhooks import DEFAULT_RETRY_SCHEDULE
 
 log = logging.getLogger("mailroom.settings")
 
@@ -164,7 +165,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = _with_secrets(settings)
     settings.keyring()
     settings.proxies()
-    _ = settings.webhook_retry_delays
+    delays = settings.webhook_retry_delays
+    schedule_days = sum(delays if delays is not None else DEFAULT_RETRY_SCHEDULE) / 86400
+    if settings.event_retention_days <= schedule_days:
+        raise SettingsError(
+            f"{PREFIX}EVENT_RETENTION_DAYS must be longer than the webhook retry schedule ({schedule_days:.1f} days):"
+            " a delivery still being retried needs its event"
+        )
     for lease in ("sync_lease_seconds", "send_lease_seconds"):
         if settings.job_redelivery_seconds <= getattr(settings, lease):
             raise SettingsError(
