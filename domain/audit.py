@@ -14,6 +14,9 @@ class AuditAction(StrEnum):
     ACCOUNT_DELETED = "account.deleted"
     SEND_QUEUED = "message.send_queued"
     KEYS_ROTATED = "keys.rotated"
+    WEBHOOK_CREATED = "webhook.created"
+    WEBHOOK_UPDATED = "webhook.updated"
+    WEBHOOK_DELETED = "webhook.deleted"
 
 
 @dataclass(frozen=True, slots=True)

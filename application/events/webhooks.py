@@ -4,6 +4,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from uuid import UUID
 
+from application.audit import Auditor
+from domain.audit import AuditAction
 from domain.auth import Principal
 from domain.changes import Change, ChangeFilter, ChangeType, LoggedChange, parse_types
 from domain.errors import Conflict, InvalidInput, NotFound
@@ -48,10 +50,11 @@ class CreatedWebhook:
 
 
 class _Webhooks:
-    def __init__(self, uow: UnitOfWork, transport: WebhookTransport, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, transport: WebhookTransport, clock: Clock, auditor: Auditor) -> None:
         self._uow = uow
         self._transport = transport
         self._clock = clock
+        self._auditor = auditor
 
     async def _url(self, url: str) -> str:
         """The URL's form, then where it leads: refused here when it resolves to an address deliveries may not
@@ -80,8 +83,10 @@ def _description(text: str) -> str:
 class CreateWebhook(_Webhooks):
     """The endpoint hears the events committed from now on; what came before is in the change feed."""
 
-    def __init__(self, uow: UnitOfWork, transport: WebhookTransport, clock: Clock, cipher: CredentialCipher) -> None:
-        super().__init__(uow, transport, clock)
+    def __init__(
+        self, uow: UnitOfWork, transport: WebhookTransport, clock: Clock, auditor: Auditor, cipher: CredentialCipher
+    ) -> None:
+        super().__init__(uow, transport, clock, auditor)
         self._cipher = cipher
 
     async def __call__(self, principal: Principal, spec: WebhookSpec) -> CreatedWebhook:
@@ -111,6 +116,9 @@ class CreateWebhook(_Webhooks):
                 cursor=cursor,
             )
             await uow.webhooks.add(webhook)
+            await self._auditor.record(
+                uow, AuditAction.WEBHOOK_CREATED, principal.tenant_id, principal.user_id, webhook.id
+            )
             await uow.commit()
         return CreatedWebhook(webhook, secret)
 
@@ -170,24 +178,31 @@ class UpdateWebhook(_Webhooks):
                 webhook.disable("disabled by a user", now)
                 await uow.webhooks.fail_pending(webhook.id)
             await uow.webhooks.update(webhook)
+            await self._auditor.record(
+                uow, AuditAction.WEBHOOK_UPDATED, principal.tenant_id, principal.user_id, webhook.id
+            )
             await uow.commit()
         return webhook
 
 
 class DeleteWebhook:
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, auditor: Auditor) -> None:
         self._uow = uow
+        self._auditor = auditor
 
     async def __call__(self, principal: Principal, webhook_id: UUID) -> None:
         async with self._uow as uow:
             if not await uow.webhooks.delete(principal.tenant_id, webhook_id):
                 raise NotFound("webhook not found")
+            await self._auditor.record(
+                uow, AuditAction.WEBHOOK_DELETED, principal.tenant_id, principal.user_id, webhook_id
+            )
             await uow.commit()
 
 
 class SendTestEvent:
     """Sends a `webhook.test` event to the endpoint now, signed like any delivery, and answers what the receiver
-    did; the event is not in the change log."""
+    did; the event is not in the change log, and its sequence is 0."""
 
     def __init__(self, uow: UnitOfWork, transport: WebhookTransport, cipher: CredentialCipher, clock: Clock) -> None:
         self._uow = uow
@@ -198,10 +213,9 @@ class SendTestEvent:
     async def __call__(self, principal: Principal, webhook_id: UUID) -> tuple[LoggedChange, AttemptOutcome]:
         async with self._uow as uow:
             webhook = await _owned(uow, principal, webhook_id)
-            sequence, _ = await uow.changes.position(principal.tenant_id)
         now = self._clock.now()
         change = Change(new_id(), ChangeType.WEBHOOK_TEST, principal.tenant_id, None, now, {"webhook_id": webhook.id})
-        event = LoggedChange(sequence, change)
+        event = LoggedChange(0, change)  # not in the log: sequence 0, before every logged event
         secret = self._cipher.decrypt(webhook.secret)
         return event, await self._transport.deliver(webhook.url, secret, event, now)
 

@@ -1,5 +1,6 @@
 import asyncio
 from collections import deque
+from collections.abc import Sequence
 from uuid import UUID
 
 from application.sync.folder import Announce, FolderSync
@@ -97,33 +98,34 @@ class SyncAccount:
             await uow.commit()
         return account, sync
 
-    def _failed(self, sync: AccountSync, reason: str) -> Change | None:
+    def _failed(self, sync: AccountSync, reason: str) -> list[Change]:
         """`account.error` once per episode: the retries that fail after it say nothing more."""
         now = self._clock.now()
         if not sync.fail(now, reason):
-            return None
+            return []
         data = {"reason": sync.last_error, "failing_since": now}
-        return Change(new_id(), ChangeType.ACCOUNT_ERROR, sync.tenant_id, sync.account_id, now, data)
+        return [Change(new_id(), ChangeType.ACCOUNT_ERROR, sync.tenant_id, sync.account_id, now, data)]
 
-    def _finished(self, sync: AccountSync, announce: Announce) -> Change | None:
-        """`account.recovered` after an error episode; else `account.synced` when the sync is the account's first,
-        or found something to announce (a sync that found nothing new is not news)."""
+    def _finished(self, sync: AccountSync, announce: Announce) -> list[Change]:
+        """`account.recovered` after an error episode, and `account.synced` when the sync is the account's first
+        (also after failed tries), or found something to announce: a sync that found nothing new is not news."""
         now = self._clock.now()
         initial = sync.initial
+        changes = []
         if sync.finish(now):
-            return Change(new_id(), ChangeType.ACCOUNT_RECOVERED, sync.tenant_id, sync.account_id, now, {})
-        if not (initial or announce.created or announce.updated or announce.deleted or announce.rebuilt):
-            return None
-        data = {
-            "initial": initial,
-            "mailboxes": sync.progress.folders_total,
-            "messages_fetched": sync.progress.messages_fetched,
-            "created": announce.created,
-            "updated": announce.updated,
-            "deleted": announce.deleted,
-            "rebuilt_mailbox_ids": announce.rebuilt,
-        }
-        return Change(new_id(), ChangeType.ACCOUNT_SYNCED, sync.tenant_id, sync.account_id, now, data)
+            changes.append(Change(new_id(), ChangeType.ACCOUNT_RECOVERED, sync.tenant_id, sync.account_id, now, {}))
+        if initial or announce.created or announce.updated or announce.deleted or announce.rebuilt:
+            data = {
+                "initial": initial,
+                "mailboxes": sync.progress.folders_total,
+                "messages_fetched": sync.progress.messages_fetched,
+                "created": announce.created,
+                "updated": announce.updated,
+                "deleted": announce.deleted,
+                "rebuilt_mailbox_ids": announce.rebuilt,
+            }
+            changes.append(Change(new_id(), ChangeType.ACCOUNT_SYNCED, sync.tenant_id, sync.account_id, now, data))
+        return changes
 
     async def _sync_folders(
         self, account: MailAccount, password: str, sync: AccountSync, owner: str, announce: Announce
@@ -234,9 +236,9 @@ class SyncAccount:
             await uow.commit()
         return asked
 
-    async def _save(self, sync: AccountSync, change: Change | None = None) -> None:
+    async def _save(self, sync: AccountSync, changes: Sequence[Change] = ()) -> None:
         async with self._uow as uow:
             await uow.syncs.save(sync)
-            if change is not None:
+            for change in changes:
                 uow.changes.record(change)
             await uow.commit()

@@ -129,6 +129,12 @@ async def test_a_webhook_hears_new_mail_and_shows_its_deliveries(
     assert (off.json()["enabled"], off.json()["disabled_reason"]) == (False, "disabled by a user")
     assert (await client.delete(f"/api/webhooks/{hook['id']}", headers=auth)).status_code == 204
     assert (await client.get(f"/api/webhooks/{hook['id']}", headers=auth)).status_code == 404
+    audit = (await client.get("/api/audit", headers=auth)).json()["items"]
+    assert [(e["action"], e["target"]) for e in audit if e["action"].startswith("webhook.")] == [
+        ("webhook.deleted", hook["id"]),
+        ("webhook.updated", hook["id"]),
+        ("webhook.created", hook["id"]),
+    ]
 
 
 async def _delivered(receivers: ScriptedWebhookTransport, count: int) -> bool:

@@ -44,7 +44,7 @@ class World:
     async def webhook(
         self, who: Principal, events: list[str] | None = None, accounts: list[UUID] | None = None
     ) -> UUID:
-        create = CreateWebhook(self.fakes.uow, self.receivers, self.fakes.clock, self.fakes.cipher)
+        create = CreateWebhook(self.fakes.uow, self.receivers, self.fakes.clock, self.fakes.auditor, self.fakes.cipher)
         made = await create(who, WebhookSpec(url=URL, events=events or ["*"], account_ids=accounts))
         assert made.secret.startswith("whsec_")
         return made.webhook.id
@@ -185,7 +185,7 @@ async def test_failing_past_the_schedule_disables_the_endpoint_and_enabling_star
     assert webhook.disabled_reason == "failed 2 times over the whole retry schedule"
 
     await world.record(world.alice)
-    update = UpdateWebhook(world.fakes.uow, world.receivers, world.fakes.clock)
+    update = UpdateWebhook(world.fakes.uow, world.receivers, world.fakes.clock, world.fakes.auditor)
     assert (await update(world.alice, webhook_id, WebhookSpec(enabled=True))).enabled
     await world.record(world.alice)
     await world.dispatch()(world.alice.tenant_id)
@@ -209,7 +209,7 @@ async def test_a_dispatcher_that_dies_mid_delivery_leaves_its_claims_to_the_next
 async def test_an_endpoint_must_be_a_public_http_url_and_name_known_accounts() -> None:
     world = World()
     world.receivers.refused["http://10.0.0.1/x"] = "refused: 10.0.0.1 is not a public address"
-    create = CreateWebhook(world.fakes.uow, world.receivers, world.fakes.clock, world.fakes.cipher)
+    create = CreateWebhook(world.fakes.uow, world.receivers, world.fakes.clock, world.fakes.auditor, world.fakes.cipher)
     for url, field in [
         ("ftp://example.com/", "url"),
         ("https://user:pw@example.com/", "url"),

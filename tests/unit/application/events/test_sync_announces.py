@@ -45,8 +45,8 @@ async def test_a_first_sync_cut_off_and_resumed_is_still_the_first() -> None:
     await world.sync()(account.tenant_id, account.id, "w")
 
     events = await log_of(world, account.tenant_id)
-    assert types(events) == ["account.error", "account.recovered"]
-    assert "message.created" not in types(events)
+    assert types(events) == ["account.error", "account.recovered", "account.synced"]
+    assert (events[2].change.data["initial"], events[2].change.data["messages_fetched"]) == (True, 3)
 
 
 async def test_after_the_first_sync_each_change_is_one_event_with_the_message_as_listed() -> None:
