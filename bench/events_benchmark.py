@@ -323,7 +323,7 @@ class ChangeWriter:
 
     def __init__(self, database_url: str, redis_url: str, tenant_id: UUID, account_id: UUID, mailbox_id: UUID):
         self.engine = create_engine(database_url)
-        self.doorbell = RedisDoorbell(redis_url)
+        self.doorbell = RedisDoorbell.for_database(redis_url)  # the channels the services listen on
         self._factory = create_session_factory(self.engine)
         self.tenant_id, self._account_id, self._mailbox_id = tenant_id, account_id, mailbox_id
 

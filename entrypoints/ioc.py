@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from dishka import AnyOf, Provider, Scope, from_context, provide
 from redis.asyncio import Redis
@@ -305,10 +304,7 @@ class EventsProvider(Provider):
         if settings.redis_url is None:
             yield LocalDoorbell()
             return
-        # Pub/sub channels are server-wide, not per database: deployments sharing a Redis server on different
-        # databases must not wake each other.
-        database = urlsplit(settings.redis_url).path.strip("/") or "0"
-        doorbell = RedisDoorbell(settings.redis_url, channel_prefix=f"mailroom:{database}:")
+        doorbell = RedisDoorbell.for_database(settings.redis_url)
         yield doorbell
         await doorbell.close()
 

@@ -4,6 +4,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
+from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
@@ -39,6 +40,13 @@ class RedisDoorbell(Doorbell):
     - A ring Redis cannot take is logged and dropped, never raised into the request that committed: the store is the
       truth, and listeners catch up when they next look.
     """
+
+    @classmethod
+    def for_database(cls, url: str) -> "RedisDoorbell":
+        """Channels named after the URL's database: pub/sub is server-wide, not per database, and deployments (or
+        a benchmark and the tests) on other databases of one Redis server must not wake each other."""
+        database = urlsplit(url).path.strip("/") or "0"
+        return cls(url, channel_prefix=f"mailroom:{database}:")
 
     def __init__(self, url: str, channel_prefix: str = "mailroom:") -> None:
         self._prefix = channel_prefix

@@ -85,3 +85,21 @@ async def test_with_redis_unreachable_a_ring_is_dropped_and_a_listener_still_ope
         assert "s3cret" not in caplog.text
     finally:
         await doorbell.close()
+
+
+async def test_deployments_on_other_databases_of_one_server_do_not_wake_each_other(redis_url: str) -> None:
+    """Pub/sub channels belong to the server, not to a database."""
+    base = redis_url.rsplit("/", 1)[0]
+    ours, theirs, also_ours = (
+        RedisDoorbell.for_database(f"{base}/13"),
+        RedisDoorbell.for_database(f"{base}/12"),
+        RedisDoorbell.for_database(f"{base}/13"),
+    )
+    try:
+        async with ours.listen("changes") as listener:
+            await theirs.ring("changes", "tenant-of-another-deployment")
+            await also_ours.ring("changes", "tenant-1")
+            assert await listener.wait(A_WHILE) == {"tenant-1"}
+    finally:
+        for doorbell in (ours, theirs, also_ours):
+            await doorbell.close()
