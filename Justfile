@@ -61,6 +61,10 @@ bench-search *ARGS:
 bench-request-db *ARGS:
     uv run python -m bench.request_units {{ARGS}}
 
+# benchmark: one worker holding 2,000 inbox watches (IDLE connections to the local Dovecot): its memory and CPU
+bench-watch *ARGS:
+    uv run python -m bench.watch_benchmark {{ARGS}}
+
 # benchmark: 1,000 queued 10 KB sends through `mailroom worker` to a local SMTP sink, against raw aiosmtplib
 bench-send *ARGS:
     uv run python -m bench.send_benchmark {{ARGS}}

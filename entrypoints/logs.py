@@ -14,7 +14,7 @@ from typing import Any
 from adapters.correlation import current_request_id
 
 _QUIET = {
-    "aioimaplib": logging.INFO,
+    "aioimaplib": logging.WARNING,  # at INFO, every untagged answer it did not expect: after NOTIFY, folder names
     "aiosmtplib": logging.INFO,
     "asyncpg": logging.INFO,
     "mail.log": logging.INFO,

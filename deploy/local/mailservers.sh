@@ -110,6 +110,10 @@ namespace inbox {
     auto = subscribe
   }
 }
+# each IMAP connection is an imap process: room for the watch benchmark's 2,000 IDLE connections and more
+service imap {
+  process_limit = 4096
+}
 service imap-login {
   inet_listener imap {
     port = $IMAP_PORT
