@@ -89,7 +89,7 @@ class ChangesController(Controller):
         summary="Follow the change log live (Server-Sent Events)",
         description="`text/event-stream`: each event as `id:` (its cursor, the kind `/api/changes` gives), "
         "`event:` (its type) and `data:` (the event as JSON, as the feed's items). Starts from now, or after "
-        "`Last-Event-ID` (browsers send it when they reconnect) or `since`; a comment line every 15 seconds "
+        "`Last-Event-ID` (SSE clients send it when they reconnect) or `since`; a comment line every 15 seconds "
         "keeps proxies from closing the connection. 410 when that cursor's events were pruned.",
         responses=problems(410),
         media_type="text/event-stream",
