@@ -167,3 +167,30 @@ async def test_another_tenants_message_is_neither_moved_nor_deleted(world: Store
 
     assert world.on_server("INBOX") == ["lunch", "report"]
     assert world.subjects(account, "INBOX") == ["lunch", "report"]
+
+
+async def _logged(world: StoredMail, tenant_id: object) -> list[dict[str, object]]:
+    async with world.fakes.uow as uow:
+        logged = await uow.changes.after(tenant_id, 0, 100)  # type: ignore[arg-type]
+    return [{"type": e.change.type.value, **e.change.data} for e in logged]
+
+
+async def test_a_move_is_announced_as_moved_with_the_same_id_and_a_delete_for_good_as_deleted(
+    world: StoredMail,
+) -> None:
+    account = await world.synced_account()
+    report, lunch = world.message(account, "report"), world.message(account, "lunch")
+    inbox, archive, rubbish = (world.folder(account, name) for name in ("INBOX", "Archive", "Rubbish"))
+    before = len(await _logged(world, account.tenant_id))
+
+    await apply_move(world)(account.tenant_id, report.id, archive.id)
+    await apply_delete(world)(account.tenant_id, lunch.id)  # to the Trash: a move
+    await apply_delete(world)(account.tenant_id, lunch.id)  # from the Trash: for good
+
+    events = (await _logged(world, account.tenant_id))[before:]
+    assert [e["type"] for e in events] == ["message.moved", "message.moved", "message.deleted"]
+    moved, trashed, deleted = events
+    assert moved["message"]["id"] == str(report.id)  # type: ignore[index]
+    assert (moved["from_mailbox_id"], moved["to_mailbox_id"]) == (str(inbox.id), str(archive.id))
+    assert (trashed["from_mailbox_id"], trashed["to_mailbox_id"]) == (str(inbox.id), str(rubbish.id))
+    assert deleted["message"]["subject"] == "lunch"  # type: ignore[index]
