@@ -75,3 +75,6 @@ class Mailbox:
     message_count: int = 0
     unread_count: int = 0
     last_synced_at: datetime | None = None
+    remote_id: str | None = None
+    """The server's id for the folder, which a rename keeps (RFC 8474 MAILBOXID, or Dovecot's X-GUID): how a rename
+    is told from a folder deleted and another made. None where the server has neither."""

@@ -311,11 +311,13 @@ class EventsProvider(Provider):
     @provide
     def settings(self, settings: Settings) -> EventSettings:
         delays = settings.webhook_retry_delays
+        defaults = EventSettings()
+        rounds = -(-defaults.claim_batch // defaults.per_endpoint)  # a claim to one endpoint, all at its timeout
         return EventSettings(
             retention=timedelta(days=settings.event_retention_days),
             heartbeat_seconds=settings.stream_heartbeat_seconds,
             retry=RetrySchedule() if delays is None else RetrySchedule(delays),
-            lease=timedelta(seconds=settings.webhook_timeout_seconds * 2 + 5),  # a request's timeout, and then some
+            lease=timedelta(seconds=settings.webhook_timeout_seconds * rounds + 5),
         )
 
     @provide
@@ -325,7 +327,8 @@ class EventsProvider(Provider):
             timeout=settings.webhook_timeout_seconds,
             ca_file=settings.mail_ca_file,
         )
-        transport = AiohttpWebhookTransport(policy, timeout=settings.webhook_timeout_seconds)
+        # room for many tenants' dispatches at once, each at most EventSettings.per_tenant requests
+        transport = AiohttpWebhookTransport(policy, timeout=settings.webhook_timeout_seconds, max_connections=500)
         yield transport
         await transport.close()
 

@@ -46,6 +46,8 @@ aioimaplib.Commands.setdefault(
 )
 """aioimaplib refuses (AttributeError) a command its table does not list, and it lists RFC 3501's and a few more;
 NOTIFY (RFC 5465 section 3) is valid once authenticated."""
+_FOLDER_ID = re.compile(rb"\b(MAILBOXID \(|X-GUID )([A-Za-z0-9_-]{1,255})")
+"""RFC 8474 objectid: 1 to 255 characters of letters, digits, '-' and '_'; Dovecot's X-GUID is hexadecimal."""
 _NOTIFY_EVENTS = (
     "(selected (MessageNew MessageExpunge FlagChange))",
     "(personal (MessageNew MessageExpunge FlagChange MailboxName))",
@@ -65,6 +67,7 @@ class AioimaplibSession(ImapSession):
         self._client = client
         self._timeout = timeout
         self._capabilities = frozenset(c.upper() for c in client.protocol.capabilities)
+        self._no_folder_ids = False
         self._guard: ResponseGuard = client.protocol.guard
         self._broken = False
         self._lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -222,6 +225,30 @@ class AioimaplibSession(ImapSession):
     async def append(self, folder: str, message: bytes, flags: Sequence[str], date: datetime) -> None:
         protocol = self._client.protocol
         await self._run(protocol.append(message, quote(folder), " ".join(flags), date), "APPEND")
+
+    async def folder_ids(self, names: Sequence[str]) -> dict[str, str]:
+        """STATUS (MAILBOXID) where the server has OBJECTID (RFC 8474 section 4), else STATUS (X-GUID), which
+        Dovecot answers without announcing it. A folder the server refuses STATUS for is left out; a server that
+        answers none is not asked again on this session."""
+        item = "MAILBOXID" if "OBJECTID" in self._capabilities else "X-GUID"
+        if self._no_folder_ids:
+            return {}
+        found: dict[str, str] = {}
+        refused = 0
+        for name in names:
+            try:
+                lines = await self._command("STATUS", quote(name), f"({item})")
+            except MailServerRejected:
+                if not self.usable:
+                    break
+                refused += 1
+                continue
+            for line in lines:
+                if (match := _FOLDER_ID.search(bytes(line))) is not None:
+                    found[name] = match.group(2).decode("ascii")
+        if not found and refused:
+            self._no_folder_ids = True
+        return found
 
     async def watch_everywhere(self) -> bool:
         """NOTIFY SET for the selected folder and every folder of the personal namespace (RFC 5465 section 6):

@@ -134,13 +134,27 @@ class MemoryWebhookRepository(WebhookRepository):
             self._store.deliveries[delivery.id] = replace(delivery)
         return sorted(claimed, key=lambda d: d.sequence)
 
-    async def finish_attempts(self, deliveries: Sequence[Delivery], attempts: Sequence[DeliveryAttempt]) -> None:
+    async def finish_attempts(
+        self,
+        deliveries: Sequence[Delivery],
+        attempts: Sequence[DeliveryAttempt],
+        claimed_until: datetime | None = None,
+    ) -> set[UUID]:
+        saved: set[UUID] = set()
         for delivery in deliveries:
-            if delivery.id in self._store.deliveries:
-                self._store.deliveries[delivery.id] = replace(delivery)
+            stored = self._store.deliveries.get(delivery.id)
+            if stored is None:
+                continue
+            if claimed_until is not None and (
+                stored.status is not DeliveryStatus.PENDING or stored.next_attempt_at != claimed_until
+            ):
+                continue
+            self._store.deliveries[delivery.id] = replace(delivery)
+            saved.add(delivery.id)
         for attempt in attempts:
-            if attempt.delivery_id in self._store.deliveries:
+            if attempt.delivery_id in saved:
                 self._store.attempts[attempt.id] = attempt
+        return saved
 
     async def fail_pending(self, webhook_id: UUID) -> None:
         for key, delivery in list(self._store.deliveries.items()):

@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from itertools import count
+from uuid import uuid4
 
 from domain.accounts import ServerSettings
 from domain.errors import MailServerRejected
@@ -37,6 +38,8 @@ class FakeImapFolder:
     uidnext: int = 1
     messages: dict[int, FakeImapMessage] = field(default_factory=dict)
     special_use: list[str] = field(default_factory=list)
+    guid: str = field(default_factory=lambda: uuid4().hex)
+    """The folder's id on the server, which a rename (moving the object to another name) keeps."""
 
 
 @dataclass
@@ -50,6 +53,7 @@ class FakeImapServer:
     """Folders whose SELECT fails: a refusal (False), or a failure that leaves the connection unusable (True)."""
     sessions_opened: int = 0
     notify: bool = True
+    reports_folder_ids: bool = True
     """Whether the server offers NOTIFY (RFC 5465): a session that asked for it wakes for a change in any folder."""
     last_changed: str | None = None
     refuses_login: str | None = None
@@ -143,6 +147,11 @@ class FakeImapSession(ImapSession):
         if folder not in self._server.folders:
             raise MailServerRejected("imap", f"NO [TRYCREATE] Mailbox doesn't exist: {folder}")
         self._server.deliver(folder, message, Flags.from_imap(flags))
+
+    async def folder_ids(self, names: Sequence[str]) -> dict[str, str]:
+        if not self._server.reports_folder_ids:
+            return {}
+        return {name: self._server.folders[name].guid for name in names if name in self._server.folders}
 
     async def watch_everywhere(self) -> bool:
         self._everywhere = self._server.notify

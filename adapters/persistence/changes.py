@@ -252,8 +252,26 @@ class SqlWebhookRepository(WebhookRepository):
         claimed = [_delivery(row) for row in rows]
         return sorted(claimed, key=lambda d: d.sequence)
 
-    async def finish_attempts(self, deliveries: Sequence[Delivery], attempts: Sequence[DeliveryAttempt]) -> None:
-        """One UPDATE executed for every delivery (executemany), and one INSERT for every attempt."""
+    async def finish_attempts(
+        self,
+        deliveries: Sequence[Delivery],
+        attempts: Sequence[DeliveryAttempt],
+        claimed_until: datetime | None = None,
+    ) -> set[UUID]:
+        """The claim is checked on rows locked for the transaction (FOR UPDATE), then one UPDATE is executed for
+        every delivery still held (executemany), and one INSERT for their attempts."""
+        ids = [d.id for d in deliveries]
+        if claimed_until is not None and ids:
+            held = select(_DELIVERIES.c.id).where(
+                _DELIVERIES.c.id.in_(ids),
+                _DELIVERIES.c.status == DeliveryStatus.PENDING.value,
+                _DELIVERIES.c.next_attempt_at == claimed_until,
+            )
+            if self._session.get_bind().dialect.name == "postgresql":
+                held = held.with_for_update()
+            kept = set(await self._session.scalars(held))
+            deliveries = [d for d in deliveries if d.id in kept]
+            attempts = [a for a in attempts if a.delivery_id in kept]
         if deliveries:
             statement = (
                 update(_DELIVERIES)
@@ -291,6 +309,7 @@ class SqlWebhookRepository(WebhookRepository):
                     for a in attempts
                 ],
             )
+        return {d.id for d in deliveries}
 
     async def fail_pending(self, webhook_id: UUID) -> None:
         await self._session.execute(

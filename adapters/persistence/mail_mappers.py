@@ -35,6 +35,7 @@ def mailbox_from_row(row: MailboxModel) -> Mailbox:
         message_count=row.message_count,
         unread_count=row.unread_count,
         last_synced_at=row.last_synced_at,
+        remote_id=row.remote_id,
     )
 
 
@@ -47,6 +48,7 @@ def copy_mailbox_to_row(mailbox: Mailbox, row: MailboxModel) -> MailboxModel:
     row.highest_modseq = state.highest_modseq if state else None
     row.message_count, row.unread_count = mailbox.message_count, mailbox.unread_count
     row.last_synced_at = mailbox.last_synced_at
+    row.remote_id = mailbox.remote_id
     return row
 
 

@@ -33,6 +33,7 @@ class MailboxModel(UUIDv7AuditBase):
     message_count: Mapped[int] = mapped_column(Integer, default=0)
     unread_count: Mapped[int] = mapped_column(Integer, default=0)
     last_synced_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    remote_id: Mapped[str | None] = mapped_column(String(255))
 
 
 class MessageModel(UUIDv7AuditBase):

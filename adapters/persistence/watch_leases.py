@@ -42,7 +42,9 @@ class SqlWatchLeaseRepository(WatchLeaseRepository):
             .order_by(func.random())  # processes claiming at once mostly pick different accounts
             .limit(limit)
         )
-        candidates = [(row.id, row.tenant_id) for row in await self._session.execute(free)]
+        # Inserted in account order: processes claiming at once lock the rows they meet in one order, never in
+        # opposite orders (a deadlock).
+        candidates = sorted((row.id, row.tenant_id) for row in await self._session.execute(free))
         if not candidates:
             return []
         dialect = postgresql if self._session.get_bind().dialect.name == "postgresql" else sqlite

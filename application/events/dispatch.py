@@ -6,6 +6,7 @@ and the receiver tells the repeat by `webhook-id`."""
 import asyncio
 import logging
 from collections import defaultdict
+from datetime import datetime
 from uuid import UUID
 
 from application.events.settings import EventSettings
@@ -84,6 +85,10 @@ class DispatchWebhooks:
         return claimed
 
     async def _deliver(self, tenant_id: UUID, claimed: list[Delivery]) -> int:
+        """`claimed` were taken under one claim, which their due time now names: their outcomes are saved only
+        if it still holds (finish_attempts)."""
+        claimed_until = claimed[0].next_attempt_at
+        tenant_limit = asyncio.Semaphore(self._settings.per_tenant)
         async with self._uow as uow:
             webhooks = {w.id: w for w in await uow.webhooks.for_tenant(tenant_id)}
             sequences = sorted({d.sequence for d in claimed})
@@ -92,14 +97,20 @@ class DispatchWebhooks:
         for delivery in claimed:
             by_webhook[delivery.webhook_id].append(delivery)
         results = await asyncio.gather(
-            *(self._to_endpoint(webhooks.get(w), batch, events) for w, batch in by_webhook.items())
+            *(self._to_endpoint(webhooks.get(w), batch, events, tenant_limit) for w, batch in by_webhook.items())
         )
         finished = [item for result in results for item in result]
-        return await self._record(tenant_id, webhooks, finished)
+        return await self._record(tenant_id, webhooks, finished, claimed_until)
 
     async def _to_endpoint(
-        self, webhook: Webhook | None, deliveries: list[Delivery], events: dict[int, LoggedChange]
+        self,
+        webhook: Webhook | None,
+        deliveries: list[Delivery],
+        events: dict[int, LoggedChange],
+        tenant_limit: asyncio.Semaphore,
     ) -> list[tuple[Delivery, AttemptOutcome]]:
+        """At most `per_endpoint` requests at once to one endpoint, and `per_tenant` for all of a tenant's: one
+        tenant's slow receivers must not take every connection of the process."""
         if webhook is None or not webhook.enabled:
             return [(d, AttemptOutcome(None, 0, "the endpoint was disabled")) for d in deliveries]
         try:
@@ -112,13 +123,17 @@ class DispatchWebhooks:
             event = events.get(delivery.sequence)
             if event is None:
                 return delivery, AttemptOutcome(None, 0, "the event was pruned from the change log")
-            async with limit:
+            async with limit, tenant_limit:
                 return delivery, await self._transport.deliver(webhook.url, secret, event, self._clock.now())
 
         return list(await asyncio.gather(*(one(d) for d in deliveries)))
 
     async def _record(
-        self, tenant_id: UUID, webhooks: dict[UUID, Webhook], finished: list[tuple[Delivery, AttemptOutcome]]
+        self,
+        tenant_id: UUID,
+        webhooks: dict[UUID, Webhook],
+        finished: list[tuple[Delivery, AttemptOutcome]],
+        claimed_until: datetime | None,
     ) -> int:
         """A 2xx ends the delivery; 410 Gone, or a failure past the retry schedule, disables the endpoint (and
         announces it); anything else is tried again on the schedule."""
@@ -147,11 +162,11 @@ class DispatchWebhooks:
                                 delivery.event_type, delivery.attempts, now, outcome, delivery.next_attempt_at)
             )  # fmt: skip
         async with self._uow as uow:
-            await uow.webhooks.finish_attempts([d for d, _ in finished], attempts)
+            saved = await uow.webhooks.finish_attempts([d for d, _ in finished], attempts, claimed_until)
             for webhook_id, reason in disable.items():
                 await self._disable(uow, tenant_id, webhook_id, reason)
             await uow.commit()
-        return succeeded
+        return sum(1 for delivery, outcome in finished if outcome.succeeded and delivery.id in saved)
 
     async def _disable(self, uow: UnitOfWork, tenant_id: UUID, webhook_id: UUID, reason: str) -> None:
         webhook = await uow.webhooks.get(tenant_id, webhook_id)
@@ -161,7 +176,8 @@ class DispatchWebhooks:
         webhook.disable(reason, now)
         await uow.webhooks.update(webhook)
         await uow.webhooks.fail_pending(webhook_id)
-        data = {"webhook": {"id": webhook.id, "url": webhook.url, "reason": reason}}
+        # Not the URL: the event goes to the tenant's other endpoints and streams, and URLs may hold credentials.
+        data = {"webhook": {"id": webhook.id, "reason": reason}}
         uow.changes.record(Change(new_id(), ChangeType.WEBHOOK_DISABLED, tenant_id, None, now, data))
         log.warning("webhook %s disabled: %s", webhook.id, reason)
 

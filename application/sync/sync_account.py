@@ -156,7 +156,11 @@ class SyncAccount:
         self, imap: ImapSession, account: MailAccount, sync: AccountSync, announce: Announce
     ) -> list[Mailbox]:
         remote = [folder for folder in await imap.list_folders() if folder.selectable]
-        mailboxes = await self._match_folders(account, remote, announce.enabled)
+        async with self._uow as uow:
+            stored = {m.name: m for m in await uow.mailboxes.for_account(account.tenant_id, account.id)}
+        unknown = [f.name for f in remote if f.name not in stored or stored[f.name].remote_id is None]
+        ids = await imap.folder_ids(unknown) if unknown else {}
+        mailboxes = await self._match_folders(account, remote, ids, announce.enabled)
         sync.progress.folders_total = len(mailboxes)
         return mailboxes
 
@@ -182,32 +186,53 @@ class SyncAccount:
             sync.progress.folders_done += 1
             await self._renew(sync, owner)
 
-    async def _match_folders(self, account: MailAccount, remote: list[RemoteFolder], announce: bool) -> list[Mailbox]:
-        """Stored folders the server no longer has are removed with their messages (a rename is a remove and
-        an add); new ones are added. A folder's `mailbox.deleted` stands for its messages too."""
+    async def _match_folders(
+        self, account: MailAccount, remote: list[RemoteFolder], ids: dict[str, str], announce: bool
+    ) -> list[Mailbox]:
+        """New folders are added, and stored folders the server no longer has are removed with their messages (a
+        folder's `mailbox.deleted` stands for its messages too), unless the server's id of a new folder (`ids`,
+        which a rename keeps) is that of a folder gone: then it was renamed, and keeps its id, messages and place
+        in the sync."""
         now = self._clock.now()
         async with self._uow as uow:
             stored = {m.name: m for m in await uow.mailboxes.for_account(account.tenant_id, account.id)}
             names = {folder.name for folder in remote}
+            gone = {m.remote_id: m for name, m in stored.items() if name not in names and m.remote_id is not None}
+            renamed = {
+                folder.name: gone.pop(ids[folder.name])
+                for folder in remote
+                if folder.name not in stored and ids.get(folder.name) in gone
+            }
+            kept = {m.id for m in renamed.values()}
             for name, mailbox in stored.items():
-                if name not in names:
+                if name not in names and mailbox.id not in kept:
                     await uow.mailboxes.delete(account.tenant_id, mailbox.id)
                     if announce:
                         uow.changes.record(mailbox_event(ChangeType.MAILBOX_DELETED, mailbox, now, new_id()))
             result = []
             for folder in remote:
                 existing = stored.get(folder.name)
-                if existing is None:
+                if folder.name in renamed:
+                    mailbox = renamed[folder.name]
+                    old_name = mailbox.name
+                    mailbox.name, mailbox.delimiter, mailbox.role = folder.name, folder.delimiter, folder.role
+                    await uow.mailboxes.update(mailbox)
+                    if announce:
+                        event = mailbox_event(ChangeType.MAILBOX_RENAMED, mailbox, now, new_id(), old_name=old_name)
+                        uow.changes.record(event)
+                elif existing is None:
                     mailbox = Mailbox(
-                        new_id(), account.tenant_id, account.id, folder.name, folder.delimiter, folder.role, None
-                    )
+                        new_id(), account.tenant_id, account.id, folder.name, folder.delimiter, folder.role, None,
+                        remote_id=ids.get(folder.name),
+                    )  # fmt: skip
                     await uow.mailboxes.add(mailbox)
                     if announce:
                         uow.changes.record(mailbox_event(ChangeType.MAILBOX_CREATED, mailbox, now, new_id()))
                 else:
                     mailbox = existing
-                    if mailbox.role != folder.role:
-                        mailbox.role = folder.role
+                    remote_id = mailbox.remote_id or ids.get(folder.name)
+                    if (mailbox.role, mailbox.remote_id) != (folder.role, remote_id):
+                        mailbox.role, mailbox.remote_id = folder.role, remote_id
                         await uow.mailboxes.update(mailbox)
                 result.append(mailbox)
             await uow.commit()

@@ -140,7 +140,10 @@ class WatchPool:
             async with self._listen() as listener:
                 rung: set[str] = set()
                 while True:
-                    await self._round(rung)
+                    try:
+                        await self._round(rung)
+                    except Exception as error:  # noqa: BLE001 - the store failed this round: keep the watches held
+                        log.warning("inbox watch leases not renewed (%s); trying again", type(error).__name__)
                     rung = await self._wait(listener)
         finally:
             await self._stop_all()

@@ -116,6 +116,11 @@ class ImapSession(Protocol):
         """APPEND (RFC 3501 section 6.3.11) of a whole message to `folder`, with these flags and INTERNALDATE."""
         ...
 
+    async def folder_ids(self, names: Sequence[str]) -> dict[str, str]:
+        """The server's id of each of these folders that a rename keeps (STATUS MAILBOXID, RFC 8474, or Dovecot's
+        STATUS X-GUID), by name; empty when the server offers neither."""
+        ...
+
     async def watch_everywhere(self) -> bool:
         """Asks the server to report, while this session waits, changes in every folder of the account and folders
         made, renamed or deleted (NOTIFY, RFC 5465); False when it cannot, and only the folder waited on is

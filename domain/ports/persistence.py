@@ -259,8 +259,16 @@ class WebhookRepository(Protocol):
         and a delivery whose dispatcher died is due again when the lease ends."""
         ...
 
-    async def finish_attempts(self, deliveries: Sequence[Delivery], attempts: Sequence[DeliveryAttempt]) -> None:
-        """Saves the deliveries' new status, attempt counts and due times, and the attempts made."""
+    async def finish_attempts(
+        self,
+        deliveries: Sequence[Delivery],
+        attempts: Sequence[DeliveryAttempt],
+        claimed_until: datetime | None = None,
+    ) -> set[UUID]:
+        """Saves the deliveries' new status, attempt counts and due times, and the attempts made; returns the ids
+        of the deliveries saved. Given `claimed_until`, the end of the claim they were tried under, only those
+        still pending under that very claim are saved (with their attempts): a dispatcher whose claim ran out and
+        was taken over, or whose endpoint was deleted or disabled meanwhile, changes nothing."""
         ...
 
     async def fail_pending(self, webhook_id: UUID) -> None:

@@ -510,3 +510,31 @@ async def test_tenants_with_work_are_those_with_a_due_delivery_or_an_endpoint_be
         await commit_events(make_uow, event(owner), event(owner))
     async with make_uow() as uow:
         assert await uow.webhooks.tenants_with_work(NOW) == sorted([due.id, behind.id])
+
+
+async def test_an_outcome_is_saved_only_under_the_claim_it_was_tried_under(make_uow: Factory) -> None:
+    """A dispatcher whose claim ran out and was taken over finishes late: what it saves must not undo the newer
+    outcome (a delivery put back to pending would be sent again)."""
+    acme = await tenant(make_uow)
+    hook = webhook(acme)
+    item = delivery(hook, 1, NOW)
+    await add_webhooks(make_uow, hook, deliveries=(item,))
+    [slow] = await claim(make_uow, acme, NOW)
+    later = NOW + timedelta(minutes=1)
+    [fast] = await claim(make_uow, acme, later)
+    async with make_uow() as uow:
+        done = replace(fast, attempts=1, status=DeliveryStatus.DELIVERED, next_attempt_at=None)
+        assert await uow.webhooks.finish_attempts(
+            [done], [attempt(fast, 1, AttemptOutcome(200, 3), None)], fast.next_attempt_at
+        ) == {item.id}
+        await uow.commit()
+    async with make_uow() as uow:
+        failed = replace(slow, attempts=1, next_attempt_at=later)
+        saved = await uow.webhooks.finish_attempts(
+            [failed], [attempt(slow, 1, AttemptOutcome(None, 60_000, "timed out"), later)], slow.next_attempt_at
+        )
+        await uow.commit()
+    assert saved == set()
+    async with make_uow() as uow:
+        assert [a.outcome.status_code for a in await uow.webhooks.attempts(acme.id, hook.id, None, 10)] == [200]
+        assert await uow.webhooks.next_due(acme.id) is None

@@ -229,6 +229,8 @@ async def test_mail_reaches_a_signed_webhook_the_feed_and_the_stream_and_each_ch
     for user in (HENRY, IVY):
         empty(mail, user)
     henry = imap_as(mail, HENRY)
+    for left_over in ("Projects", "Projects-2026"):
+        henry.delete(left_over)  # by a run that failed; NO when there is none
     for n in range(500):  # old mail, there before the account is added
         henry.append("INBOX", "", imaplib.Time2Internaldate(time.time()), f"Subject: old {n}\r\n\r\nold\r\n".encode())
     async with httpx.AsyncClient(base_url=stack.base, timeout=30) as client:
@@ -331,6 +333,18 @@ async def test_mail_reaches_a_signed_webhook_the_feed_and_the_stream_and_each_ch
         await until(lambda: _have(resumed, len(after_created)), 15, "the resumed stream")
         assert [e["id"] for e in resumed] == [e["cursor"] for e in after_created]
         again.cancel()
+
+        # Another client renames a folder with mail in it: the same folder and messages under a new name.
+        henry.create("Projects")
+        henry.append("Projects", "", imaplib.Time2Internaldate(time.time()), b"Subject: plan\r\n\r\nplan\r\n")
+        [made] = await until(lambda: kinds_after(deleted["cursor"], "mailbox.created"), 60, "the new folder")
+        [planned] = await until(lambda: kinds_after(made["cursor"], "message.created"), 60, "the folder's mail")
+        henry.rename("Projects", "Projects-2026")
+        [renamed] = await until(lambda: kinds_after(planned["cursor"], "mailbox.renamed"), 60, "the rename")
+        assert renamed["data"]["mailbox"]["id"] == made["data"]["mailbox"]["id"]
+        assert (renamed["data"]["mailbox"]["name"], renamed["data"]["old_name"]) == ("Projects-2026", "Projects")
+        assert not await kinds_after(planned["cursor"], "mailbox.deleted", "message.deleted", "message.created")
+        henry.delete("Projects-2026")
 
         # Tenant B heard only of its own account, and A of nothing of B's.
         b_feed = await until(lambda: changes(client, b, "0"), 60, "tenant B's first sync")

@@ -263,3 +263,20 @@ async def test_a_tenant_has_at_most_fifty_endpoints() -> None:
     with pytest.raises(Conflict):
         await world.webhook(world.alice)
     assert await world.webhook(principal()), "another tenant has its own fifty"
+
+
+async def test_a_dispatcher_whose_claim_ran_out_changes_nothing_when_it_finishes_late() -> None:
+    world = World()
+    webhook_id = await world.webhook(world.alice)
+    await world.record(world.alice)
+    slow = world.dispatch()
+    await slow._fan_out(world.alice.tenant_id)
+    claimed = await slow._claim(world.alice.tenant_id)
+    world.fakes.clock.advance(world.settings.lease)  # its receiver hangs past the lease
+    assert await world.dispatch()(world.alice.tenant_id) == 1, "another dispatcher took the claim over"
+    world.receivers.answer(URL, AttemptOutcome(None, 15_000, "timed out"))
+    assert await slow._deliver(world.alice.tenant_id, claimed) == 0
+    [delivery] = world.deliveries()
+    assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1), "not put back to pending"
+    attempts = await ListDeliveries(world.fakes.uow)(world.alice, webhook_id, None, 50)
+    assert [a.outcome.status_code for a in attempts] == [200]

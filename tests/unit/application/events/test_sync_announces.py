@@ -108,6 +108,7 @@ async def test_a_uidvalidity_rebuild_does_not_announce_its_messages_again() -> N
 
 async def test_a_folder_made_after_the_first_sync_is_announced_with_its_mail_and_a_gone_one_too() -> None:
     world = World()
+    world.server.reports_folder_ids = False  # a rename cannot be told from a delete and a create
     account = await world.account()
     world.server.deliver("Old", mail("keep"))
     await world.sync()(account.tenant_id, account.id, "w")
@@ -120,6 +121,25 @@ async def test_a_folder_made_after_the_first_sync_is_announced_with_its_mail_and
     assert events[0].change.data["mailbox"]["id"] == str(old.id)
     assert events[1].change.data["mailbox"]["name"] == "New"
     assert events[2].change.data["message"]["subject"] == "keep"
+
+
+async def test_a_renamed_folder_keeps_its_id_and_mail_and_is_announced_as_renamed() -> None:
+    world = World()
+    account = await world.account()
+    world.server.deliver("Old", mail("keep"))
+    await world.sync()(account.tenant_id, account.id, "w")
+    [old] = [m for m in world.fakes.uow.store.mailboxes.values() if m.name == "Old"]
+    [kept] = world.messages("Old")
+    fetched = world.server.bodies_fetched
+    world.server.folders["New"] = world.server.folders.pop("Old")
+    await world.sync()(account.tenant_id, account.id, "w")
+
+    events = (await log_of(world, account.tenant_id))[1:]
+    assert types(events) == ["mailbox.renamed"]
+    assert events[0].change.data["mailbox"] == {"id": str(old.id), "name": "New", "role": None}
+    assert events[0].change.data["old_name"] == "Old"
+    assert world.messages("New") == [kept], "the same message, under the same id"
+    assert world.server.bodies_fetched == fetched, "nothing downloaded again"
 
 
 async def test_an_error_episode_is_announced_once_and_its_end_once() -> None:
