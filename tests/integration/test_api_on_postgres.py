@@ -35,9 +35,16 @@ async def settings(
 ) -> AsyncIterator[Settings]:
     """Migrated by the tables' owner; the service connects as its own role, under row-level security. No rate
     limits: these tests poll the API while workers sync and send (at ten a second they once passed 60 a minute
-    on a loaded CI machine); the limits have tests of their own."""
+    on a loaded CI machine); the limits have tests of their own. No inbox watches: a new account is watched at
+    once, and the watch's own sync would race the ones these tests ask for and wait on (the watches have tests of
+    their own)."""
     async with migrated_engine("postgres", request, tmp_path):
-        environ = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_DATABASE_URL": app_role_url, **UNLIMITED}
+        environ = {
+            "MAILROOM_DATA_DIR": str(tmp_path),
+            "MAILROOM_DATABASE_URL": app_role_url,
+            "MAILROOM_IDLE_ENABLED": "false",
+            **UNLIMITED,
+        }
         environ |= extra_settings
         yield load_settings(environ)
 

@@ -340,6 +340,9 @@ async def test_mail_reaches_a_signed_webhook_the_feed_and_the_stream_and_each_ch
         [made] = await until(lambda: kinds_after(deleted["cursor"], "mailbox.created"), 60, "the new folder")
         [planned] = await until(lambda: kinds_after(made["cursor"], "message.created"), 60, "the folder's mail")
         henry.rename("Projects", "Projects-2026")
+        # Asked for, not left to the watch: a NOTIFY report that reaches the watch between two IDLEs is dropped by
+        # aioimaplib (a known gap); the next change, or the schedule, brings the rename then.
+        await client.post(f"/api/sync/imap/{account['id']}", headers=a)
         [renamed] = await until(lambda: kinds_after(planned["cursor"], "mailbox.renamed"), 60, "the rename")
         assert renamed["data"]["mailbox"]["id"] == made["data"]["mailbox"]["id"]
         assert (renamed["data"]["mailbox"]["name"], renamed["data"]["old_name"]) == ("Projects-2026", "Projects")

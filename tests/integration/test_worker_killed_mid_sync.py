@@ -46,6 +46,7 @@ def env(postgres_url: str, redis_url: str, tmp_path: Path) -> dict[str, str]:
         "MAILROOM_JOB_REDELIVERY_SECONDS": str(REDELIVERY_SECONDS),
         "MAILROOM_SEND_LEASE_SECONDS": str(LEASE_SECONDS),
         "MAILROOM_MAIL_TIMEOUT_SECONDS": "2",
+        "MAILROOM_IDLE_ENABLED": "false",  # workers watch inboxes, and a watch's sync would race the one cut here
     }
 
 
