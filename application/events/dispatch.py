@@ -21,6 +21,9 @@ from domain.webhooks import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryS
 
 log = logging.getLogger("mailroom.webhooks")
 
+PRUNED = "the event was pruned from the change log"
+"""An outcome no retry can change: the delivery fails without disabling the endpoint."""
+
 
 class DispatchWebhooks:
     """One tenant's pass: returns how many deliveries succeeded. Several may run at once for one tenant (a
@@ -122,7 +125,7 @@ class DispatchWebhooks:
         async def one(delivery: Delivery) -> tuple[Delivery, AttemptOutcome]:
             event = events.get(delivery.sequence)
             if event is None:
-                return delivery, AttemptOutcome(None, 0, "the event was pruned from the change log")
+                return delivery, AttemptOutcome(None, 0, PRUNED)
             async with limit, tenant_limit:
                 return delivery, await self._transport.deliver(webhook.url, secret, event, self._clock.now())
 
@@ -147,7 +150,7 @@ class DispatchWebhooks:
             if outcome.succeeded:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.DELIVERED, None
                 succeeded += 1
-            elif webhook is None or not webhook.enabled or outcome.error == "the event was pruned from the change log":
+            elif webhook is None or not webhook.enabled or outcome.error == PRUNED:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
             elif outcome.gone:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None

@@ -5,6 +5,8 @@ import asyncio
 import imaplib
 import smtplib
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from email.message import EmailMessage
 from pathlib import Path
 from uuid import uuid4
@@ -38,6 +40,25 @@ class RealImapSessions(Provider):
         return AioimaplibConnector(policy)
 
 
+@asynccontextmanager
+async def watched(
+    tmp_path: Path, mail: dict[str, str], user: str
+) -> AsyncIterator[tuple[AsyncTestClient[Litestar], dict[str, str], str]]:
+    """The app on the fakes but for real IMAP sessions, a user logged in, and an account for `user` on the local
+    Dovecot, which the app watches from its creation: (client, auth header, account id)."""
+    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), **SLOW_ROUNDS, **UNLIMITED})
+    app: Litestar = create_app(MemoryProvider(), RealImapSessions(), settings=settings)
+    async with AsyncTestClient(app) as client:
+        async with app.state.dishka_container() as container:
+            await (await container.get(RegisterUser))(NewUser("acme", "a@acme.test", PASSWORD))
+        login = {"tenant": "acme", "email": "a@acme.test", "password": PASSWORD}
+        auth = {"Authorization": f"Bearer {(await client.post('/api/auth/login', json=login)).json()['access_token']}"}
+        server = {"host": mail["MAILROOM_TEST_MAIL_HOST"], "port": int(mail["MAILROOM_TEST_IMAP_PORT"])}
+        login_data = {"security": "none", "username": f"{user}@example.test", "password": f"{user}-password-1"}
+        body = {"name": user, "email": f"{user}@example.test", "imap": server | login_data, "smtp": server | login_data}
+        yield client, auth, (await client.post("/api/accounts", json=body, headers=auth)).json()["id"]
+
+
 def send(mail: dict[str, str], subject: str) -> None:
     message = EmailMessage()
     message["From"], message["To"], message["Subject"] = "alice@example.test", "bob@example.test", subject
@@ -48,18 +69,7 @@ def send(mail: dict[str, str], subject: str) -> None:
 
 async def test_a_delivered_message_appears_within_5_seconds(tmp_path: Path) -> None:
     mail = mail_server_settings()
-    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), **SLOW_ROUNDS, **UNLIMITED})
-    app: Litestar = create_app(MemoryProvider(), RealImapSessions(), settings=settings)
-    async with AsyncTestClient(app) as client:
-        async with app.state.dishka_container() as container:
-            await (await container.get(RegisterUser))(NewUser("acme", "a@acme.test", PASSWORD))
-        login = {"tenant": "acme", "email": "a@acme.test", "password": PASSWORD}
-        auth = {"Authorization": f"Bearer {(await client.post('/api/auth/login', json=login)).json()['access_token']}"}
-        server = {"host": mail["MAILROOM_TEST_MAIL_HOST"], "port": int(mail["MAILROOM_TEST_IMAP_PORT"])}
-        login_data = {"security": "none", "username": "bob@example.test", "password": "bob-password-1"}
-        body = {"name": "Bob", "email": "bob@example.test", "imap": server | login_data, "smtp": server | login_data}
-        account_id = (await client.post("/api/accounts", json=body, headers=auth)).json()["id"]
-
+    async with watched(tmp_path, mail, "bob") as (client, auth, account_id):
         before = -1
         for _ in range(200):
             status = (await client.get(f"/api/sync/status/{account_id}", headers=auth)).json()
@@ -84,18 +94,7 @@ async def folder_count(client: AsyncTestClient[Litestar], account_id: str, auth:
 
 async def test_mail_another_client_files_in_another_folder_appears_through_notify(tmp_path: Path) -> None:
     mail = mail_server_settings()
-    settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), **SLOW_ROUNDS, **UNLIMITED})
-    app: Litestar = create_app(MemoryProvider(), RealImapSessions(), settings=settings)
-    async with AsyncTestClient(app) as client:
-        async with app.state.dishka_container() as container:
-            await (await container.get(RegisterUser))(NewUser("acme", "a@acme.test", PASSWORD))
-        login = {"tenant": "acme", "email": "a@acme.test", "password": PASSWORD}
-        auth = {"Authorization": f"Bearer {(await client.post('/api/auth/login', json=login)).json()['access_token']}"}
-        server = {"host": mail["MAILROOM_TEST_MAIL_HOST"], "port": int(mail["MAILROOM_TEST_IMAP_PORT"])}
-        login_data = {"security": "none", "username": "dave@example.test", "password": "dave-password-1"}
-        body = {"name": "Dave", "email": "dave@example.test", "imap": server | login_data, "smtp": server | login_data}
-        account_id = (await client.post("/api/accounts", json=body, headers=auth)).json()["id"]
-
+    async with watched(tmp_path, mail, "dave") as (client, auth, account_id):
         before = -1
         for _ in range(200):
             before = await folder_count(client, account_id, auth, "Archive")
