@@ -4,12 +4,10 @@ from uuid import UUID
 
 from domain.audit import AuditAction, AuditEvent, RequestOrigin
 from domain.auth import Principal
-from domain.errors import PermissionDenied
 from domain.ids import new_id
 from domain.pagination import Page, PageRequest
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
-from domain.tenants import Role
 
 
 class Auditor:
@@ -47,7 +45,6 @@ class ListAuditEvents:
         self._uow = uow
 
     async def __call__(self, principal: Principal, page: PageRequest) -> Page[AuditEvent]:
-        if principal.role is not Role.ADMIN:
-            raise PermissionDenied("only an admin of the tenant may read its audit trail")
+        principal.require_admin()
         async with self._uow as uow:
             return await uow.audit.list(principal.tenant_id, page)

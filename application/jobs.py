@@ -24,6 +24,7 @@ SEARCH_INDEX_TASK = "catch_up_search_index"
 COLLECT_BLOBS_TASK = "collect_blobs"
 WEBHOOK_SWEEP_TASK = "enqueue_webhook_work"
 PRUNE_CHANGES_TASK = "prune_changes"
+PRUNE_SESSIONS_TASK = "prune_sessions"
 
 _TRUE, _FALSE = "true", "false"
 

@@ -2,8 +2,8 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from uuid import UUID
 
+from domain.auth import Principal
 from domain.errors import InvalidInput
 from domain.limits import Limit, LoginCounts, LoginLimits, RateDecision, TooManyRequests, WindowCount, client_bucket
 from domain.ports.runtime import Clock, RateCounter
@@ -38,8 +38,11 @@ class LimitRequests:
         self._limits = limits
         self._clock = clock
 
-    async def for_user(self, user_id: UUID) -> RateDecision:
-        decision = await self._count(f"user:{user_id}", self._limits.api, self._now())
+    async def for_caller(self, principal: Principal) -> RateDecision:
+        """Each API key counts on its own, apart from its user's sessions: one busy automation does not lock its
+        user out, nor does a user share a budget with every key they made."""
+        bucket = f"key:{principal.key_id}" if principal.key_id else f"user:{principal.user_id}"
+        decision = await self._count(bucket, self._limits.api, self._now())
         if not decision.allowed:
             raise TooManyRequests("too many requests", decision)
         return decision

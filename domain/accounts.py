@@ -74,6 +74,9 @@ class MailAccount:
     sync_interval_seconds: int = 300
     server_saves_sent: bool = False
     aliases: tuple[str, ...] = ()
+    owner_id: UUID | None = None
+    """The user whose account it is (domain.access); None only for an account whose owner was removed outside
+    the API: then only admins reach it."""
 
     def may_send_as(self, address: str) -> bool:
         """A draft's From must be the account's own address or one of its aliases: the SMTP server is not

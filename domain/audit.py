@@ -17,6 +17,17 @@ class AuditAction(StrEnum):
     WEBHOOK_CREATED = "webhook.created"
     WEBHOOK_UPDATED = "webhook.updated"
     WEBHOOK_DELETED = "webhook.deleted"
+    ACCOUNT_OWNER_CHANGED = "account.owner_changed"
+    GRANT_CHANGED = "grant.changed"
+    GRANT_DELETED = "grant.deleted"
+    USER_CREATED = "user.created"
+    USER_UPDATED = "user.updated"
+    USER_DELETED = "user.deleted"
+    PASSWORD_CHANGED = "password.changed"  # noqa: S105 - an action name
+    LOGOUT = "session.logout"
+    REFRESH_REUSED = "session.refresh_reused"
+    KEY_CREATED = "api_key.created"
+    KEY_DELETED = "api_key.deleted"
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,8 @@ class MessageQuery:
     tenant_id: UUID
     account_id: UUID | None = None
     mailbox_id: UUID | None = None
+    within_accounts: frozenset[UUID] | None = None
+    """Only messages of these accounts: the ones a member reaches (domain.access); None for every account."""
     text: str | None = None
     sender: str | None = None
     recipient: str | None = None

@@ -43,3 +43,5 @@ class User:
     password_hash: str
     role: Role
     created_at: datetime | None = None
+    disabled: bool = False
+    """A disabled user cannot sign in, and their sessions and API keys stop working."""

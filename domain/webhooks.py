@@ -69,6 +69,9 @@ class Webhook:
     cursor: int
     enabled: bool = True
     disabled_reason: str | None = None
+    owner_id: UUID | None = None
+    """Who made it: a member's endpoint receives only events of the accounts that member reaches when the event
+    is fanned out; an admin's (and one whose maker is gone) receives the whole tenant's."""
 
     def wants(self, change: Change) -> bool:
         return self.enabled and self.wanted.matches(change)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from taskiq import AsyncBroker
 
 from adapters.auth.jwt_issuer import JwtConfig, JwtTokenIssuer
+from adapters.auth.revocations import LocalRevokedSessions, RedisRevokedSessions
 from adapters.blobs.local_folder import LocalFolderBlobStore
 from adapters.correlation import current_request_id
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
@@ -48,6 +49,8 @@ from adapters.smtp.pool import ConnectionPool
 from adapters.smtp.sender import SmtpMailSender
 from adapters.system_clock import SystemClock
 from adapters.webhooks.transport import AiohttpWebhookTransport
+from application.access.grants import DeleteGrant, ListGrants, PutGrant
+from application.access.keys import CreateApiKey, DeleteApiKey, ListApiKeys
 from application.accounts.check_secrets import CheckStoredSecrets
 from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
@@ -56,8 +59,16 @@ from application.accounts.rotate_keys import RotateEncryptionKeys
 from application.accounts.update import UpdateMailAccount
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor, ListAuditEvents
-from application.auth.authenticate import Authenticate
+from application.auth.authenticate import Authenticate, StillSignedIn
 from application.auth.login import Login
+from application.auth.sessions import (
+    Logout,
+    PruneSessions,
+    Refresh,
+    RememberRevokedSessions,
+    Sessions,
+    SessionSettings,
+)
 from application.blobs.collect import CollectBlobs
 from application.compose.content import DraftWriter
 from application.compose.deliver import DeliverDraft
@@ -93,6 +104,7 @@ from application.sync.settings import SyncSettings
 from application.sync.status import GetSyncStatus
 from application.sync.sync_account import SyncAccount
 from application.sync.watch import WatchInbox
+from application.users.admin import ChangePassword, CreateUser, DeleteUser, GetUser, ListUsers, UpdateUser
 from application.users.register import RegisterUser
 from domain.accounts import TransportPolicy
 from domain.audit import RequestOrigin
@@ -101,7 +113,7 @@ from domain.ports.html import HtmlSanitizer
 from domain.ports.mail import ImapConnector, ImapLoginCheck, MailSender, MessageComposer, MessageParser
 from domain.ports.persistence import ReadHandOn, TenantScope, UnitOfWork
 from domain.ports.runtime import Clock, Doorbell, HealthProbe, JobQueue, RateCounter
-from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
+from domain.ports.security import CredentialCipher, PasswordHasher, RevokedSessions, TokenIssuer
 from domain.ports.storage import BlobStore
 from domain.ports.webhooks import WebhookTransport
 from domain.webhooks import RetrySchedule
@@ -168,6 +180,25 @@ class SecurityProvider(Provider):
             lifetime=timedelta(seconds=settings.jwt_lifetime_seconds),
         )
         return JwtTokenIssuer(config, clock)
+
+    @provide
+    async def revoked_sessions(self, settings: Settings, clock: Clock) -> AsyncIterator[RevokedSessions]:
+        """In Redis when there is one, so that every API process refuses an ended session at once; else in this
+        process, the only one serving the API then. Kept as long as an access token lives, and a little more
+        for the issuer's leeway."""
+        keep = timedelta(seconds=settings.jwt_lifetime_seconds + 60)
+        if settings.redis_url is None:
+            yield LocalRevokedSessions(clock, keep)
+            return
+        revoked = RedisRevokedSessions.for_database(settings.redis_url, keep)
+        yield revoked
+        await revoked.close()
+
+    @provide
+    def session_settings(self, settings: Settings) -> SessionSettings:
+        return SessionSettings(refresh_lifetime=timedelta(seconds=settings.refresh_lifetime_seconds))
+
+    sessions = provide(Sessions)
 
 
 class MailProvider(Provider):
@@ -368,6 +399,29 @@ class UseCaseProvider(Provider):
 
     login = provide(Login)
     authenticate = provide(Authenticate)
+    still_signed_in = provide(StillSignedIn)
+    prune_sessions = provide(PruneSessions)
+
+    @provide
+    def remember_revoked(
+        self, uow: UnitOfWork, sessions: Sessions, clock: Clock, settings: Settings
+    ) -> RememberRevokedSessions:
+        return RememberRevokedSessions(uow, sessions, clock, timedelta(seconds=settings.jwt_lifetime_seconds + 60))
+
+    refresh = provide(Refresh)
+    logout = provide(Logout)
+    change_password = provide(ChangePassword)
+    list_users = provide(ListUsers)
+    get_user = provide(GetUser)
+    create_user = provide(CreateUser)
+    update_user = provide(UpdateUser)
+    delete_user = provide(DeleteUser)
+    create_api_key = provide(CreateApiKey)
+    list_api_keys = provide(ListApiKeys)
+    delete_api_key = provide(DeleteApiKey)
+    list_grants = provide(ListGrants)
+    put_grant = provide(PutGrant)
+    delete_grant = provide(DeleteGrant)
     register_user = provide(RegisterUser)
     create_account = provide(CreateMailAccount)
     get_account = provide(GetMailAccount)

@@ -20,7 +20,8 @@ log = logging.getLogger("mailroom.settings")
 PREFIX = "MAILROOM_"
 MIN_JWT_SECRET_LENGTH = 32
 MAX_JWT_LIFETIME_SECONDS = 24 * 3600
-"""Access tokens cannot be revoked: a stolen one is good until it expires, so a day at most."""
+"""An access token is checked without the database: a stolen one is good until it expires or its session is
+ended, so a day at most."""
 _SECRET_FIELDS = ("jwt_secret", "encryption_keys", "database_url", "migration_database_url", "redis_url")
 
 
@@ -39,7 +40,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     jwt_secret: str = ""
     jwt_issuer: str = "mailroom"
     jwt_audience: str = "mailroom-api"
-    jwt_lifetime_seconds: Annotated[int, msgspec.Meta(ge=60, le=MAX_JWT_LIFETIME_SECONDS)] = 3600
+    jwt_lifetime_seconds: Annotated[int, msgspec.Meta(ge=60, le=MAX_JWT_LIFETIME_SECONDS)] = 900
+    refresh_lifetime_seconds: Annotated[int, msgspec.Meta(ge=300, le=365 * 86400)] = 30 * 86400
     encryption_keys: str = ""
     allow_private_mail_hosts: bool | None = None
     allow_plaintext_mail: bool | None = None

@@ -1,5 +1,5 @@
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import jwt
@@ -8,9 +8,10 @@ from domain.auth import IssuedToken, TokenClaims
 from domain.errors import AuthenticationFailed
 from domain.ports.runtime import Clock
 from domain.ports.security import TokenIssuer
+from domain.tenants import Role
 
 _ALGORITHM = "HS256"
-_REQUIRED = ["sub", "tenant", "iat", "nbf", "exp", "iss", "aud"]
+_REQUIRED = ["sub", "tenant", "role", "sid", "iat", "nbf", "exp", "iss", "aud"]
 _OPTIONS: jwt.types.Options = {
     "require": _REQUIRED,
     "verify_exp": False,  # exp, nbf and iat are checked against the Clock port below
@@ -28,18 +29,22 @@ class JwtConfig:
 
 
 class JwtTokenIssuer(TokenIssuer):
-    """HS256 access tokens checked as RFC 8725 advises: one pinned algorithm, iss, aud, exp and nbf."""
+    """HS256 access tokens checked as RFC 8725 advises: one pinned algorithm, iss, aud, exp and nbf. A token
+    carries its user's role and session (`sid`), so a request is authenticated without the database; a role change
+    ends the user's sessions, and an ended session is refused through the revocation list (RevokedSessions)."""
 
     def __init__(self, config: JwtConfig, clock: Clock, leeway: timedelta = timedelta(seconds=10)) -> None:
         self._config = config
         self._clock = clock
         self._leeway = leeway
 
-    def issue(self, user_id: UUID, tenant_id: UUID) -> IssuedToken:
+    def issue(self, user_id: UUID, tenant_id: UUID, role: Role, session_id: UUID) -> IssuedToken:
         now = self._clock.now()
         claims = {
             "sub": str(user_id),
             "tenant": str(tenant_id),
+            "role": role.value,
+            "sid": str(session_id),
             "iat": now,
             "nbf": now,
             "exp": now + self._config.lifetime,
@@ -62,14 +67,20 @@ class JwtTokenIssuer(TokenIssuer):
             self._check_time_window(
                 _numeric_date(claims["iat"]), _numeric_date(claims["nbf"]), _numeric_date(claims["exp"])
             )
-            return TokenClaims(user_id=UUID(claims["sub"]), tenant_id=UUID(claims["tenant"]))
+            return TokenClaims(
+                user_id=UUID(claims["sub"]),
+                tenant_id=UUID(claims["tenant"]),
+                role=Role(claims["role"]),
+                session_id=UUID(claims["sid"]),
+                expires_at=datetime.fromtimestamp(claims["exp"], UTC),
+            )
         except (jwt.InvalidTokenError, ValueError, TypeError, AttributeError):
             raise AuthenticationFailed("invalid or expired token") from None
 
     def _check_time_window(self, issued: int, not_before: int, expires: int) -> None:
         """exp and nbf are checked against the injected clock (pyjwt would read the wall clock). A token lives at
-        most the configured lifetime from when it was issued, whatever its own exp says: tokens cannot be revoked,
-        so their lifetime is the only bound on a stolen one."""
+        most the configured lifetime from when it was issued, whatever its own exp says: a stolen token whose
+        session nobody ended is bounded by that lifetime alone."""
         now = self._clock.now().timestamp()
         leeway = self._leeway.total_seconds()
         if now >= expires + leeway or now < not_before - leeway or now < issued - leeway:

@@ -31,6 +31,7 @@ def search(messages: Iterable[Message], query: MessageQuery, page: PageAfter) ->
 def _matches(message: Message, query: MessageQuery) -> bool:
     checks = [
         query.account_id is None or message.account_id == query.account_id,
+        query.within_accounts is None or message.account_id in query.within_accounts,
         query.mailbox_id is None or message.mailbox_id == query.mailbox_id,
         query.unread is None or message.flags.seen != query.unread,
         query.flagged is None or message.flags.flagged == query.flagged,

@@ -1,5 +1,6 @@
 from collections.abc import Sequence
 from dataclasses import replace
+from datetime import UTC, datetime
 from uuid import UUID
 
 from adapters.memory.store import MemoryStore
@@ -7,7 +8,7 @@ from domain.accounts import MailAccount
 from domain.errors import Conflict
 from domain.pagination import Page, PageRequest
 from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
-from domain.tenants import Tenant, User
+from domain.tenants import Role, Tenant, User
 
 
 class MemoryTenantRepository(TenantRepository):
@@ -24,6 +25,10 @@ class MemoryTenantRepository(TenantRepository):
         if await self.get_by_slug(tenant.slug) is not None:
             raise Conflict(f"tenant {tenant.slug} already exists")
         self._store.tenants[tenant.id] = tenant
+
+    async def lock(self, tenant_id: UUID) -> None:
+        """Nothing to do: one event loop, and a unit of work here has no await between its reads and writes that
+        another could slip into unnoticed (the snapshot rolls back a unit of work as a whole)."""
 
 
 class MemoryUserRepository(UserRepository):
@@ -42,6 +47,45 @@ class MemoryUserRepository(UserRepository):
             raise Conflict(f"{user.email} already has a login in this tenant")
         self._store.users[user.id] = user
 
+    async def list(self, tenant_id: UUID, page: PageRequest) -> Page[User]:
+        users = sorted(
+            (u for u in self._store.users.values() if u.tenant_id == tenant_id),
+            key=lambda u: (u.created_at or datetime.min.replace(tzinfo=UTC), u.id),
+        )
+        return Page(items=users[page.offset : page.offset + page.limit], total=len(users))
+
+    async def update(self, user: User) -> None:
+        stored = self._store.users.get(user.id)
+        if stored is not None and stored.tenant_id == user.tenant_id:
+            self._store.users[user.id] = replace(user)
+
+    async def delete(self, tenant_id: UUID, user_id: UUID) -> bool:
+        """With the user go their grants, sessions, refresh tokens, API keys and webhooks, as the database's
+        cascades do; an account they still own is left without an owner."""
+        stored = self._store.users.get(user_id)
+        if stored is None or stored.tenant_id != tenant_id:
+            return False
+        store = self._store
+        del store.users[user_id]
+        store.grants = {k: g for k, g in store.grants.items() if g.user_id != user_id}
+        store.sessions = {k: s for k, s in store.sessions.items() if s.user_id != user_id}
+        store.refresh_tokens = {k: t for k, t in store.refresh_tokens.items() if t.user_id != user_id}
+        store.api_keys = {k: a for k, a in store.api_keys.items() if a.user_id != user_id}
+        gone = {w.id for w in store.webhooks.values() if w.owner_id == user_id}
+        store.webhooks = {k: w for k, w in store.webhooks.items() if k not in gone}
+        store.deliveries = {k: d for k, d in store.deliveries.items() if d.webhook_id not in gone}
+        store.attempts = {k: a for k, a in store.attempts.items() if a.webhook_id not in gone}
+        for account in [a for a in store.accounts.values() if a.owner_id == user_id]:
+            store.accounts[account.id] = replace(account, owner_id=None)
+        return True
+
+    async def count_admins(self, tenant_id: UUID) -> int:
+        return sum(
+            1
+            for u in self._store.users.values()
+            if u.tenant_id == tenant_id and u.role is Role.ADMIN and not u.disabled
+        )
+
 
 class MemoryMailAccountRepository(MailAccountRepository):
     """`touched` as in the SQL store: accounts added, deleted or whose IMAP login changed, for the doorbell."""
@@ -54,12 +98,18 @@ class MemoryMailAccountRepository(MailAccountRepository):
         account = self._store.accounts.get(account_id)
         return replace(account) if account and account.tenant_id == tenant_id else None
 
-    async def list(self, tenant_id: UUID, page: PageRequest) -> Page[MailAccount]:
+    async def list(self, tenant_id: UUID, page: PageRequest, only: frozenset[UUID] | None = None) -> Page[MailAccount]:
         owned = sorted(
-            (a for a in self._store.accounts.values() if a.tenant_id == tenant_id),
+            (a for a in self._store.accounts.values() if a.tenant_id == tenant_id and (only is None or a.id in only)),
             key=lambda a: (a.created_at, a.id),
         )
         return Page(items=owned[page.offset : page.offset + page.limit], total=len(owned))
+
+    async def hand_over(self, tenant_id: UUID, from_user: UUID, to_user: UUID) -> int:
+        moved = [a for a in self._store.accounts.values() if a.tenant_id == tenant_id and a.owner_id == from_user]
+        for account in moved:
+            self._store.accounts[account.id] = replace(account, owner_id=to_user)
+        return len(moved)
 
     async def email_taken(self, tenant_id: UUID, email: str, *, excluding: UUID | None = None) -> bool:
         return any(
@@ -94,6 +144,7 @@ class MemoryMailAccountRepository(MailAccountRepository):
         store.mailboxes = {k: v for k, v in store.mailboxes.items() if v.account_id != account_id}
         store.messages = {k: v for k, v in store.messages.items() if v.account_id != account_id}
         store.drafts = {k: v for k, v in store.drafts.items() if v.account_id != account_id}
+        store.grants = {k: v for k, v in store.grants.items() if v.account_id != account_id}
         store.syncs.pop(account_id, None)
         return True
 

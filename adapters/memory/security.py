@@ -2,12 +2,14 @@
 
 import base64
 import json
+from datetime import UTC, datetime
 from uuid import UUID
 
 from domain.accounts import EncryptedSecret
 from domain.auth import IssuedToken, TokenClaims
 from domain.errors import AuthenticationFailed, DependencyUnavailable
 from domain.ports.security import CredentialCipher, PasswordHasher, TokenIssuer
+from domain.tenants import Role
 
 
 class PlainPasswordHasher(PasswordHasher):
@@ -50,8 +52,9 @@ class OpaqueTokenIssuer(TokenIssuer):
     def __init__(self) -> None:
         self._issued: set[str] = set()
 
-    def issue(self, user_id: UUID, tenant_id: UUID) -> IssuedToken:
-        token = json.dumps({"sub": str(user_id), "tenant": str(tenant_id), "n": len(self._issued)})
+    def issue(self, user_id: UUID, tenant_id: UUID, role: Role, session_id: UUID) -> IssuedToken:
+        claims = {"sub": str(user_id), "tenant": str(tenant_id), "role": role.value, "sid": str(session_id)}
+        token = json.dumps(claims | {"n": len(self._issued)})
         self._issued.add(token)
         return IssuedToken(access_token=token, expires_in=3600)
 
@@ -59,4 +62,10 @@ class OpaqueTokenIssuer(TokenIssuer):
         if token not in self._issued:
             raise AuthenticationFailed("unknown token")
         claims = json.loads(token)
-        return TokenClaims(user_id=UUID(claims["sub"]), tenant_id=UUID(claims["tenant"]))
+        return TokenClaims(
+            user_id=UUID(claims["sub"]),
+            tenant_id=UUID(claims["tenant"]),
+            role=Role(claims["role"]),
+            session_id=UUID(claims["sid"]),
+            expires_at=datetime.max.replace(tzinfo=UTC),
+        )

@@ -3,6 +3,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from domain.access import ApiKey, Grant, RefreshToken, Session
 from domain.accounts import MailAccount
 from domain.audit import AuditEvent
 from domain.changes import LoggedChange
@@ -21,6 +22,11 @@ class MemoryStore:
     tenants: dict[UUID, Tenant] = field(default_factory=dict)
     users: dict[UUID, User] = field(default_factory=dict)
     accounts: dict[UUID, MailAccount] = field(default_factory=dict)
+    grants: dict[tuple[UUID, UUID], Grant] = field(default_factory=dict)
+    """(account, user) -> grant"""
+    sessions: dict[UUID, Session] = field(default_factory=dict)
+    refresh_tokens: dict[str, RefreshToken] = field(default_factory=dict)
+    api_keys: dict[UUID, ApiKey] = field(default_factory=dict)
     mailboxes: dict[UUID, Mailbox] = field(default_factory=dict)
     messages: dict[tuple[UUID, int], Message] = field(default_factory=dict)
     syncs: dict[UUID, AccountSync] = field(default_factory=dict)

@@ -1,6 +1,11 @@
 from types import TracebackType
 from typing import Self
 
+from adapters.memory.access import (
+    MemoryAccountGrantRepository,
+    MemoryApiKeyRepository,
+    MemorySessionRepository,
+)
 from adapters.memory.audit import MemoryAuditRepository
 from adapters.memory.blobs import MemoryBlobReferences
 from adapters.memory.changes import MemoryChangeLog, MemoryWatchLeaseRepository, MemoryWebhookRepository
@@ -30,6 +35,9 @@ class MemoryUnitOfWork(UnitOfWork):
         self._doorbell = doorbell
         self.tenants = MemoryTenantRepository(self.store)
         self.users = MemoryUserRepository(self.store)
+        self.grants = MemoryAccountGrantRepository(self.store)
+        self.sessions = MemorySessionRepository(self.store)
+        self.api_keys = MemoryApiKeyRepository(self.store)
         self.accounts = self._accounts = MemoryMailAccountRepository(self.store)
         self.mailboxes = MemoryMailboxRepository(self.store)
         self.message_store = MemoryMessageStore(self.store)

@@ -48,6 +48,7 @@ class CreateMailAccount:
             smtp_password=self._cipher.encrypt(new.smtp.password, secret_binding(account_id, "smtp_password")),
             created_at=now,
             updated_at=now,
+            owner_id=principal.user_id,
         )
         async with self._uow as uow:
             if await uow.accounts.email_taken(principal.tenant_id, account.email):

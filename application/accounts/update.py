@@ -5,17 +5,20 @@ from application.accounts.commands import MailAccountChanges
 from application.accounts.read import GetMailAccount
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
+from domain.access import Reach
 from domain.accounts import PLAINTEXT_ALLOWED, MailAccount, MailAccountDetails, TransportPolicy, secret_binding
 from domain.audit import AuditAction
 from domain.auth import Principal
-from domain.errors import Conflict, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
 
 
 class UpdateMailAccount:
-    """Serves both PUT (every field given) and PATCH (some fields given); omitted passwords are kept."""
+    """Serves both PUT (every field given) and PATCH (some fields given); omitted passwords are kept. The account's
+    owner or an admin may change it; only an admin may give it to another owner (`new_owner`), who must be an
+    enabled user of the tenant."""
 
     def __init__(
         self,
@@ -34,9 +37,17 @@ class UpdateMailAccount:
         self._transport = transport
 
     async def __call__(
-        self, principal: Principal, account_id: UUID, changes: MailAccountChanges, *, verify: bool = False
+        self,
+        principal: Principal,
+        account_id: UUID,
+        changes: MailAccountChanges,
+        *,
+        verify: bool = False,
+        new_owner: UUID | None = None,
     ) -> MailAccount:
-        current = await GetMailAccount(self._uow)(principal, account_id)
+        if new_owner is not None:
+            principal.require_admin()
+        current = await GetMailAccount(self._uow)(principal, account_id, Reach.MANAGE)
         details = changes.apply_to(MailAccountDetails.of(current))
         self._transport.check(details)
         if verify:
@@ -55,6 +66,15 @@ class UpdateMailAccount:
             if await uow.accounts.email_taken(principal.tenant_id, details.email, excluding=account_id):
                 raise Conflict(f"an account for {details.email} already exists")
             updated = replace(details.apply_to(stored), updated_at=self._clock.now())
+            if new_owner is not None and new_owner != stored.owner_id:
+                owner = await uow.users.get(new_owner)
+                if owner is None or owner.tenant_id != principal.tenant_id or owner.disabled:
+                    raise InvalidInput("owner_id", "must be an enabled user of this tenant")
+                updated.owner_id = new_owner
+                await uow.grants.delete(principal.tenant_id, account_id, new_owner)  # owning is more than a grant
+                await self._auditor.record(
+                    uow, AuditAction.ACCOUNT_OWNER_CHANGED, principal.tenant_id, principal.user_id, account_id
+                )
             if changes.imap.password is not None:
                 updated.imap_password = self._cipher.encrypt(
                     changes.imap.password, secret_binding(account_id, "imap_password")

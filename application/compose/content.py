@@ -4,8 +4,11 @@ the original message, attachment bytes into the blob store."""
 from typing import TypeVar
 from uuid import UUID
 
+from application.access.reach import reach_of
 from application.compose.commands import ComposeRequest, KeptAttachment, NewAttachment
+from domain.access import AccountReach
 from domain.accounts import MailAccount
+from domain.auth import Principal
 from domain.drafts import DraftAttachment, DraftContent
 from domain.errors import InvalidInput, NotFound, TooLarge
 from domain.ids import new_id
@@ -23,13 +26,16 @@ class DraftWriter:
         self._blobs = blobs
         self._max_bytes = max_message_bytes
 
-    async def originals(self, uow: UnitOfWork, tenant_id: UUID, request: ComposeRequest) -> dict[str, Message]:
-        """The messages a reply or forward names; another tenant's are not found."""
+    async def originals(self, uow: UnitOfWork, principal: Principal, request: ComposeRequest) -> dict[str, Message]:
+        """The messages a reply or forward names; one of an account the caller does not reach (or of another
+        tenant) is not found: forwarding it would read it."""
         found: dict[str, Message] = {}
+        reach: AccountReach | None = None
         for name, message_id in (("in_reply_to", request.in_reply_to), ("forward_of", request.forward_of)):
             if message_id is not None:
-                message = await uow.messages.get(tenant_id, message_id)
-                if message is None:
+                message = await uow.messages.get(principal.tenant_id, message_id)
+                reach = reach or await reach_of(uow, principal)
+                if message is None or reach.of(message.account_id) is None:
                     raise NotFound(f"{name}: message not found")
                 found[name] = message
         return found

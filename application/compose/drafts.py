@@ -3,9 +3,12 @@
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.access.reach import reach_of
+from application.accounts.read import reachable_account
 from application.compose.commands import ComposeRequest
 from application.compose.content import DraftWriter
 from application.messages.read import ShowHtml
+from domain.access import Reach
 from domain.auth import Principal
 from domain.drafts import Draft
 from domain.errors import Conflict, InvalidInput, NotFound
@@ -15,10 +18,13 @@ from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
 
 
-async def owned_draft(uow: UnitOfWork, tenant_id: UUID, draft_id: UUID) -> Draft:
-    draft = await uow.drafts.get(tenant_id, draft_id)
+async def owned_draft(uow: UnitOfWork, principal: Principal, draft_id: UUID) -> Draft:
+    """A draft of an account the caller reaches fully: drafts are the sending side, which a read-only grant does
+    not cover. Otherwise NotFound, or PermissionDenied where the caller reaches the account read-only."""
+    draft = await uow.drafts.get(principal.tenant_id, draft_id)
     if draft is None:
         raise NotFound("draft not found")
+    (await reach_of(uow, principal, draft.account_id)).require(draft.account_id, Reach.FULL, "draft")
     return draft
 
 
@@ -42,10 +48,8 @@ class CreateDraft:
         if request.account_id is None:
             raise InvalidInput("account_id", "is required")
         async with self._uow as uow:
-            account = await uow.accounts.get(principal.tenant_id, request.account_id)
-            if account is None:
-                raise NotFound("mail account not found")
-            originals = await self._writer.originals(uow, principal.tenant_id, request)
+            account = await reachable_account(uow, principal, request.account_id, Reach.FULL)
+            originals = await self._writer.originals(uow, principal, request)
         content = await self._writer.content(request, account, originals)
         now = self._clock.now()
         draft = Draft(new_id(), principal.tenant_id, account.id, content, created_at=now, updated_at=now)
@@ -66,13 +70,11 @@ class UpdateDraft:
 
     async def __call__(self, principal: Principal, draft_id: UUID, request: ComposeRequest) -> DraftView:
         async with self._uow as uow:
-            draft = await owned_draft(uow, principal.tenant_id, draft_id)
+            draft = await owned_draft(uow, principal, draft_id)
             if not draft.editable:
                 raise Conflict(f"a {draft.status} draft cannot be changed")
-            account = await uow.accounts.get(principal.tenant_id, request.account_id or draft.account_id)
-            if account is None:
-                raise NotFound("mail account not found")
-            originals = await self._writer.originals(uow, principal.tenant_id, request)
+            account = await reachable_account(uow, principal, request.account_id or draft.account_id, Reach.FULL)
+            originals = await self._writer.originals(uow, principal, request)
         content = await self._writer.content(request, account, originals, draft.content)
         previous = draft.status
         draft.edit(content, self._clock.now())
@@ -91,7 +93,7 @@ class GetDraft:
 
     async def __call__(self, principal: Principal, draft_id: UUID) -> DraftView:
         async with self._uow as uow:
-            draft = await owned_draft(uow, principal.tenant_id, draft_id)
+            draft = await owned_draft(uow, principal, draft_id)
         return DraftView(draft, await self._show_html(draft.content.html))
 
 
@@ -103,7 +105,7 @@ class DeleteDraft:
 
     async def __call__(self, principal: Principal, draft_id: UUID) -> None:
         async with self._uow as uow:
-            draft = await owned_draft(uow, principal.tenant_id, draft_id)
+            draft = await owned_draft(uow, principal, draft_id)
             draft.require_deletable()
             if not await uow.drafts.delete(principal.tenant_id, draft_id):
                 raise Conflict("the draft is being sent right now")

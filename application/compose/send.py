@@ -49,7 +49,7 @@ class QueueSend:
         if send_at is not None:
             send_at = in_utc("send_at", send_at)
         async with self._uow as uow:
-            draft = await owned_draft(uow, principal.tenant_id, draft_id)
+            draft = await owned_draft(uow, principal, draft_id)
             account = await uow.accounts.get(principal.tenant_id, draft.account_id)
         if _repeated(draft, key):
             return draft
@@ -83,7 +83,7 @@ class QueueSend:
     async def _raced(self, draft_id: UUID, principal: Principal, key: str | None) -> Draft:
         """Another request changed the draft first: the same request with the same key answers its result."""
         async with self._uow as uow:
-            draft = await owned_draft(uow, principal.tenant_id, draft_id)
+            draft = await owned_draft(uow, principal, draft_id)
         if _repeated(draft, key):
             return draft
         raise Conflict("the draft was changed or sent meanwhile")

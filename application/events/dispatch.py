@@ -10,6 +10,7 @@ from datetime import datetime
 from uuid import UUID
 
 from application.events.settings import EventSettings
+from domain.access import EVERYTHING, AccountReach
 from domain.changes import Change, ChangeType, LoggedChange
 from domain.errors import DomainError
 from domain.ids import new_id
@@ -17,9 +18,33 @@ from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
 from domain.ports.webhooks import WebhookTransport
+from domain.tenants import Role
 from domain.webhooks import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 
 log = logging.getLogger("mailroom.webhooks")
+
+NOTHING = AccountReach(everything=False)
+
+
+async def _owner_reach(uow: UnitOfWork, webhook: Webhook) -> AccountReach:
+    """What the endpoint's maker reaches now, as the events are fanned out (domain.access): a member's endpoint
+    receives events of their accounts only, a disabled maker's none (they are skipped, not kept for later)."""
+    if webhook.owner_id is None:
+        return EVERYTHING
+    owner = await uow.users.get(webhook.owner_id)
+    if owner is None or owner.disabled:
+        return NOTHING
+    if owner.role is Role.ADMIN:
+        return EVERYTHING
+    return AccountReach(False, await uow.grants.reach(webhook.tenant_id, owner.id))
+
+
+def _reaches(reach: AccountReach, change: Change) -> bool:
+    """Events of no account (webhook.disabled) go to the admins' endpoints only."""
+    if reach.everything:
+        return True
+    return change.account_id is not None and reach.of(change.account_id) is not None
+
 
 PRUNED = "the event was pruned from the change log"
 """An outcome no retry can change: the delivery fails without disabling the endpoint."""
@@ -65,12 +90,13 @@ class DispatchWebhooks:
                 )
                 if not events:
                     continue
+                reach = await _owner_reach(uow, webhook)
                 now = self._clock.now()
                 deliveries = [
                     Delivery(new_id(), tenant_id, webhook.id, e.sequence, e.change.id, e.change.type.value,
                              DeliveryStatus.PENDING, 0, now, now)
                     for e in events
-                    if webhook.wants(e.change)
+                    if webhook.wants(e.change) and _reaches(reach, e.change)
                 ]  # fmt: skip
                 if await uow.webhooks.advance(webhook.id, webhook.cursor, events[-1].sequence):
                     await uow.webhooks.add_deliveries(deliveries)

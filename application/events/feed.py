@@ -2,12 +2,15 @@
 one kind of cursor, so a client can move between them."""
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
+from application.access.reach import reach_of
+from application.auth.authenticate import StillSignedIn
 from application.events.settings import EventSettings
 from domain.auth import Principal
 from domain.changes import ChangeFilter, CursorExpired, LoggedChange, decode_cursor, encode_cursor
+from domain.errors import NotFound
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import CHANGES_TOPIC, Doorbell
 
@@ -39,6 +42,20 @@ async def _start(uow: UnitOfWork, tenant_id: UUID, since: str | None, field_name
     return sequence, last
 
 
+async def _within_reach(uow: UnitOfWork, principal: Principal, wanted: ChangeFilter) -> ChangeFilter:
+    """A member reads the events of the accounts they reach (domain.access), and an account they name must be
+    one of them; an admin reads the tenant's. Events that belong to no account (webhook.disabled) are the
+    admins'."""
+    reach = await reach_of(uow, principal)
+    if reach.account_ids is None:
+        return wanted
+    if wanted.account_ids is None:
+        return replace(wanted, account_ids=reach.account_ids)
+    if not wanted.account_ids <= reach.account_ids:
+        raise NotFound("mail account not found")
+    return wanted
+
+
 class ListChanges:
     """Oldest first. Without `since`, no items and the current cursor: a client starts from now."""
 
@@ -49,6 +66,7 @@ class ListChanges:
         limit = max(1, min(limit, MAX_PAGE))
         async with self._uow as uow:
             start, end = await _start(uow, principal.tenant_id, since, "since")
+            wanted = await _within_reach(uow, principal, wanted)
             if since is None:
                 return ChangePage([], encode_cursor(end), False)
             items = await uow.changes.after(principal.tenant_id, start, limit + 1, wanted)
@@ -63,17 +81,24 @@ class ListChanges:
 class FollowChanges:
     """The stream: every event after the cursor, then each new one as it is committed. Woken by the doorbell (any
     replica's commit rings it); the log stays the truth, so it also looks of its own accord at every heartbeat.
-    Yields None for a heartbeat."""
+    Yields None for a heartbeat.
 
-    def __init__(self, uow: UnitOfWork, doorbell: Doorbell, settings: EventSettings) -> None:
+    A stream outlives the request that opened it, so what the caller may read is asked again at every look: the
+    accounts they reach now (a grant taken back stops their events), and whether their session or key still
+    holds; the stream ends when it does not, or when the access token expires (the client reconnects with a
+    fresh one and `Last-Event-ID`)."""
+
+    def __init__(self, uow: UnitOfWork, doorbell: Doorbell, settings: EventSettings, signed_in: StillSignedIn) -> None:
         self._uow = uow
         self._doorbell = doorbell
         self._settings = settings
+        self._signed_in = signed_in
 
-    async def start(self, principal: Principal, last_event_id: str | None) -> int:
+    async def start(self, principal: Principal, last_event_id: str | None, wanted: ChangeFilter) -> int:
         """Checked before the stream opens, so an expired cursor is a 410 answer, not a broken stream."""
         async with self._uow as uow:
             start, _ = await _start(uow, principal.tenant_id, last_event_id, "Last-Event-ID")
+            await _within_reach(uow, principal, wanted)
         return start
 
     async def follow(
@@ -83,9 +108,15 @@ class FollowChanges:
         cursor = start
         async with self._doorbell.listen(CHANGES_TOPIC) as listener:
             while True:
+                if not await self._signed_in(principal):
+                    return
                 async with self._uow as uow:
                     end, _ = await uow.changes.position(principal.tenant_id)
-                    items = await uow.changes.after(principal.tenant_id, cursor, MAX_PAGE, wanted)
+                    try:
+                        reachable = await _within_reach(uow, principal, wanted)
+                    except NotFound:  # the account it followed is out of reach now
+                        return
+                    items = await uow.changes.after(principal.tenant_id, cursor, MAX_PAGE, reachable)
                 for item in items:
                     yield item
                     cursor = item.sequence

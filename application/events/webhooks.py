@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from uuid import UUID
 
+from application.access.reach import reach_of
 from application.audit import Auditor
 from domain.audit import AuditAction
 from domain.auth import Principal
@@ -65,11 +66,13 @@ class _Webhooks:
             raise InvalidInput("url", refusal)
         return url
 
-    async def _accounts(self, uow: UnitOfWork, tenant_id: UUID, ids: Sequence[UUID]) -> frozenset[UUID]:
+    async def _accounts(self, uow: UnitOfWork, principal: Principal, ids: Sequence[UUID]) -> frozenset[UUID]:
+        """Accounts the caller reaches: an endpoint may not ask for another member's account's events."""
         if len(ids) > MAX_ACCOUNTS:
             raise InvalidInput("account_ids", f"at most {MAX_ACCOUNTS}")
+        reach = await reach_of(uow, principal)
         for account_id in ids:
-            if await uow.accounts.get(tenant_id, account_id) is None:
+            if reach.of(account_id) is None or await uow.accounts.get(principal.tenant_id, account_id) is None:
                 raise InvalidInput("account_ids", f"no account {account_id}")
         return frozenset(ids)
 
@@ -100,9 +103,7 @@ class CreateWebhook(_Webhooks):
         async with self._uow as uow:
             if len(await uow.webhooks.for_tenant(principal.tenant_id)) >= MAX_WEBHOOKS:
                 raise Conflict(f"a tenant has at most {MAX_WEBHOOKS} webhook endpoints: delete one first")
-            accounts = (
-                None if spec.account_ids is None else await self._accounts(uow, principal.tenant_id, spec.account_ids)
-            )
+            accounts = None if spec.account_ids is None else await self._accounts(uow, principal, spec.account_ids)
             cursor, _ = await uow.changes.position(principal.tenant_id)
             webhook = Webhook(
                 id=webhook_id,
@@ -114,6 +115,7 @@ class CreateWebhook(_Webhooks):
                 created_at=now,
                 updated_at=now,
                 cursor=cursor,
+                owner_id=principal.user_id,
             )
             await uow.webhooks.add(webhook)
             await self._auditor.record(
@@ -124,17 +126,21 @@ class CreateWebhook(_Webhooks):
 
 
 class ListWebhooks:
+    """A member's own endpoints; an admin's list is the tenant's."""
+
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal) -> list[Webhook]:
         async with self._uow as uow:
-            return await uow.webhooks.for_tenant(principal.tenant_id)
+            webhooks = await uow.webhooks.for_tenant(principal.tenant_id)
+        return [w for w in webhooks if principal.is_admin or w.owner_id == principal.user_id]
 
 
 async def _owned(uow: UnitOfWork, principal: Principal, webhook_id: UUID) -> Webhook:
+    """An endpoint the caller made, or any of the tenant's for an admin; another member's is not found."""
     webhook = await uow.webhooks.get(principal.tenant_id, webhook_id)
-    if webhook is None:
+    if webhook is None or not (principal.is_admin or webhook.owner_id == principal.user_id):
         raise NotFound("webhook not found")
     return webhook
 
@@ -165,7 +171,7 @@ class UpdateWebhook(_Webhooks):
             if spec.all_accounts:
                 wanted = replace(wanted, account_ids=None)
             elif spec.account_ids is not None:
-                wanted = replace(wanted, account_ids=await self._accounts(uow, principal.tenant_id, spec.account_ids))
+                wanted = replace(wanted, account_ids=await self._accounts(uow, principal, spec.account_ids))
             webhook.wanted, webhook.updated_at = wanted, now
             if url is not None:
                 webhook.url = url
@@ -192,6 +198,7 @@ class DeleteWebhook:
 
     async def __call__(self, principal: Principal, webhook_id: UUID) -> None:
         async with self._uow as uow:
+            await _owned(uow, principal, webhook_id)
             if not await uow.webhooks.delete(principal.tenant_id, webhook_id):
                 raise NotFound("webhook not found")
             await self._auditor.record(

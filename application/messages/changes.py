@@ -4,7 +4,8 @@ from dataclasses import replace
 from uuid import UUID
 
 from application.jobs import BackgroundJobs
-from application.messages.read import HtmlDisplay, MessageView, ViewMessage, owned_message
+from application.messages.read import HtmlDisplay, MessageView, ViewMessage, owned_message, reachable_message
+from domain.access import Reach
 from domain.auth import Principal
 from domain.changes import message_updated
 from domain.errors import InvalidInput, NotFound
@@ -31,9 +32,7 @@ class ChangeFlags:
         if seen is None and flagged is None:
             raise InvalidInput("seen", "name `seen`, `flagged` or both")
         async with self._uow as uow:
-            message = await uow.messages.get(principal.tenant_id, message_id)
-            if message is None:
-                raise NotFound("message not found")
+            message = await reachable_message(uow, principal, message_id, Reach.FULL)
             flags = replace(
                 message.flags,
                 seen=message.flags.seen if seen is None else seen,
@@ -57,7 +56,7 @@ class MoveMessage:
         self._jobs = BackgroundJobs(jobs)
 
     async def __call__(self, principal: Principal, message_id: UUID, mailbox_id: UUID) -> str:
-        message = await owned_message(self._uow, principal, message_id)
+        message = await owned_message(self._uow, principal, message_id, Reach.FULL)
         async with self._uow as uow:
             target = await uow.mailboxes.get(principal.tenant_id, mailbox_id)
         if target is None or target.account_id != message.account_id:
@@ -76,7 +75,7 @@ class DeleteMessage:
         self._jobs = BackgroundJobs(jobs)
 
     async def __call__(self, principal: Principal, message_id: UUID) -> str:
-        await owned_message(self._uow, principal, message_id)
+        await owned_message(self._uow, principal, message_id, Reach.FULL)
         job_id = new_id().hex
         await self._jobs.delete_message(job_id, principal.tenant_id, message_id)
         return job_id

@@ -1,7 +1,8 @@
 from uuid import UUID
 
+from application.accounts.read import reachable_account
+from domain.access import Reach
 from domain.auth import Principal
-from domain.errors import NotFound
 from domain.mailboxes import Mailbox
 from domain.ports.persistence import UnitOfWork
 
@@ -14,8 +15,7 @@ class ListMailboxes:
 
     async def __call__(self, principal: Principal, account_id: UUID) -> list[Mailbox]:
         async with self._uow as uow:
-            if await uow.accounts.get(principal.tenant_id, account_id) is None:
-                raise NotFound("mail account not found")
+            await reachable_account(uow, principal, account_id, Reach.READ)
             mailboxes = await uow.mailboxes.for_account(principal.tenant_id, account_id)
             for mailbox in mailboxes:
                 mailbox.message_count, mailbox.unread_count = await uow.message_store.counts(mailbox.id)

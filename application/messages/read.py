@@ -2,6 +2,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.access.reach import reach_of
+from domain.access import Reach
 from domain.auth import Principal
 from domain.errors import NotFound
 from domain.html import HtmlPolicy, SafeHtml
@@ -12,11 +14,18 @@ from domain.ports.persistence import UnitOfWork
 from domain.ports.storage import BlobStore
 
 
-async def owned_message(uow: UnitOfWork, principal: Principal, message_id: UUID) -> Message:
+async def owned_message(uow: UnitOfWork, principal: Principal, message_id: UUID, needed: Reach = Reach.READ) -> Message:
+    """A message of an account the caller reaches (as far as `needed`); NotFound otherwise, as for another
+    tenant's."""
     async with uow:
-        message = await uow.messages.get(principal.tenant_id, message_id)
+        return await reachable_message(uow, principal, message_id, needed)
+
+
+async def reachable_message(uow: UnitOfWork, principal: Principal, message_id: UUID, needed: Reach) -> Message:
+    message = await uow.messages.get(principal.tenant_id, message_id)
     if message is None:
         raise NotFound("message not found")
+    (await reach_of(uow, principal, message.account_id)).require(message.account_id, needed, "message")
     return message
 
 
@@ -121,8 +130,12 @@ class GetThread:
         self._uow = uow
 
     async def __call__(self, principal: Principal, thread_id: UUID) -> list[MessageSummary]:
+        """A thread lives within one account (the sync threads an account's messages only), so reaching its first
+        message's account is reaching it."""
         async with self._uow as uow:
             messages = await uow.messages.thread(principal.tenant_id, thread_id)
-        if not messages:
-            raise NotFound("thread not found")
+            if not messages:
+                raise NotFound("thread not found")
+            account_id = messages[0].account_id
+            (await reach_of(uow, principal, account_id)).require(account_id, Reach.READ, "thread")
         return messages

@@ -1,5 +1,7 @@
 from dataclasses import replace
 
+from application.access.reach import reach_of
+from domain.access import Reach
 from domain.auth import Principal
 from domain.errors import NotFound
 from domain.messages import MessageSummary
@@ -8,16 +10,24 @@ from domain.search import KeysetPage, MessageQuery, PageAfter
 
 
 class SearchMessages:
-    """Lists or searches the caller's messages. An account or folder named in the query must be the tenant's
-    (404 otherwise, as if it did not exist); the query is always held to the caller's tenant. A page with
-    messages proves that already, so they are looked up only for an empty page (a query less for a list)."""
+    """Lists or searches the caller's messages. An account or folder named in the query must be one the caller
+    reaches (404 otherwise, as if it did not exist); the query is always held to the caller's tenant, and a
+    member's to the accounts they reach. A page with messages proves the account and folder exist, so they are
+    looked up only for an empty page (a query less for a list)."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, query: MessageQuery, page: PageAfter) -> KeysetPage[MessageSummary]:
-        query = replace(query, tenant_id=principal.tenant_id)
+        query = replace(query, tenant_id=principal.tenant_id, within_accounts=None)
         async with self._uow as uow:
+            reach = await reach_of(uow, principal, query.account_id)
+            if query.account_id is not None:
+                reach.require(query.account_id, Reach.READ)
+            elif reach.account_ids is not None:
+                if not reach.account_ids:
+                    return KeysetPage([], None)
+                query = replace(query, within_accounts=reach.account_ids)
             found = await uow.messages.search(query, page)
             if found.items:  # messages of the tenant in that account and folder: both exist and are the tenant's
                 return found

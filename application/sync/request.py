@@ -1,6 +1,8 @@
 from uuid import UUID
 
+from application.access.reach import reach_of
 from application.jobs import BackgroundJobs
+from domain.access import Reach
 from domain.auth import Principal
 from domain.errors import Conflict, NotFound
 from domain.ids import new_id
@@ -62,10 +64,14 @@ class SyncRequester:
 
 
 class RequestSync:
-    """The API's request for a sync of one of the caller's own accounts."""
+    """The API's request for a sync of an account the caller reaches (reading it is enough: a sync changes only
+    Mailroom's copy)."""
 
-    def __init__(self, request_sync: SyncRequester) -> None:
+    def __init__(self, uow: UnitOfWork, request_sync: SyncRequester) -> None:
+        self._uow = uow
         self._request_sync = request_sync
 
     async def __call__(self, principal: Principal, account_id: UUID) -> AccountSync:
+        async with self._uow as uow:
+            (await reach_of(uow, principal, account_id)).require(account_id, Reach.READ)
         return await self._request_sync(principal.tenant_id, account_id)

@@ -1,8 +1,9 @@
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.accounts.read import reachable_account
+from domain.access import Reach
 from domain.auth import Principal
-from domain.errors import NotFound
 from domain.mailboxes import Mailbox
 from domain.ports.persistence import UnitOfWork
 from domain.sync import AccountSync
@@ -20,8 +21,7 @@ class GetSyncStatus:
 
     async def __call__(self, principal: Principal, account_id: UUID) -> SyncStatus:
         async with self._uow as uow:
-            if await uow.accounts.get(principal.tenant_id, account_id) is None:
-                raise NotFound("mail account not found")
+            await reachable_account(uow, principal, account_id, Reach.READ)
             sync = await uow.syncs.get(principal.tenant_id, account_id)
             folders = await uow.mailboxes.for_account(principal.tenant_id, account_id)
         return SyncStatus(sync or AccountSync(principal.tenant_id, account_id), folders)

@@ -1,13 +1,12 @@
 from dataclasses import dataclass, field
 
-from domain.errors import Conflict, InvalidInput
+from domain.errors import Conflict
 from domain.ids import new_id
+from domain.passwords import require_good_password
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
 from domain.ports.security import PasswordHasher
 from domain.tenants import Role, Tenant, User, normalise_email, require_slug
-
-MIN_PASSWORD_LENGTH = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +31,7 @@ class RegisterUser:
     async def __call__(self, new: NewUser) -> tuple[Tenant, User]:
         slug = require_slug(new.tenant_slug)
         email = normalise_email(new.email)
-        if len(new.password) < MIN_PASSWORD_LENGTH:
-            raise InvalidInput("password", f"must be at least {MIN_PASSWORD_LENGTH} characters")
+        require_good_password(new.password, email=email)
         password_hash = await self._hasher.hash(new.password)
         async with self._uow as uow:
             tenant = await uow.tenants.get_by_slug(slug)

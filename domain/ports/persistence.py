@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Protocol, Self
 from uuid import UUID
 
+from domain.access import ApiKey, Grant, Reach, RefreshToken, Session
 from domain.accounts import MailAccount
 from domain.audit import AuditEvent
 from domain.changes import Change, ChangeFilter, LoggedChange
@@ -26,18 +27,112 @@ class TenantRepository(Protocol):
     async def get_by_slug(self, slug: str) -> Tenant | None: ...
     async def add(self, tenant: Tenant) -> None: ...
 
+    async def lock(self, tenant_id: UUID) -> None:
+        """Holds the tenant's row until the transaction ends: transactions that change the tenant's users (the
+        rule that an admin remains) run one after another."""
+        ...
+
 
 class UserRepository(Protocol):
     async def get(self, user_id: UUID) -> User | None: ...
     async def get_by_email(self, tenant_id: UUID, email: str) -> User | None: ...
     async def add(self, user: User) -> None: ...
+    async def list(self, tenant_id: UUID, page: PageRequest) -> Page[User]:
+        """Oldest first."""
+        ...
+
+    async def update(self, user: User) -> None: ...
+
+    async def delete(self, tenant_id: UUID, user_id: UUID) -> bool:
+        """Deletes the user with their grants, sessions, API keys and webhooks; their accounts must have been
+        handed over first."""
+        ...
+
+    async def count_admins(self, tenant_id: UUID) -> int:
+        """The tenant's admins that are not disabled."""
+        ...
+
+
+class AccountGrantRepository(Protocol):
+    """Accounts shared with other users of their tenant, and how far each user reaches into which account."""
+
+    async def for_account(self, tenant_id: UUID, account_id: UUID) -> list[Grant]:
+        """Oldest first."""
+        ...
+
+    async def put(self, grant: Grant) -> bool:
+        """Adds the grant, or changes the access of the user's grant on that account; True when it is new."""
+        ...
+
+    async def delete(self, tenant_id: UUID, account_id: UUID, user_id: UUID) -> bool: ...
+
+    async def reach(self, tenant_id: UUID, user_id: UUID, account_id: UUID | None = None) -> dict[UUID, Reach]:
+        """The accounts the user owns (MANAGE) or has a grant on (READ or FULL); only `account_id`, given it. An
+        account both owned and granted counts as owned."""
+        ...
+
+
+class SessionRepository(Protocol):
+    """Sign-ins and their refresh tokens. A refresh token is looked up before its tenant is known (system scope)."""
+
+    async def add(self, session: Session, token: RefreshToken) -> None: ...
+    async def add_token(self, token: RefreshToken) -> None: ...
+
+    async def find(self, digest: str) -> tuple[RefreshToken, Session] | None: ...
+
+    async def use(self, digest: str, now: datetime) -> bool:
+        """Marks the refresh token used if it was not (compared in the statement): False when it was, by this
+        request's twin or by a thief."""
+        ...
+
+    async def revoke(self, tenant_id: UUID, session_id: UUID, now: datetime) -> None: ...
+
+    async def revoke_user(self, tenant_id: UUID, user_id: UUID, now: datetime) -> list[UUID]:
+        """Revokes every session of the user not revoked yet; returns their ids."""
+        ...
+
+    async def revoked_since(self, since: datetime) -> list[UUID]:
+        """Sessions of any tenant revoked at or after `since`: what the revocation list must hold after a restart."""
+        ...
+
+    async def prune(self, expired_before: datetime) -> int:
+        """Deletes refresh tokens that expired before `expired_before`, and sessions left with none; how many
+        tokens."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    async def add(self, key: ApiKey) -> None: ...
+    async def get(self, tenant_id: UUID, key_id: UUID) -> ApiKey | None: ...
+
+    async def list(self, tenant_id: UUID, user_id: UUID | None) -> list[ApiKey]:
+        """The user's keys (every key of the tenant for None), oldest first."""
+        ...
+
+    async def count(self, tenant_id: UUID, user_id: UUID) -> int: ...
+    async def delete(self, tenant_id: UUID, key_id: UUID) -> bool: ...
+
+    async def find(self, digest: str) -> tuple[ApiKey, User] | None:
+        """The key with this digest and its user, in any tenant (system scope): how a request's key is checked."""
+        ...
+
+    async def touch(self, key_id: UUID, now: datetime) -> None:
+        """Sets `last_used_at`."""
+        ...
 
 
 class MailAccountRepository(Protocol):
     """Every read and write names the tenant: a row of another tenant is never found."""
 
     async def get(self, tenant_id: UUID, account_id: UUID) -> MailAccount | None: ...
-    async def list(self, tenant_id: UUID, page: PageRequest) -> Page[MailAccount]: ...
+    async def list(self, tenant_id: UUID, page: PageRequest, only: frozenset[UUID] | None = None) -> Page[MailAccount]:
+        """Oldest first; only the accounts in `only`, given it."""
+        ...
+
+    async def hand_over(self, tenant_id: UUID, from_user: UUID, to_user: UUID) -> int:
+        """Every account `from_user` owns becomes `to_user`'s; returns how many."""
+        ...
+
     async def email_taken(self, tenant_id: UUID, email: str, *, excluding: UUID | None = None) -> bool: ...
     async def add(self, account: MailAccount) -> None: ...
     async def update(self, account: MailAccount) -> None: ...
@@ -320,6 +415,9 @@ class UnitOfWork(Protocol):
 
     tenants: TenantRepository
     users: UserRepository
+    grants: AccountGrantRepository
+    sessions: SessionRepository
+    api_keys: ApiKeyRepository
     accounts: MailAccountRepository
     mailboxes: MailboxRepository
     message_store: MessageStore

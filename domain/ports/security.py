@@ -1,8 +1,10 @@
+from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
 from domain.accounts import EncryptedSecret
 from domain.auth import IssuedToken, TokenClaims
+from domain.tenants import Role
 
 
 class PasswordHasher(Protocol):
@@ -33,8 +35,21 @@ class CredentialCipher(Protocol):
 
 
 class TokenIssuer(Protocol):
-    def issue(self, user_id: UUID, tenant_id: UUID) -> IssuedToken: ...
+    """Short-lived access tokens that carry who the caller is, so that checking one needs no database."""
+
+    def issue(self, user_id: UUID, tenant_id: UUID, role: Role, session_id: UUID) -> IssuedToken: ...
 
     def verify(self, token: str) -> TokenClaims:
         """Raises AuthenticationFailed for a token that is forged, expired, not yet valid or not ours."""
         ...
+
+
+class RevokedSessions(Protocol):
+    """Sessions ended before their access tokens expire (logout, a password or role change, a disabled or deleted
+    user). Read on every request, so kept out of the database: Redis where the deployment has it, the process's
+    memory otherwise. An entry is kept as long as an access token lives; after that the token has expired anyway,
+    and the session's refresh tokens are refused by the database, which stays the truth."""
+
+    async def revoke(self, session_ids: Sequence[UUID]) -> None: ...
+
+    async def is_revoked(self, session_id: UUID) -> bool: ...

@@ -16,11 +16,18 @@ from taskiq.api import run_scheduler_task
 from adapters.jobs.broker import QUEUE_NAME
 from adapters.jobs.depth import RedisQueueDepth
 from entrypoints.container import build_container
+from entrypoints.http.access import scope_guard
 from entrypoints.http.api_docs import LocalSwagger, docs_assets
-from entrypoints.http.authentication import BearerTokenMiddleware, PrincipalProvider, tenant_scope_middleware
+from entrypoints.http.authentication import (
+    BearerTokenMiddleware,
+    PrincipalProvider,
+    remember_revoked_sessions,
+    tenant_scope_middleware,
+)
+from entrypoints.http.controllers.access import ApiKeyController, UserController
 from entrypoints.http.controllers.accounts import MailAccountController
 from entrypoints.http.controllers.audit import audit_trail
-from entrypoints.http.controllers.auth import LoginController, MeController
+from entrypoints.http.controllers.auth import LoginController, MeController, SessionController
 from entrypoints.http.controllers.compose import ComposeController
 from entrypoints.http.controllers.events import ChangesController, WebhookController
 from entrypoints.http.controllers.health import health
@@ -71,6 +78,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await broker.startup()
+        await remember_revoked_sessions(container)
         background = []
         if embedded_jobs:
             background.append(asyncio.create_task(run_scheduler_task(create_scheduler(broker))))
@@ -93,6 +101,9 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
         path="/",
         route_handlers=[
             MeController,
+            SessionController,
+            UserController,
+            ApiKeyController,
             MailAccountController,
             SyncController,
             search_messages,
@@ -105,6 +116,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
             WebhookController,
         ],
         middleware=[DefineMiddleware(BearerTokenMiddleware), tenant_scope_middleware, rate_limit_middleware],
+        guards=[scope_guard],
         security=[{"bearer": []}],
     )
     watch_queue_depth(RedisQueueDepth(settings.redis_url, QUEUE_NAME) if settings.redis_url else None)

@@ -1,6 +1,6 @@
 from typing import Any
 
-from dishka import Provider, Scope, provide
+from dishka import AsyncContainer, Provider, Scope, provide
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -9,6 +9,7 @@ from litestar.types import Scope as AsgiScope
 
 from adapters.correlation import current_request_id
 from application.auth.authenticate import Authenticate
+from application.auth.sessions import RememberRevokedSessions
 from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.client_address import TrustedProxies
@@ -32,6 +33,15 @@ class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
         with hand_on():
             principal = await authenticate(token.strip(), connection.headers.get("x-tenant-id"))
         return AuthenticationResult(user=principal, auth=None)
+
+
+async def remember_revoked_sessions(container: AsyncContainer) -> None:
+    """At start-up: the sessions ended while an access token of theirs may still be unexpired, from the database
+    into the revocation list (which, in this process's memory, a restart emptied)."""
+    async with container() as request:
+        remember = await request.get(RememberRevokedSessions)
+        with (await container.get(TenantScope)).system():
+            await remember()
 
 
 def tenant_scope_middleware(app: ASGIApp) -> ASGIApp:

@@ -38,7 +38,8 @@ class FieldError(msgspec.Struct):
 
 class Problem(msgspec.Struct, kw_only=True):
     """An error answer (RFC 9457). `type` is a stable URN (`urn:mailroom:problem:not-found`); `errors` names the
-    fields of a 422; `protocol` says which server refused a mail login (`imap` or `smtp`)."""
+    fields of a 422; `protocol` says which server refused a mail login (`imap` or `smtp`); `scope` names the scope
+    an API key lacks."""
 
     type: str
     title: str
@@ -46,12 +47,15 @@ class Problem(msgspec.Struct, kw_only=True):
     detail: str
     errors: list[FieldError] | UnsetType = UNSET
     protocol: str | UnsetType = UNSET
+    scope: str | UnsetType = UNSET
 
 
 DESCRIPTIONS = {
     400: "The body is not readable JSON",
     401: "No bearer token, or one that is invalid, expired or revoked",
-    403: "The caller's role may not do this, or `X-Tenant-ID` names another tenant than the token's",
+    403: "The caller's role or access to the account may not do this (an account shared read-only), the API key "
+    "lacks the route's scope (`type` ends in `missing-scope`, `scope` names it), or `X-Tenant-ID` names another "
+    "tenant than the credential's",
     404: "Not found, or not the caller's to see",
     409: "Conflicts with the current state (changed meanwhile, already sent, being sent)",
     410: "The cursor is older than the change log keeps (`type` ends in `cursor-expired`), or not from this tenant's "
@@ -318,7 +322,9 @@ def created(body: T, location: str) -> Response[T]:
 
 
 TAGS = [
-    Tag(name="auth", description="Log in for a bearer token; who the token belongs to"),
+    Tag(name="auth", description="Sessions: log in, refresh, log out, change your password; who the credential is"),
+    Tag(name="users", description="The tenant's users and their roles (admins only)"),
+    Tag(name="keys", description="API keys for automations, limited to scopes"),
     Tag(name="accounts", description="The tenant's IMAP/SMTP mail accounts"),
     Tag(name="sync", description="Syncing an account's mail into the store, and its status"),
     Tag(name="mailboxes", description="An account's folders"),

@@ -8,6 +8,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from domain.access import MissingScope
 from domain.changes import CursorExpired
 from domain.errors import (
     AuthenticationFailed,
@@ -88,6 +89,10 @@ def domain_error_handler(_: Request[Any, Any, Any], error: DomainError) -> Respo
             slug="mail-server-rejected",
             title="The mail server refused the connection or login",
             protocol=error.protocol,
+        )
+    if isinstance(error, MissingScope):
+        return problem(
+            status, error.message, slug="missing-scope", title="The API key lacks a scope", scope=error.scope
         )
     if isinstance(error, AuthenticationFailed):
         return problem(status, error.message, headers={"WWW-Authenticate": 'Bearer realm="mailroom"'})

@@ -1,6 +1,6 @@
-"""Per-user rate limits on the authenticated API; runs after the bearer token is checked. Over the limit the
-request stops with 429 (TooManyRequests, answered by the problem handlers); under it, the response carries the
-`RateLimit-*` headers."""
+"""Rate limits on the authenticated API, per user and per API key; runs after the credential is checked. Over the
+limit the request stops with 429 (TooManyRequests, answered by the problem handlers); under it, the response carries
+the `RateLimit-*` headers."""
 
 from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
@@ -18,7 +18,7 @@ def rate_limit_middleware(app: ASGIApp) -> ASGIApp:
             await app(scope, receive, send)
             return
         limits = await scope["app"].state.dishka_container.get(LimitRequests)
-        headers = rate_limit_headers(await limits.for_user(user.user_id))
+        headers = rate_limit_headers(await limits.for_caller(user))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -15,6 +15,7 @@ from uuid import UUID
 from dishka.integrations.taskiq import FromDishka, inject
 from taskiq import AsyncBroker
 
+from application.auth.sessions import PruneSessions
 from application.blobs.collect import CollectBlobs
 from application.compose.deliver import DeliverDraft
 from application.compose.outbox import EnqueueDueSends
@@ -27,6 +28,7 @@ from application.jobs import (
     DUE_SYNCS_TASK,
     MOVE_TASK,
     PRUNE_CHANGES_TASK,
+    PRUNE_SESSIONS_TASK,
     SEARCH_INDEX_TASK,
     SEND_TASK,
     SYNC_TASK,
@@ -194,6 +196,12 @@ async def prune_changes(prune: FromDishka[PruneChanges], scope: FromDishka[Tenan
     return pruned
 
 
+@inject(patch_module=True)
+async def prune_sessions(prune: FromDishka[PruneSessions], scope: FromDishka[TenantScope]) -> int:
+    with scope.system():
+        return await prune()
+
+
 def register_tasks(broker: AsyncBroker) -> None:
     broker.register_task(sync_account, task_name=SYNC_TASK)
     broker.register_task(write_flags, task_name=WRITE_FLAGS_TASK)
@@ -207,3 +215,4 @@ def register_tasks(broker: AsyncBroker) -> None:
     broker.register_task(deliver_webhooks, task_name=DELIVER_WEBHOOKS_TASK)
     broker.register_task(enqueue_webhook_work, task_name=WEBHOOK_SWEEP_TASK, schedule=[{"cron": "* * * * *"}])
     broker.register_task(prune_changes, task_name=PRUNE_CHANGES_TASK, schedule=[{"cron": "17 * * * *"}])
+    broker.register_task(prune_sessions, task_name=PRUNE_SESSIONS_TASK, schedule=[{"cron": "23 * * * *"}])

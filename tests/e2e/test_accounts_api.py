@@ -40,9 +40,12 @@ async def test_create_read_list_and_delete(client: AsyncTestClient[Litestar], lo
         "sync_interval_seconds",
         "server_saves_sent",
         "aliases",
+        "owner_id",
         "created_at",
         "updated_at",
     }
+    me = (await client.get("/api/me", headers=auth)).json()
+    assert account["owner_id"] == me["user_id"]
     assert account["server_saves_sent"] is False
     assert account["aliases"] == []
     assert account["sync_interval_seconds"] == 300

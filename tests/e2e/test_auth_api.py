@@ -7,15 +7,18 @@ from tests.e2e.conftest import PASSWORD, Login
 PROBLEM = "application/problem+json"
 
 
-async def test_login_answers_a_bearer_token(client: AsyncTestClient[Litestar], login: Login) -> None:
+async def test_login_answers_an_access_token_and_a_refresh_token(
+    client: AsyncTestClient[Litestar], login: Login
+) -> None:
     await login()
     answer = await client.post(
         "/api/auth/login", json={"tenant": "acme", "email": "ALICE@acme.test", "password": PASSWORD}
     )
     body = answer.json()
     assert answer.status_code == 200
-    assert set(body) == {"access_token", "token_type", "expires_in"}
-    assert (body["token_type"], body["expires_in"]) == ("bearer", 3600)
+    assert set(body) == {"access_token", "token_type", "expires_in", "refresh_token"}
+    assert (body["token_type"], body["expires_in"]) == ("bearer", 900)
+    assert body["refresh_token"].startswith("mrr_")
 
 
 @pytest.mark.parametrize(
@@ -73,5 +76,6 @@ async def test_x_tenant_id_must_match_the_token(client: AsyncTestClient[Litestar
 
 async def test_me_tells_who_the_token_belongs_to(client: AsyncTestClient[Litestar], login: Login) -> None:
     me = (await client.get("/api/me", headers=await login())).json()
-    assert me["role"] == "admin"
-    assert set(me) == {"user_id", "tenant_id", "role"}
+    assert (me["role"], me["email"], me["credential"]) == ("admin", "alice@acme.test", "session")
+    assert me["scopes"] == ["admin", "read", "send", "write"]
+    assert set(me) == {"user_id", "tenant_id", "role", "email", "credential", "scopes"}

@@ -20,7 +20,7 @@ from adapters.persistence.unit_of_work import SqlUnitOfWork
 from application.accounts.create import CreateMailAccount
 from domain.auth import Principal
 from domain.ids import new_id
-from domain.tenants import Role, Tenant
+from domain.tenants import Role, Tenant, User
 from tests.unit.fakes import Fakes, new_account
 
 MAILROOM = str(Path(sys.executable).with_name("mailroom"))
@@ -78,8 +78,10 @@ async def _store_an_account(database: Path, key_entry: str) -> None:
     async with SqlUnitOfWork(factory) as uow:
         acme = Tenant(new_id(), "acme", "Acme")
         await uow.tenants.add(acme)
+        admin = User(new_id(), acme.id, "admin@acme.test", "-", Role.ADMIN)
+        await uow.users.add(admin)
         await uow.commit()
-    owner = Principal(new_id(), acme.id, Role.ADMIN)
+    owner = Principal(admin.id, acme.id, Role.ADMIN)
     await CreateMailAccount(SqlUnitOfWork(factory), cipher, fakes.clock, fakes.verifier, fakes.auditor)(
         owner, new_account()
     )

@@ -56,9 +56,9 @@ async def test_two_first_requests_at_once_queue_one_sync(make_uow: Factory) -> N
     box = await folder(make_uow)
     owner = Principal(new_id(), box.tenant_id, Role.MEMBER)
     jobs, clock = RecordingJobQueue(), ManualClock()
-    other = RequestSync(SyncRequester(make_uow(), jobs, clock))
+    other = RequestSync(make_uow(), SyncRequester(make_uow(), jobs, clock))
     racing_uow = OtherRequestLandsFirst(make_uow(), lambda: other(owner, box.account_id))
-    racing = RequestSync(SyncRequester(racing_uow, jobs, clock))  # type: ignore[arg-type]
+    racing = RequestSync(racing_uow, SyncRequester(racing_uow, jobs, clock))  # type: ignore[arg-type]
 
     answer = await racing(owner, box.account_id)
 

@@ -15,9 +15,11 @@ from domain.search import KeysetPage, MessageQuery, PageAfter
 
 _ADDRESS = re.compile(r"^[^@\s]+@[^@\s]+$")  # a whole address: equality on an index, not a trigram scan
 _FLAGS = ("seen", "flagged", "has_attachments")
+_LISTS = ("within_accounts",)
 _CONDITIONS: dict[str, Callable[[Any], ColumnElement[bool]]] = {
     "tenant_id": lambda value: COLUMNS.tenant_id == value,
     "account_id": lambda value: COLUMNS.account_id == value,
+    "within_accounts": lambda value: COLUMNS.account_id.in_(value),
     "mailbox_id": lambda value: COLUMNS.mailbox_id == value,
     "seen": lambda value: COLUMNS.seen == value,
     "flagged": lambda value: COLUMNS.flagged == value,
@@ -49,7 +51,7 @@ def _newest_statement(names: tuple[str, ...]) -> Select[Any]:
     """The statement for the conditions `names`, each a bound parameter of that name."""
     m = COLUMNS
     statement = select(*SUMMARY_COLUMNS).where(
-        *(_CONDITIONS[name](bindparam(name)) for name in names if name in _CONDITIONS)
+        *(_CONDITIONS[name](bindparam(name, expanding=name in _LISTS)) for name in names if name in _CONDITIONS)
     )
     if "cursor_date" in names:
         after = tuple_(bindparam("cursor_date", type_=m.internal_date.type), bindparam("cursor_id", type_=m.id.type))
@@ -77,6 +79,8 @@ def _filter_values(query: MessageQuery) -> dict[str, Any]:
         values["account_id"] = query.account_id
     if query.mailbox_id is not None:
         values["mailbox_id"] = query.mailbox_id
+    if query.within_accounts is not None:
+        values["within_accounts"] = sorted(query.within_accounts)
     if query.unread is not None:
         values["seen"] = not query.unread
     if query.flagged is not None:

@@ -4,7 +4,9 @@ from uuid import UUID
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Response, delete, get, patch, post, put
 from litestar.params import FromPath, JSONBody, QueryParameter
+from msgspec import UnsetType
 
+from application.access.grants import DeleteGrant, ListGrants, PutGrant
 from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
 from application.accounts.read import GetMailAccount, ListMailAccounts
@@ -12,6 +14,7 @@ from application.accounts.update import UpdateMailAccount
 from domain.auth import Principal
 from domain.pagination import MAX_OFFSET, MAX_PAGE_SIZE, PageRequest
 from entrypoints.http.openapi import CREATED_LOCATION, created, problems
+from entrypoints.http.schemas.access import GrantIn, GrantList, GrantOut
 from entrypoints.http.schemas.accounts import (
     MailAccountCreate,
     MailAccountList,
@@ -30,9 +33,9 @@ class MailAccountController(Controller):
 
     @get(
         operation_id="listAccounts",
-        summary="List the tenant's mail accounts",
-        description="A page of the tenant's IMAP/SMTP accounts, oldest first, with `total`. Passwords are never "
-        "returned.",
+        summary="List the mail accounts you reach",
+        description="A page of IMAP/SMTP accounts, oldest first, with `total`: a member's own accounts and those "
+        "shared with them, every account of the tenant for an admin. Passwords are never returned.",
     )
     @inject
     async def list_accounts(
@@ -48,9 +51,9 @@ class MailAccountController(Controller):
     @post(
         operation_id="createAccount",
         summary="Add a mail account",
-        description="Stores the account with its passwords encrypted. With `verify=true` it first logs in to both "
-        "servers and answers 422 with the server's reason if either refuses. The first sync is queued with "
-        "`POST /api/sync/imap/{account_id}` or by the scheduler.",
+        description="Stores the account with its passwords encrypted; the caller owns it. With `verify=true` it first "
+        "logs in to both servers and answers 422 with the server's reason if either refuses. The first sync is "
+        "queued with `POST /api/sync/imap/{account_id}` or by the scheduler.",
         responses=problems(409),
         response_headers=[CREATED_LOCATION],
     )
@@ -103,7 +106,8 @@ class MailAccountController(Controller):
         operation_id="updateAccount",
         summary="Change some fields of a mail account",
         description="Fields left out keep their values. Changing a server's host, port, security or username "
-        "needs its password again.",
+        "needs its password again. The account's owner or an admin may change it; `owner_id` gives it to another "
+        "user of the tenant (admins only).",
         responses=problems(404, 409),
     )
     @inject
@@ -115,13 +119,16 @@ class MailAccountController(Controller):
         update: FromDishka[UpdateMailAccount],
         verify: Verify = False,
     ) -> MailAccountOut:
-        return MailAccountOut.of(await update(principal, account_id, account_changes(data), verify=verify))
+        owner = None if isinstance(data.owner_id, UnsetType) else data.owner_id
+        changed = await update(principal, account_id, account_changes(data), verify=verify, new_owner=owner)
+        return MailAccountOut.of(changed)
 
     @delete(
         "/{account_id:uuid}",
         operation_id="deleteAccount",
         summary="Remove a mail account",
-        description="Removes the account with its stored mail and drafts; nothing changes on the mail servers.",
+        description="Removes the account with its stored mail and drafts; nothing changes on the mail servers. The "
+        "account's owner or an admin only.",
         responses=problems(404),
     )
     @inject
@@ -132,3 +139,53 @@ class MailAccountController(Controller):
         delete_account: FromDishka[DeleteMailAccount],
     ) -> None:
         await delete_account(principal, account_id)
+
+    @get(
+        "/{account_id:uuid}/grants",
+        operation_id="listGrants",
+        summary="Who the account is shared with",
+        description="The account's owner or an admin only.",
+        responses=problems(404),
+    )
+    @inject
+    async def list_grants(
+        self, account_id: FromPath[UUID], principal: FromDishka[Principal], list_grants: FromDishka[ListGrants]
+    ) -> GrantList:
+        return GrantList(items=[GrantOut.of(g) for g in await list_grants(principal, account_id)])
+
+    @put(
+        "/{account_id:uuid}/grants/{user_id:uuid}",
+        operation_id="putGrant",
+        summary="Share the account with a user of the tenant",
+        description="`read`: read and search its mail; `full`: also change flags, move, delete, write drafts and "
+        "send. Changes the access of an existing grant. The account's owner or an admin only.",
+        responses=problems(404),
+    )
+    @inject
+    async def put_grant(
+        self,
+        account_id: FromPath[UUID],
+        user_id: FromPath[UUID],
+        data: JSONBody[GrantIn],
+        principal: FromDishka[Principal],
+        put_grant: FromDishka[PutGrant],
+    ) -> GrantOut:
+        grant, _ = await put_grant(principal, account_id, user_id, data.access)
+        return GrantOut.of(grant)
+
+    @delete(
+        "/{account_id:uuid}/grants/{user_id:uuid}",
+        operation_id="deleteGrant",
+        summary="Stop sharing the account with a user",
+        description="The account's owner or an admin only.",
+        responses=problems(404),
+    )
+    @inject
+    async def delete_grant(
+        self,
+        account_id: FromPath[UUID],
+        user_id: FromPath[UUID],
+        principal: FromDishka[Principal],
+        delete_grant: FromDishka[DeleteGrant],
+    ) -> None:
+        await delete_grant(principal, account_id, user_id)

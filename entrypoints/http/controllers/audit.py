@@ -5,8 +5,10 @@ from litestar import get
 from litestar.params import QueryParameter
 
 from application.audit import ListAuditEvents
+from domain.access import Scope
 from domain.auth import Principal
 from domain.pagination import MAX_OFFSET, MAX_PAGE_SIZE, PageRequest
+from entrypoints.http.access import SCOPE
 from entrypoints.http.schemas.audit import AuditEventList, AuditEventOut
 
 
@@ -15,8 +17,9 @@ from entrypoints.http.schemas.audit import AuditEventList, AuditEventOut
     tags=["audit"],
     operation_id="listAuditEvents",
     summary="The tenant's audit trail, newest first (admins only)",
-    description="Who did what and from where: logins, account changes, sends. 403 for a member who is not an "
-    "admin of the tenant.",
+    description="Who did what and from where: logins, sessions, account and access changes, sends. 403 for a "
+    "member who is not an admin of the tenant, or an API key without the `admin` scope.",
+    opt={SCOPE: Scope.ADMIN},
 )
 @inject
 async def audit_trail(

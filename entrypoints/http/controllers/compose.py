@@ -11,8 +11,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from application.compose.drafts import CreateDraft, DeleteDraft, GetDraft, UpdateDraft
 from application.compose.send import QueueSend
+from domain.access import Scope
 from domain.auth import Principal
 from domain.errors import InvalidInput
+from entrypoints.http.access import SCOPE
 from entrypoints.http.compose_body import read_compose
 from entrypoints.http.openapi import CREATED_LOCATION, created, problems
 from entrypoints.http.schemas.compose import DraftOut, SendIn, SendQueued
@@ -137,8 +139,9 @@ class ComposeController(Controller):
         summary="Send now, or at `send_at`; done by a job",
         description="The message is built and checked now (413 over the size limit); a job hands it to the SMTP "
         "server, with retries, and files a copy in Sent. The same `Idempotency-Key` again answers the first "
-        "result. Follow it with `GET /api/compose/{draft_id}`.",
+        "result. Follow it with `GET /api/compose/{draft_id}`. An API key needs the `send` scope.",
         responses=problems(404, 409),
+        opt={SCOPE: Scope.SEND},
     )
     @inject
     async def send(

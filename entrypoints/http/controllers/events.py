@@ -107,7 +107,7 @@ class ChangesController(Controller):
         account_id: AccountFilter = None,
     ) -> ServerSentEvent:
         wanted = _wanted(types, account_id)
-        start = await follow.start(principal, last_event_id or since)
+        start = await follow.start(principal, last_event_id or since, wanted)
 
         async def events() -> AsyncIterator[ServerSentEventMessage]:
             yield ServerSentEventMessage(data=None, comment="following the change log", retry=2000)

@@ -6,7 +6,9 @@ from litestar.params import FromPath
 
 from application.sync.request import RequestSync
 from application.sync.status import GetSyncStatus
+from domain.access import Scope
 from domain.auth import Principal
+from entrypoints.http.access import SCOPE
 from entrypoints.http.openapi import problems
 from entrypoints.http.schemas.sync import SyncQueued, SyncStatusOut
 
@@ -23,8 +25,10 @@ class SyncController(Controller):
         operation_id="requestSync",
         summary="Queue a sync (or get the one queued or running)",
         description="A sync already queued is answered as it is; one running is asked to run once more when it "
-        "ends. Follow it with `GET /api/sync/status/{account_id}`.",
+        "ends. Follow it with `GET /api/sync/status/{account_id}`. A sync changes only Mailroom's copy, so reading "
+        "the account is enough (an API key's `read` scope, a read-only grant).",
         responses=problems(404),
+        opt={SCOPE: Scope.READ},
     )
     @inject
     async def request_sync(

@@ -76,6 +76,9 @@ class MailAccountReplace(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MailAccountPatch(msgspec.Struct, forbid_unknown_fields=True):
+    owner_id: (
+        Annotated[UUID, msgspec.Meta(description="give the account to another user (admins only)")] | UnsetType
+    ) = UNSET
     name: Name | UnsetType = UNSET
     email: Email | UnsetType = UNSET
     imap: ServerPatch | UnsetType = UNSET
@@ -105,6 +108,7 @@ class MailAccountOut(msgspec.Struct):
     sync_interval_seconds: int
     server_saves_sent: bool
     aliases: list[str]
+    owner_id: UUID | None
     created_at: datetime
     updated_at: datetime
 
@@ -119,6 +123,7 @@ class MailAccountOut(msgspec.Struct):
             sync_interval_seconds=account.sync_interval_seconds,
             server_saves_sent=account.server_saves_sent,
             aliases=list(account.aliases),
+            owner_id=account.owner_id,
             created_at=account.created_at,
             updated_at=account.updated_at,
         )

@@ -11,11 +11,8 @@ class LoginRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 class TokenResponse(msgspec.Struct):
     access_token: str
-    expires_in: int
+    expires_in: Annotated[int, msgspec.Meta(description="seconds the access token lives")]
+    refresh_token: Annotated[
+        str, msgspec.Meta(description="for `POST /api/auth/refresh`; good for one use, the answer carries the next")
+    ]
     token_type: str = "bearer"  # noqa: S105 - the OAuth 2 token type, not a secret
-
-
-class MeResponse(msgspec.Struct):
-    user_id: str
-    tenant_id: str
-    role: str

@@ -16,10 +16,10 @@ from adapters.memory.runtime import ManualClock
 from domain.accounts import secret_binding
 from domain.errors import AuthenticationFailed, DependencyUnavailable
 from domain.ids import new_id
+from domain.tenants import Role
 
 SECRET = "s" * 48
 CONFIG = JwtConfig(secret=SECRET, issuer="mailroom", audience="mailroom-api", lifetime=timedelta(hours=1))
-
 
 ACCOUNT = new_id()
 HERE = secret_binding(ACCOUNT, "imap_password")
@@ -109,14 +109,20 @@ def issuer(clock: ManualClock | None = None) -> JwtTokenIssuer:
     return JwtTokenIssuer(CONFIG, clock or ManualClock())
 
 
-def test_a_token_carries_user_tenant_and_standard_claims() -> None:
-    user, tenant = new_id(), new_id()
-    token = issuer().issue(user, tenant)
+def test_a_token_carries_user_tenant_role_session_and_standard_claims() -> None:
+    user, tenant, session = new_id(), new_id(), new_id()
+    token = issuer().issue(user, tenant, Role.MEMBER, session)
     claims = jwt.decode(token.access_token, options={"verify_signature": False})
-    assert {"sub", "tenant", "iat", "nbf", "exp", "iss", "aud"} <= claims.keys()
+    assert {"sub", "tenant", "role", "sid", "iat", "nbf", "exp", "iss", "aud"} <= claims.keys()
     assert token.expires_in == 3600
     verified = issuer().verify(token.access_token)
-    assert (verified.user_id, verified.tenant_id) == (user, tenant)
+    assert (verified.user_id, verified.tenant_id, verified.role, verified.session_id) == (
+        user,
+        tenant,
+        Role.MEMBER,
+        session,
+    )
+    assert "eyJ" not in repr(token)  # the token itself stays out of logs
 
 
 def forge(claims: dict[str, object], key: str = SECRET, algorithm: str = "HS256") -> str:
@@ -128,6 +134,8 @@ def valid_claims(clock: ManualClock) -> dict[str, object]:
     return {
         "sub": str(new_id()),
         "tenant": str(new_id()),
+        "role": "admin",
+        "sid": str(new_id()),
         "iat": now,
         "nbf": now,
         "exp": now + timedelta(hours=1),
@@ -152,6 +160,8 @@ def _unsigned(claims: dict[str, object]) -> str:
         "wrong audience",
         "wrong issuer",
         "missing tenant",
+        "missing session",
+        "unknown role",
         "garbage",
         "HS512 with the same key",
     ],
@@ -167,6 +177,8 @@ def test_forged_or_stale_tokens_are_refused(attack: str) -> None:
         "wrong audience": lambda: forge({**claims, "aud": "someone-else"}),
         "wrong issuer": lambda: forge({**claims, "iss": "evil"}),
         "missing tenant": lambda: forge({k: v for k, v in claims.items() if k != "tenant"}),
+        "missing session": lambda: forge({k: v for k, v in claims.items() if k != "sid"}),
+        "unknown role": lambda: forge({**claims, "role": "owner"}),
         "garbage": lambda: "not.a.token",
         "HS512 with the same key": lambda: forge(claims, key="s" * 64, algorithm="HS512"),
     }
@@ -176,7 +188,7 @@ def test_forged_or_stale_tokens_are_refused(attack: str) -> None:
 
 def test_tokens_expire_by_the_injected_clock() -> None:
     clock = ManualClock()
-    token = issuer(clock).issue(new_id(), new_id()).access_token
+    token = issuer(clock).issue(new_id(), new_id(), Role.ADMIN, new_id()).access_token
     clock.advance(timedelta(minutes=59))
     issuer(clock).verify(token)
     clock.advance(timedelta(minutes=2))

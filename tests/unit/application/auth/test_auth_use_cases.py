@@ -4,13 +4,13 @@ from collections.abc import Sequence
 import pytest
 
 from adapters.limits.in_process import InProcessRateCounter
-from adapters.memory.security import OpaqueTokenIssuer
 from adapters.memory.tenant_scope import RecordingTenantScope
 from application.auth.authenticate import Authenticate
 from application.auth.login import Login
 from application.limits import LimitRequests, RateLimits
 from application.users.register import NewUser, RegisterUser
 from domain.errors import AuthenticationFailed, Conflict, InvalidInput, PermissionDenied
+from domain.ids import new_id
 from domain.limits import TooManyRequests
 from domain.tenants import Role, Tenant, User
 from tests.unit.fakes import Fakes
@@ -60,14 +60,17 @@ async def test_short_passwords_are_refused() -> None:
     assert fakes.uow.store.tenants == {}
 
 
-async def test_login_issues_a_token_for_the_user_and_tenant() -> None:
-    fakes, tokens = Fakes(), OpaqueTokenIssuer()
+async def test_login_starts_a_session_for_the_user_and_tenant() -> None:
+    fakes = Fakes()
     tenant, user = await register(fakes)
-    issued = await Login(fakes.uow, fakes.hasher, tokens, fakes.limits, fakes.auditor)(
+    signed_in = await Login(fakes.uow, fakes.hasher, fakes.sessions, fakes.limits, fakes.auditor)(
         "acme", "Alice@Acme.test", "long-password-1"
     )
-    claims = tokens.verify(issued.access_token)
-    assert (claims.user_id, claims.tenant_id) == (user.id, tenant.id)
+    claims = fakes.tokens.verify(signed_in.access.access_token)
+    assert (claims.user_id, claims.tenant_id, claims.role) == (user.id, tenant.id, Role.ADMIN)
+    assert claims.session_id == signed_in.session_id in fakes.uow.store.sessions
+    assert signed_in.refresh_token.startswith("mrr_")
+    assert signed_in.refresh_token not in repr(signed_in)
 
 
 @pytest.mark.parametrize(
@@ -85,7 +88,7 @@ async def test_every_failed_login_looks_the_same_and_costs_one_hash(tenant: str,
     await register(fakes)
     hasher = CountingHasher(fakes)
     with pytest.raises(AuthenticationFailed) as error:
-        await Login(fakes.uow, hasher, OpaqueTokenIssuer(), fakes.limits, fakes.auditor)(tenant, email, password)
+        await Login(fakes.uow, hasher, fakes.sessions, fakes.limits, fakes.auditor)(tenant, email, password)
     assert error.value.message == "invalid tenant, email or password"
     assert hasher.hashes == 1
 
@@ -102,7 +105,7 @@ class RecordingCounter(InProcessRateCounter):
 
 def login_use_case(fakes: Fakes, hasher: object | None = None, counter: InProcessRateCounter | None = None) -> Login:
     limits = LimitRequests(counter or InProcessRateCounter(), RateLimits(), fakes.clock)
-    return Login(fakes.uow, hasher or fakes.hasher, OpaqueTokenIssuer(), limits, fakes.auditor)  # type: ignore[arg-type]
+    return Login(fakes.uow, hasher or fakes.hasher, fakes.sessions, limits, fakes.auditor)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(("email", "password"), [("alice@acme.test", "wrong-password"), ("nobody@acme.test", "pw")])
@@ -167,46 +170,41 @@ async def test_a_database_failure_is_not_counted_as_a_failed_login() -> None:
         with pytest.raises(ConnectionError):
             await login("acme", "alice@acme.test", "long-password-1", "198.51.100.1")
     fakes.uow.tenants.get_by_slug = real  # type: ignore[method-assign]
-    assert (await login("acme", "alice@acme.test", "long-password-1", "198.51.100.1")).access_token
+    assert (await login("acme", "alice@acme.test", "long-password-1", "198.51.100.1")).access.access_token
 
 
-async def test_a_deleted_users_token_stops_working() -> None:
-    fakes, tokens = Fakes(), OpaqueTokenIssuer()
+def authenticate(fakes: Fakes, scope: RecordingTenantScope | None = None) -> Authenticate:
+    return Authenticate(fakes.uow, fakes.tokens, fakes.revoked, scope or RecordingTenantScope(), fakes.clock)
+
+
+async def test_an_access_token_is_checked_without_the_database_until_its_session_ends() -> None:
+    fakes = Fakes()
     _, user = await register(fakes)
-    token = tokens.issue(user.id, user.tenant_id).access_token
-    assert (await Authenticate(fakes.uow, tokens, RecordingTenantScope())(token)).user_id == user.id
-    del fakes.uow.store.users[user.id]
-    with pytest.raises(AuthenticationFailed):
-        await Authenticate(fakes.uow, tokens, RecordingTenantScope())(token)
+    signed_in = await login_use_case(fakes)("acme", "alice@acme.test", "long-password-1")
+    fakes.uow.store.users.clear()  # no read of the user: the token and the revocation list are enough
+    principal = await authenticate(fakes)(signed_in.access.access_token)
+    assert (principal.user_id, principal.role, principal.session_id) == (user.id, Role.ADMIN, signed_in.session_id)
+    await fakes.revoked.revoke([signed_in.session_id])
+    with pytest.raises(AuthenticationFailed, match="ended"):
+        await authenticate(fakes)(signed_in.access.access_token)
 
 
-async def test_the_user_is_read_within_the_tokens_tenant_and_a_bad_token_reads_nothing() -> None:
-    fakes, tokens, scope = Fakes(), OpaqueTokenIssuer(), RecordingTenantScope()
-    _, user = await register(fakes)
-    authenticate = Authenticate(fakes.uow, tokens, scope)
-    assert (await authenticate(tokens.issue(user.id, user.tenant_id).access_token)).tenant_id == user.tenant_id
-    assert scope.entered == [user.tenant_id]
+async def test_a_bad_token_reads_nothing() -> None:
+    fakes, scope = Fakes(), RecordingTenantScope()
+    await register(fakes)
     with pytest.raises(AuthenticationFailed):
-        await authenticate("not-a-token-we-issued")
-    assert scope.entered == [user.tenant_id]
+        await authenticate(fakes, scope)("not-a-token-we-issued")
+    assert scope.entered == []
 
 
 async def test_x_tenant_id_must_name_the_tokens_tenant_by_id_or_slug() -> None:
-    fakes, tokens = Fakes(), OpaqueTokenIssuer()
+    fakes = Fakes()
     tenant, user = await register(fakes)
     other, _ = await register(fakes, tenant="globex", email="eve@globex.test")
-    token = tokens.issue(user.id, user.tenant_id).access_token
-    authenticate = Authenticate(fakes.uow, tokens, RecordingTenantScope())
-    assert (await authenticate(token, str(tenant.id))).tenant_id == tenant.id
-    assert (await authenticate(token, "acme")).tenant_id == tenant.id
+    token = fakes.tokens.issue(user.id, user.tenant_id, user.role, new_id()).access_token
+    check = authenticate(fakes)
+    assert (await check(token, str(tenant.id))).tenant_id == tenant.id
+    assert (await check(token, "acme")).tenant_id == tenant.id
     for wrong in (str(other.id), "globex", "nonsense"):
         with pytest.raises(PermissionDenied):
-            await authenticate(token, wrong)
-
-
-async def test_a_token_whose_tenant_claim_disagrees_with_the_user_is_refused() -> None:
-    fakes, tokens = Fakes(), OpaqueTokenIssuer()
-    _, user = await register(fakes)
-    other, _ = await register(fakes, tenant="globex", email="eve@globex.test")
-    with pytest.raises(AuthenticationFailed):
-        await Authenticate(fakes.uow, tokens, RecordingTenantScope())(tokens.issue(user.id, other.id).access_token)
+            await check(token, wrong)

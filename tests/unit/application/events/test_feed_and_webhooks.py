@@ -21,6 +21,7 @@ from domain.auth import Principal
 from domain.changes import Change, ChangeFilter, ChangeType, CursorExpired
 from domain.errors import Conflict, InvalidInput
 from domain.ids import new_id
+from domain.tenants import Role
 from domain.webhooks import AttemptOutcome, DeliveryStatus, RetrySchedule
 from tests.unit.fakes import Fakes, new_account, principal
 
@@ -32,7 +33,7 @@ class World:
         self.fakes = Fakes()
         self.receivers = ScriptedWebhookTransport()
         self.settings = EventSettings(retry=RetrySchedule(retry), linger_seconds=0)
-        self.alice = principal()
+        self.alice = principal(Role.ADMIN, self.fakes)  # the tenant's whole log (a member's: test_member_reach.py)
 
     async def record(
         self, who: Principal, kind: ChangeType = ChangeType.MESSAGE_CREATED, account: UUID | None = None
@@ -262,7 +263,7 @@ async def test_a_tenant_has_at_most_fifty_endpoints() -> None:
         await world.webhook(world.alice)
     with pytest.raises(Conflict):
         await world.webhook(world.alice)
-    assert await world.webhook(principal()), "another tenant has its own fifty"
+    assert await world.webhook(principal(Role.ADMIN, world.fakes)), "another tenant has its own fifty"
 
 
 async def test_a_dispatcher_whose_claim_ran_out_changes_nothing_when_it_finishes_late() -> None:

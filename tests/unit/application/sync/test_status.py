@@ -25,7 +25,7 @@ async def test_a_requested_sync_shows_as_queued() -> None:
     world = StoredMail()
     account = await world.account()
     request_sync = SyncRequester(world.fakes.uow, world.jobs, world.fakes.clock)
-    queued = await RequestSync(request_sync)(world.user, account.id)
+    queued = await RequestSync(world.fakes.uow, request_sync)(world.user, account.id)
 
     status = await GetSyncStatus(world.fakes.uow)(world.user, account.id)
 

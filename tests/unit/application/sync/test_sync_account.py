@@ -300,8 +300,8 @@ async def test_a_sync_requested_while_one_runs_makes_it_run_once_more() -> None:
     world.server.deliver("Sent", mail("sent"))
     f = world.fakes
     request_sync = SyncRequester(f.uow, world.jobs, f.clock)
-    request = RequestSync(request_sync)
-    owner = Principal(new_id(), account.tenant_id, Role.MEMBER)
+    request = RequestSync(f.uow, request_sync)
+    owner = Principal(account.owner_id or new_id(), account.tenant_id, Role.MEMBER)
     answers: list[AccountSync] = []
 
     class RequestingSession(FakeImapSession):
@@ -337,8 +337,8 @@ async def test_a_sync_requested_while_one_is_queued_is_that_one() -> None:
     world = World()
     account = await world.account()
     f = world.fakes
-    request = RequestSync(SyncRequester(f.uow, world.jobs, f.clock))
-    owner = Principal(new_id(), account.tenant_id, Role.MEMBER)
+    request = RequestSync(f.uow, SyncRequester(f.uow, world.jobs, f.clock))
+    owner = Principal(account.owner_id or new_id(), account.tenant_id, Role.MEMBER)
     first, second = await request(owner, account.id), await request(owner, account.id)
     assert (first.job_id, second.job_id) == (first.job_id, first.job_id)
     assert len(world.jobs.jobs) == 1

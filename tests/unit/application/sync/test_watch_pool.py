@@ -10,6 +10,7 @@ from adapters.signals.local import LocalDoorbell
 from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
 from application.sync.watch import WatchPool
+from domain.tenants import Role
 from tests.unit.fakes import Fakes, new_account, principal
 
 LEASE = timedelta(seconds=30)
@@ -94,7 +95,7 @@ async def test_a_deleted_account_stops_being_watched_and_a_changed_one_is_watche
     one = pool(fakes, "a", watches, capacity=10, doorbell=doorbell)
     await one._round(set())
     await settle()
-    owner = principal()
+    owner = principal(Role.ADMIN)
     store = fakes.uow.store
     owner = type(owner)(owner.user_id, store.accounts[ids[0]].tenant_id, owner.role)
     await DeleteMailAccount(fakes.uow, fakes.auditor)(owner, ids[0])
