@@ -131,13 +131,13 @@ class DeleteUser:
         async with self._uow as uow:
             await uow.tenants.lock(principal.tenant_id)
             user = await _user_of(uow, principal, user_id)
+            await _keep_an_admin(uow, user, None)
             heir = principal.user_id if new_owner is None else new_owner
             if heir == user.id:
                 raise InvalidInput("new_owner_id", "must be another user than the one deleted")
             heir_user = await uow.users.get(heir)
             if heir_user is None or heir_user.tenant_id != principal.tenant_id or heir_user.disabled:
                 raise InvalidInput("new_owner_id", "must be an enabled user of this tenant")
-            await _keep_an_admin(uow, user, None)
             ended = await self._sessions.end_user(uow, user)
             await uow.accounts.hand_over(principal.tenant_id, user.id, heir)
             await uow.users.delete(principal.tenant_id, user.id)
