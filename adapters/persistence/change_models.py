@@ -55,6 +55,7 @@ class WebhookModel(UUIDv7AuditBase):
     cursor: Mapped[int] = mapped_column(BigInteger)
     enabled: Mapped[bool] = mapped_column(Boolean)
     disabled_reason: Mapped[str | None] = mapped_column(String(500))
+    owner_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
 
 
 class WebhookDeliveryModel(UUIDv7AuditBase):

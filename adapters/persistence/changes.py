@@ -383,6 +383,7 @@ def _copy_to_row(webhook: Webhook, row: WebhookModel) -> None:
     row.enabled = webhook.enabled
     row.disabled_reason = webhook.disabled_reason
     row.updated_at = webhook.updated_at
+    row.owner_id = webhook.owner_id
 
 
 def _webhook(row: WebhookModel) -> Webhook:
@@ -401,6 +402,7 @@ def _webhook(row: WebhookModel) -> Webhook:
         cursor=row.cursor,
         enabled=row.enabled,
         disabled_reason=row.disabled_reason,
+        owner_id=row.owner_id,
     )
 
 

@@ -25,12 +25,18 @@ def user_from_row(row: UserModel | Row[Any]) -> User:
         password_hash=row.password_hash,
         role=Role(row.role),
         created_at=row.created_at,
+        disabled=row.disabled,
     )
 
 
 def user_to_row(user: User) -> UserModel:
     row = UserModel(
-        id=user.id, tenant_id=user.tenant_id, email=user.email, password_hash=user.password_hash, role=user.role.value
+        id=user.id,
+        tenant_id=user.tenant_id,
+        email=user.email,
+        password_hash=user.password_hash,
+        role=user.role.value,
+        disabled=user.disabled,
     )
     if user.created_at is not None:
         row.created_at = row.updated_at = user.created_at
@@ -56,6 +62,7 @@ def account_from_row(row: MailAccountModel) -> MailAccount:
         sync_interval_seconds=row.sync_interval_seconds,
         server_saves_sent=row.server_saves_sent,
         aliases=tuple(row.aliases),
+        owner_id=row.owner_id,
     )
 
 
@@ -77,4 +84,5 @@ def copy_account_to_row(account: MailAccount, row: MailAccountModel) -> MailAcco
     row.updated_at = account.updated_at
     row.sync_interval_seconds = account.sync_interval_seconds
     row.server_saves_sent = account.server_saves_sent
+    row.owner_id = account.owner_id
     return row

@@ -22,6 +22,7 @@ class UserModel(UUIDv7AuditBase):
     email: Mapped[str] = mapped_column(String(254))
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[str] = mapped_column(String(16))
+    disabled: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class MailAccountModel(UUIDv7AuditBase):
@@ -45,8 +46,10 @@ class MailAccountModel(UUIDv7AuditBase):
     sync_interval_seconds: Mapped[int] = mapped_column(Integer, server_default="300")
     server_saves_sent: Mapped[bool] = mapped_column(Boolean, server_default=false())
     aliases: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
+    owner_id: Mapped[UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     __table_args__ = (
         Index("ix_mail_accounts_tenant_created", "tenant_id", "created_at", "id"),
+        Index("ix_mail_accounts_tenant_owner", "tenant_id", "owner_id"),
         Index("uq_mail_accounts_tenant_email", "tenant_id", func.lower(email), unique=True),
     )

@@ -5,12 +5,14 @@ units of work (every request's token check among them) that never use it."""
 
 from collections.abc import Sequence
 from functools import cached_property
+from typing import Any, cast
 from uuid import UUID
 
 from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityError
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import bindparam, func, or_, select
+from advanced_alchemy.types import GUID
+from sqlalchemy import CursorResult, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +29,7 @@ from domain.accounts import MailAccount
 from domain.errors import Conflict
 from domain.pagination import Page, PageRequest
 from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
-from domain.tenants import Tenant, User
+from domain.tenants import Role, Tenant, User
 
 
 class _TenantRows(SQLAlchemyAsyncRepository[TenantModel]):
@@ -64,6 +66,16 @@ class SqlTenantRepository(TenantRepository):
         except RepositoryIntegrityError:
             raise Conflict(f"tenant {tenant.slug} already exists") from None
 
+    async def lock(self, tenant_id: UUID) -> None:
+        """A write that changes nothing, to take the lock a write takes: the row's on Postgres, the database's on
+        SQLite. Call it first in the transaction: on SQLite, a transaction that has read already cannot wait for
+        the lock (SQLITE_BUSY) once another transaction has written."""
+        await self._session.execute(_LOCK_TENANT, {"tenant_id": tenant_id})
+
+
+_LOCK_TENANT = text("UPDATE tenants SET name = name WHERE id = :tenant_id").bindparams(
+    bindparam("tenant_id", type_=GUID(length=16))
+)
 
 _USER_BY_ID = select(*UserModel.__table__.c).where(UserModel.__table__.c.id == bindparam("user_id"))
 
@@ -91,6 +103,45 @@ class SqlUserRepository(UserRepository):
         except RepositoryIntegrityError:
             raise Conflict(f"{user.email} already has a login in this tenant") from None
 
+    async def list(self, tenant_id: UUID, page: PageRequest) -> Page[User]:
+        mine = UserModel.tenant_id == tenant_id
+        total = await self._session.scalar(select(func.count()).select_from(UserModel).where(mine))
+        rows = await self._session.scalars(
+            select(UserModel)
+            .where(mine)
+            .order_by(UserModel.created_at, UserModel.id)
+            .limit(page.limit)
+            .offset(page.offset)
+        )
+        return Page(items=[user_from_row(row) for row in rows], total=total or 0)
+
+    async def update(self, user: User) -> None:
+        try:
+            await self._session.execute(
+                update(UserModel)
+                .where(UserModel.id == user.id, UserModel.tenant_id == user.tenant_id)
+                .values(
+                    email=user.email, password_hash=user.password_hash, role=user.role.value, disabled=user.disabled
+                )
+            )
+        except IntegrityError:
+            raise Conflict(f"{user.email} already has a login in this tenant") from None
+
+    async def delete(self, tenant_id: UUID, user_id: UUID) -> bool:
+        """The database's cascades remove the rest (migration 0019); an account still owned is left ownerless."""
+        result = await self._session.execute(
+            delete(UserModel).where(UserModel.id == user_id, UserModel.tenant_id == tenant_id)
+        )
+        return bool(cast("CursorResult[Any]", result).rowcount)
+
+    async def count_admins(self, tenant_id: UUID) -> int:
+        admins = (
+            select(func.count())
+            .select_from(UserModel)
+            .where(UserModel.tenant_id == tenant_id, UserModel.role == Role.ADMIN.value, UserModel.disabled.is_(False))
+        )
+        return await self._session.scalar(admins) or 0
+
 
 class SqlMailAccountRepository(MailAccountRepository):
     """`touched`: accounts added, deleted, or whose IMAP login changed in this transaction, for the unit of work
@@ -108,13 +159,26 @@ class SqlMailAccountRepository(MailAccountRepository):
         row = await self._rows.get_one_or_none(id=account_id, tenant_id=tenant_id)
         return account_from_row(row) if row else None
 
-    async def list(self, tenant_id: UUID, page: PageRequest) -> Page[MailAccount]:
+    async def list(self, tenant_id: UUID, page: PageRequest, only: frozenset[UUID] | None = None) -> Page[MailAccount]:
+        if only is not None and not only:
+            return Page(items=[], total=0)
+        filters = [] if only is None else [MailAccountModel.id.in_(only)]
         rows, total = await self._rows.get_many_and_count(
             LimitOffset(limit=page.limit, offset=page.offset),
+            *filters,
             tenant_id=tenant_id,
             order_by=[(MailAccountModel.created_at, False), (MailAccountModel.id, False)],
         )
         return Page(items=[account_from_row(r) for r in rows], total=total)
+
+    async def hand_over(self, tenant_id: UUID, from_user: UUID, to_user: UUID) -> int:
+        """The accounts themselves are unchanged, so `updated_at` stays."""
+        result = await self._session.execute(
+            update(MailAccountModel)
+            .where(MailAccountModel.tenant_id == tenant_id, MailAccountModel.owner_id == from_user)
+            .values(owner_id=to_user, updated_at=MailAccountModel.updated_at)
+        )
+        return cast("CursorResult[Any]", result).rowcount
 
     async def email_taken(self, tenant_id: UUID, email: str, *, excluding: UUID | None = None) -> bool:
         filters = [MailAccountModel.tenant_id == tenant_id, func.lower(MailAccountModel.email) == email.lower()]

@@ -3,6 +3,7 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from adapters.persistence.access import SqlAccountGrantRepository, SqlApiKeyRepository, SqlSessionRepository
 from adapters.persistence.audit import SqlAuditRepository
 from adapters.persistence.blob_references import SqlBlobReferences
 from adapters.persistence.changes import SqlChangeLog, SqlWebhookRepository
@@ -58,6 +59,9 @@ class SqlUnitOfWork(UnitOfWork):
         self._session, self._committed = session, False
         self.tenants = SqlTenantRepository(session)
         self.users = SqlUserRepository(session)
+        self.grants = SqlAccountGrantRepository(session)
+        self.sessions = SqlSessionRepository(session)
+        self.api_keys = SqlApiKeyRepository(session)
         self.accounts = self._accounts = SqlMailAccountRepository(session)
         self.mailboxes = SqlMailboxRepository(session)
         self.message_store = SqlMessageStore(session)

@@ -3,6 +3,7 @@
 from alembic import context
 
 # the imports register every table on the metadata
+import adapters.persistence.access_models
 import adapters.persistence.audit
 import adapters.persistence.change_models
 import adapters.persistence.draft_models
