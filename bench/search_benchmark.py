@@ -53,12 +53,14 @@ async def prepare(settings: Settings, dsn: str, messages: int) -> list[Mailbox]:
         uow = await request.get(UnitOfWork)
         async with uow:
             tenant = await uow.tenants.get_by_slug("bench")
-        assert tenant is not None
+            assert tenant is not None
+            owner = await uow.users.get_by_email(tenant.id, "bench@bench.test")
+        assert owner is not None
         create = await request.get(CreateMailAccount)
         for n in range(ACCOUNTS):
             login = ServerLogin("127.0.0.1", 9, Security.NONE, f"box{n}@bench.test", "unused")
             account = await create(
-                Principal(new_id(), tenant.id, Role.ADMIN), NewMailAccount(f"Box {n}", login.username, login, login)
+                Principal(owner.id, tenant.id, Role.ADMIN), NewMailAccount(f"Box {n}", login.username, login, login)
             )
             inbox = Folder(new_id(), tenant.id, account.id, "INBOX", "/", MailboxRole.INBOX, None)
             archive = Folder(new_id(), tenant.id, account.id, "Archive", "/", MailboxRole.ARCHIVE, None)

@@ -19,7 +19,7 @@ from domain.accounts import Security
 from domain.auth import Principal
 from domain.ids import new_id
 from domain.ports.persistence import TenantScope, UnitOfWork
-from domain.tenants import Role, Tenant
+from domain.tenants import Role, Tenant, User
 from entrypoints.container import build_container
 from entrypoints.operations import migrate
 from entrypoints.settings import Settings, load_settings
@@ -45,12 +45,14 @@ async def main(database_url: str, data_dir: str, host: str, port: int, service_u
     async with container() as request:
         uow = await request.get(UnitOfWork)
         tenant = Tenant(new_id(), "bench", "Bench")
+        owner = User(new_id(), tenant.id, "bench@bench.test", "-", Role.ADMIN)
         async with uow:
             await uow.tenants.add(tenant)
+            await uow.users.add(owner)
             await uow.commit()
         login = ServerLogin(host, port, Security.NONE, "bench@example.test", "bench-password-1")
         account = await (await request.get(CreateMailAccount))(
-            Principal(new_id(), tenant.id, Role.ADMIN), NewMailAccount("Bench", login.username, login, login)
+            Principal(owner.id, tenant.id, Role.ADMIN), NewMailAccount("Bench", login.username, login, login)
         )
     if service_url is not None:
         await container.close()

@@ -36,7 +36,7 @@ class Sessions:
         tokens: TokenIssuer,
         revoked: RevokedSessions,
         clock: Clock,
-        settings: SessionSettings = SessionSettings(),  # noqa: B008 - frozen, shared safely
+        settings: SessionSettings = SessionSettings(),
     ) -> None:
         self._tokens = tokens
         self._revoked = revoked

@@ -14,7 +14,6 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from adapters.memory.store import MemoryStore
 from entrypoints.settings import load_settings
 from tests.e2e.conftest import Login
 

@@ -221,7 +221,7 @@ class Rig:
             create = CreateMailAccount(
                 self.uow, self.cipher, self.clock, verifier, Auditor(RequestOrigin(), self.clock)
             )
-            owner = Principal(new_id(), new_id(), Role.ADMIN)
+            owner = Principal(new_id(), new_id(), Role.ADMIN)  # the in-memory store: no owner row needed
             self.account = await create(owner, NewMailAccount("Alice", "alice@example.com", login, login))
         builder = MessageBuilder(StdlibMessageParser(), self.blobs)
         folder = FolderSync(self.uow, builder, self.clock, self.settings)

@@ -19,14 +19,11 @@ from adapters.persistence.unit_of_work import SqlUnitOfWork
 from application.accounts.create import CreateMailAccount
 from application.accounts.rotate_keys import RotateEncryptionKeys
 from domain.accounts import MailAccount
-from domain.auth import Principal
 from domain.errors import DependencyUnavailable
-from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
-from domain.tenants import Role
 from tests.integration.conftest import migrated_engine
 from tests.integration.test_persistence_contract import tenant
-from tests.unit.fakes import Fakes, new_account
+from tests.unit.fakes import Fakes, new_account, stored_admin
 
 KEY_ENTRY = Keyring.generate_entry("k1")
 CIPHER = AesGcmCredentialCipher(Keyring.parse(KEY_ENTRY))
@@ -48,7 +45,7 @@ def make_uow(engine: AsyncEngine) -> Callable[[], UnitOfWork]:
 async def _create(make_uow: Callable[[], UnitOfWork], email: str, password: str) -> MailAccount:
     fakes, owner = Fakes(), await tenant(make_uow, email.partition("@")[0])
     create = CreateMailAccount(make_uow(), CIPHER, fakes.clock, fakes.verifier, fakes.auditor)
-    return await create(Principal(new_id(), owner.id, Role.ADMIN), new_account(email, password=password))
+    return await create(await stored_admin(make_uow(), owner.id), new_account(email, password=password))
 
 
 async def _read(make_uow: Callable[[], UnitOfWork], account: MailAccount) -> MailAccount:

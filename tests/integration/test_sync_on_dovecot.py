@@ -29,16 +29,16 @@ from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
 from domain.accounts import MailAccount, Security, ServerSettings
 from domain.audit import RequestOrigin
-from domain.auth import Principal
 from domain.ids import new_id
 from domain.ports.mail import ImapSession
 from domain.ports.persistence import UnitOfWork
 from domain.remote import FetchedMessage
 from domain.search import MessageQuery, PageAfter
 from domain.sync import AccountSync, SyncPhase
-from domain.tenants import Role, Tenant
+from domain.tenants import Tenant
 from tests.conftest import mail_server_settings
 from tests.unit import mail_corpus
+from tests.unit.fakes import stored_admin
 
 USER = "bob"
 
@@ -115,7 +115,7 @@ async def rig(make_uow: Callable[[], UnitOfWork], mail: dict[str, str], tmp_path
     verifier = LoginVerifier(ScriptedImapLoginCheck(servers), ScriptedMailSender(servers))
     new = NewMailAccount("Bob", login.username, login, login)
     account = await CreateMailAccount(make_uow(), cipher, clock, verifier, Auditor(RequestOrigin(), clock))(
-        Principal(new_id(), tenant.id, Role.ADMIN), new
+        await stored_admin(make_uow(), tenant.id), new
     )
     policy = OutboundPolicy(allow_private=True, timeout=60)
     return Rig(make_uow, CountingSessions(policy), account, clock, cipher, LocalFolderBlobStore(tmp_path / "blobs"))

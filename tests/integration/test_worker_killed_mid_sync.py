@@ -17,16 +17,16 @@ from application.accounts.create import CreateMailAccount
 from application.sync.request import RequestSync
 from bench.corpus import fill_maildir
 from domain.accounts import Security
-from domain.auth import Principal
 from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
-from domain.tenants import Role, Tenant
+from domain.tenants import Tenant
 from entrypoints.container import build_container
 from entrypoints.settings import load_settings
 from entrypoints.worker.runtime import create_broker
 from tests.conftest import mail_server_settings
 from tests.e2e.test_cli import MAILROOM
 from tests.integration.conftest import env_without_mailroom
+from tests.unit.fakes import stored_admin
 
 USER = "dave"
 MESSAGES = 3000
@@ -120,7 +120,7 @@ async def request_sync(env: dict[str, str], mail: dict[str, str]) -> None:
             async with uow:
                 await uow.tenants.add(tenant)
                 await uow.commit()
-            principal = Principal(new_id(), tenant.id, Role.ADMIN)
+            principal = await stored_admin(uow, tenant.id)
             login = ServerLogin(
                 mail["MAILROOM_TEST_MAIL_HOST"],
                 int(mail["MAILROOM_TEST_IMAP_PORT"]),

@@ -19,6 +19,7 @@ from domain.accounts import Security
 from domain.audit import RequestOrigin
 from domain.auth import Principal
 from domain.ids import new_id
+from domain.ports.persistence import UnitOfWork
 from domain.tenants import Role, Tenant, User
 
 
@@ -68,3 +69,13 @@ def new_account(email: str = "alice@example.com", password: str = "imap-secret")
         imap=ServerLogin("imap.example.com", 993, Security.SSL, "alice", password),
         smtp=ServerLogin("smtp.example.com", 465, Security.SSL, "alice", "smtp-secret"),
     )
+
+
+async def stored_admin(uow: UnitOfWork, tenant_id: UUID) -> Principal:
+    """An admin of the tenant, stored in `uow`'s store: the accounts they create are theirs, and a SQL store wants
+    an account's owner to exist (mail_accounts.owner_id refers to users)."""
+    user = User(new_id(), tenant_id, f"admin-{new_id().hex[:12]}@example.test", "-", Role.ADMIN)
+    async with uow:
+        await uow.users.add(user)
+        await uow.commit()
+    return Principal(user.id, tenant_id, Role.ADMIN)
