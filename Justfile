@@ -57,7 +57,7 @@ bench-sync *ARGS:
 bench-search *ARGS:
     uv run python -m bench.search_benchmark {{ARGS}}
 
-# benchmark: CPU of an API request's database work (token check, list page), its transaction handed on or not
+# benchmark: CPU of an API request's database work: the old token check's user read, an admin's page, a member's reach and page
 bench-request-db *ARGS:
     uv run python -m bench.request_units {{ARGS}}
 

@@ -25,6 +25,7 @@ from litestar.openapi.spec import Tag
 from litestar.status_codes import HTTP_201_CREATED
 from msgspec import UNSET, UnsetType
 
+from entrypoints.http.access import required_scope
 from entrypoints.http.problems import MEDIA_TYPE as PROBLEM_MEDIA_TYPE
 from entrypoints.http.schemas.compose import ComposeIn
 
@@ -109,11 +110,26 @@ def finish_document(app: Litestar) -> dict[str, Any]:
         _, found = msgspec.json.schema_components((Problem,), ref_template="#/components/schemas/{name}")
         schemas.update(found)
     components["responses"] = _common_responses()
+    scopes = _scopes(app)
     for item in document.get("paths", {}).values():
         for method in _METHODS:
             if (operation := item.get(method)) is not None:
                 _complete(operation, schemas)
+                if operation.get("security") and (scope := scopes.get(operation.get("operationId", ""))):
+                    operation["security"] = [{"bearer": [scope]}]
     return document
+
+
+def _scopes(app: Litestar) -> dict[str, str]:
+    """Each protected operation's API key scope (entrypoints.http.access), listed in its security requirement as
+    OpenAPI 3.1 allows for any scheme, so that clients and the documentation show it."""
+    found: dict[str, str] = {}
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            operation_id = getattr(handler, "operation_id", None)
+            if isinstance(operation_id, str):
+                found[operation_id] = required_scope(handler).value
+    return found
 
 
 def _complete(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
@@ -177,7 +193,7 @@ def _common_responses() -> dict[str, Any]:
 
 
 _COMPOSE_BODY = {"createDraft", "saveDraft", "updateDraft"}
-_OPTIONAL_BODY = {"sendDraft"}
+_OPTIONAL_BODY = {"sendDraft", "logout"}
 # Bytes, not JSON: the raw message, and an attachment in its own content type (or application/octet-stream).
 _DOWNLOADS = {"getRawMessage": "message/rfc822", "getAttachment": "*/*"}
 

@@ -110,3 +110,21 @@ async def test_the_documented_account_example_creates_an_account_that_answers_it
     assert answer.status_code == 201
     assert answer.headers["location"] == f"/api/accounts/{answer.json()['id']}"
     assert (await client.get(answer.headers["location"], headers=headers)).status_code == 200
+
+
+async def test_each_protected_operation_names_the_api_key_scope_it_needs(document: dict[str, Any]) -> None:
+    """Reading needs `read`, changing `write`; sending, the users, the audit trail and making or deleting keys
+    their own scope; asking for a sync only `read` (it changes only Mailroom's copy)."""
+    special = {
+        "sendDraft": "send",
+        "requestSync": "read",
+        "listAuditEvents": "admin",
+        "createApiKey": "admin",
+        "deleteApiKey": "admin",
+        **dict.fromkeys(("listUsers", "createUser", "getUser", "updateUser", "deleteUser"), "admin"),
+    }
+    for method, path, operation in operations(document):
+        if operation["operationId"] in PUBLIC:
+            continue
+        wanted = special.get(operation["operationId"], "read" if method.lower() == "get" else "write")
+        assert operation["security"] == [{"bearer": [wanted]}], f"{method} {path}"
