@@ -400,7 +400,10 @@ class UseCaseProvider(Provider):
     login = provide(Login)
     authenticate = provide(Authenticate)
     still_signed_in = provide(StillSignedIn)
-    prune_sessions = provide(PruneSessions)
+
+    @provide
+    def prune_sessions(self, uow: UnitOfWork, clock: Clock, settings: Settings) -> PruneSessions:
+        return PruneSessions(uow, clock, timedelta(seconds=settings.jwt_lifetime_seconds + 60))
 
     @provide
     def remember_revoked(

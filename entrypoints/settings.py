@@ -190,6 +190,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             f"{PREFIX}SEND_LEASE_SECONDS must be longer than {PREFIX}MAIL_TIMEOUT_SECONDS: a lease expiring"
             " mid-send could send twice"
         )
+    if settings.refresh_lifetime_seconds < settings.jwt_lifetime_seconds:
+        raise SettingsError(
+            f"{PREFIX}REFRESH_LIFETIME_SECONDS must be at least {PREFIX}JWT_LIFETIME_SECONDS: a session is pruned when"
+            " its refresh tokens have expired, and none of its access tokens may outlive that"
+        )
     if settings.api_workers > 1 and settings.redis_url is None:
         raise SettingsError(
             f"{PREFIX}API_WORKERS above 1 needs {PREFIX}REDIS_URL: without it each API process would run its own"

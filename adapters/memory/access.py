@@ -84,12 +84,16 @@ class MemorySessionRepository(SessionRepository):
     async def revoked_since(self, since: datetime) -> list[UUID]:
         return [s.id for s in self._store.sessions.values() if s.revoked_at is not None and s.revoked_at >= since]
 
-    async def prune(self, expired_before: datetime) -> int:
+    async def prune(self, expired_before: datetime, revoked_before: datetime) -> int:
         gone = [d for d, t in self._store.refresh_tokens.items() if t.expires_at < expired_before]
         for digest in gone:
             del self._store.refresh_tokens[digest]
         alive = {t.session_id for t in self._store.refresh_tokens.values()}
-        self._store.sessions = {k: s for k, s in self._store.sessions.items() if k in alive}
+        self._store.sessions = {
+            k: s
+            for k, s in self._store.sessions.items()
+            if k in alive or (s.revoked_at is not None and s.revoked_at >= revoked_before)
+        }
         return len(gone)
 
 

@@ -60,15 +60,14 @@ class MemoryUserRepository(UserRepository):
             self._store.users[user.id] = replace(user)
 
     async def delete(self, tenant_id: UUID, user_id: UUID) -> bool:
-        """With the user go their grants, sessions, refresh tokens, API keys and webhooks, as the database's
-        cascades do; an account they still own is left without an owner."""
+        """With the user go their grants, refresh tokens, API keys and webhooks, as the database's cascades do; their
+        sessions stay (revoked by then) until pruned, and an account they still own is left without an owner."""
         stored = self._store.users.get(user_id)
         if stored is None or stored.tenant_id != tenant_id:
             return False
         store = self._store
         del store.users[user_id]
         store.grants = {k: g for k, g in store.grants.items() if g.user_id != user_id}
-        store.sessions = {k: s for k, s in store.sessions.items() if s.user_id != user_id}
         store.refresh_tokens = {k: t for k, t in store.refresh_tokens.items() if t.user_id != user_id}
         store.api_keys = {k: a for k, a in store.api_keys.items() if a.user_id != user_id}
         gone = {w.id for w in store.webhooks.values() if w.owner_id == user_id}

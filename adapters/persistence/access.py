@@ -18,6 +18,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    or_,
     select,
     union_all,
     update,
@@ -190,9 +191,14 @@ class SqlSessionRepository(SessionRepository):
         rows = await self._session.scalars(select(_SESSIONS.c.id).where(_SESSIONS.c.revoked_at >= since))
         return list(rows)
 
-    async def prune(self, expired_before: datetime) -> int:
+    async def prune(self, expired_before: datetime, revoked_before: datetime) -> int:
         result = await self._session.execute(delete(_TOKENS).where(_TOKENS.c.expires_at < expired_before))
-        await self._session.execute(delete(_SESSIONS).where(~exists().where(_TOKENS.c.session_id == _SESSIONS.c.id)))
+        await self._session.execute(
+            delete(_SESSIONS).where(
+                ~exists().where(_TOKENS.c.session_id == _SESSIONS.c.id),
+                or_(_SESSIONS.c.revoked_at.is_(None), _SESSIONS.c.revoked_at < revoked_before),
+            )
+        )
         return _rowcount(result)
 
 

@@ -35,7 +35,9 @@ class SessionModel(DefaultBase):
 
     id: Mapped[UUID] = mapped_column(GUID(length=16), primary_key=True)
     tenant_id: Mapped[UUID] = mapped_column(GUID(length=16), ForeignKey("tenants.id", ondelete="CASCADE"))
-    user_id: Mapped[UUID] = mapped_column(GUID(length=16), ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[UUID | None] = mapped_column(
+        GUID(length=16), ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), index=True)
 

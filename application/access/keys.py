@@ -8,10 +8,11 @@ from application.audit import Auditor
 from domain.access import MAX_API_KEYS_PER_USER, ApiKey, Scope, require_key_name
 from domain.audit import AuditAction
 from domain.auth import Principal
-from domain.errors import Conflict, InvalidInput, NotFound
+from domain.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from domain.ids import new_id
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
+from domain.validation import in_utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +23,9 @@ class NewApiKey:
 
 
 class CreateApiKey:
-    """Returns the key and its secret, shown this once. A key gives no more than its maker has: `admin` only to an
-    admin, and a key making a key only scopes it has itself."""
+    """Returns the key and its secret, shown this once. A key gives no more than its maker has (`admin` only to an
+    admin), and keys are made by a signed-in user: a key that could make keys could outlive its own expiry and
+    deletion through them."""
 
     def __init__(self, uow: UnitOfWork, clock: Clock, auditor: Auditor) -> None:
         self._uow = uow
@@ -31,12 +33,13 @@ class CreateApiKey:
         self._auditor = auditor
 
     async def __call__(self, principal: Principal, new: NewApiKey) -> tuple[ApiKey, str]:
+        if principal.key_id is not None:
+            raise PermissionDenied("API keys are made by a signed-in user, not with another key")
         name, now = require_key_name(new.name), self._clock.now()
         if Scope.ADMIN in new.scopes and not principal.is_admin:
             raise InvalidInput("scopes", "`admin` is for admins' keys only")
-        if not new.scopes <= principal.scopes:
-            raise InvalidInput("scopes", "a key cannot give scopes the key making it lacks")
-        if new.expires_at is not None and new.expires_at <= now:
+        expires_at = None if new.expires_at is None else in_utc("expires_at", new.expires_at)
+        if expires_at is not None and expires_at <= now:
             raise InvalidInput("expires_at", "must be in the future")
         secret = ApiKey.new_secret()
         key = ApiKey(
@@ -48,7 +51,7 @@ class CreateApiKey:
             digest=ApiKey.digest_of(secret),
             hint=secret[:7],
             created_at=now,
-            expires_at=new.expires_at,
+            expires_at=expires_at,
         )
         async with self._uow as uow:
             if await uow.api_keys.count(principal.tenant_id, principal.user_id) >= MAX_API_KEYS_PER_USER:

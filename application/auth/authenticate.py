@@ -74,9 +74,9 @@ class Authenticate:
 
 
 class StillSignedIn:
-    """Whether a caller authenticated a while ago still is: for a long-lived answer such as the event stream. An
-    access token must not have expired nor its session ended; an API key must still exist, unexpired, with its user
-    enabled."""
+    """Whether a caller authenticated a while ago still is, as they were: for a long-lived answer such as the event
+    stream. An access token must not have expired nor its session ended (a role change ends it); an API key must
+    still exist, unexpired, with its user enabled and in the role the stream began with."""
 
     def __init__(self, uow: UnitOfWork, revoked: RevokedSessions, clock: Clock) -> None:
         self._uow = uow
@@ -94,4 +94,6 @@ class StillSignedIn:
         async with self._uow as uow:
             key = await uow.api_keys.get(principal.tenant_id, principal.key_id)
             user = await uow.users.get(principal.user_id)
-        return key is not None and not key.expired(now) and user is not None and not user.disabled
+        if key is None or key.expired(now) or user is None:
+            return False
+        return not user.disabled and user.role is principal.role

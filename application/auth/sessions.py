@@ -67,12 +67,15 @@ class Sessions:
         await uow.sessions.add_token(token)
         return SignedIn(self._tokens.issue(user.id, user.tenant_id, user.role, session_id), secret, session_id)
 
-    async def end_user(self, uow: UnitOfWork, user: User) -> list[UUID]:
-        """Revokes every session of the user in `uow`; pass the result to `forget` once it commits."""
-        return await uow.sessions.revoke_user(user.tenant_id, user.id, self._clock.now())
+    async def end_user(self, uow: UnitOfWork, user: User) -> None:
+        """Revokes every session of the user in `uow`, and their access tokens at once (see `forget`)."""
+        await self.forget(await uow.sessions.revoke_user(user.tenant_id, user.id, self._clock.now()))
 
     async def forget(self, session_ids: Sequence[UUID]) -> None:
-        """After the commit: the access tokens of these sessions are refused from the next request on."""
+        """The access tokens of these sessions are refused from the next request on. Called before the commit
+        that revokes them in the database: if the revocation list cannot be written (Redis down) the change is
+        not committed either, and asking again does it all; a revocation whose commit then fails only ends a
+        session early."""
         await self._revoked.revoke(session_ids)
 
 
@@ -110,8 +113,8 @@ class Refresh:
         """A used refresh token came back: the session ends for both holders."""
         await uow.sessions.revoke(session.tenant_id, session.id, self._clock.now())
         await self._auditor.record(uow, AuditAction.REFRESH_REUSED, session.tenant_id, session.user_id, session.id)
-        await uow.commit()
         await self._sessions.forget([session.id])
+        await uow.commit()
 
 
 class Logout:
@@ -135,8 +138,8 @@ class Logout:
             await self._auditor.record(
                 uow, AuditAction.LOGOUT, principal.tenant_id, principal.user_id, "everywhere" if everywhere else None
             )
+            await self._sessions.forget(ended)
             await uow.commit()
-        await self._sessions.forget(ended)
 
 
 class RememberRevokedSessions:
@@ -159,14 +162,17 @@ class RememberRevokedSessions:
 
 class PruneSessions:
     """Refresh tokens past their expiry, and sessions left with none, are deleted (system scope): each refresh
-    adds a token, and only the unexpired ones can still be presented, or recognised as reused."""
+    adds a token, and only the unexpired ones can still be presented, or recognised as reused. A session revoked
+    within an access token's lifetime stays: the revocation list is refilled from it after a restart."""
 
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, tokens_live: timedelta) -> None:
         self._uow = uow
         self._clock = clock
+        self._tokens_live = tokens_live
 
     async def __call__(self) -> int:
+        now = self._clock.now()
         async with self._uow as uow:
-            pruned = await uow.sessions.prune(self._clock.now())
+            pruned = await uow.sessions.prune(now, now - self._tokens_live)
             await uow.commit()
         return pruned

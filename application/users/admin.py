@@ -98,7 +98,6 @@ class UpdateUser:
 
     async def __call__(self, principal: Principal, user_id: UUID, changes: UserChanges) -> User:
         principal.require_admin()
-        ended: list[UUID] = []
         async with self._uow as uow:
             await uow.tenants.lock(principal.tenant_id)
             user = await _user_of(uow, principal, user_id)
@@ -110,10 +109,9 @@ class UpdateUser:
             await _keep_an_admin(uow, user, updated)
             await uow.users.update(updated)
             if role != user.role or (disabled and not user.disabled):
-                ended = await self._sessions.end_user(uow, user)
+                await self._sessions.end_user(uow, user)
             await self._auditor.record(uow, AuditAction.USER_UPDATED, principal.tenant_id, principal.user_id, user.id)
             await uow.commit()
-        await self._sessions.forget(ended)
         return updated
 
 
@@ -138,12 +136,11 @@ class DeleteUser:
             heir_user = await uow.users.get(heir)
             if heir_user is None or heir_user.tenant_id != principal.tenant_id or heir_user.disabled:
                 raise InvalidInput("new_owner_id", "must be an enabled user of this tenant")
-            ended = await self._sessions.end_user(uow, user)
             await uow.accounts.hand_over(principal.tenant_id, user.id, heir)
+            await self._sessions.end_user(uow, user)
             await uow.users.delete(principal.tenant_id, user.id)
             await self._auditor.record(uow, AuditAction.USER_DELETED, principal.tenant_id, principal.user_id, user.id)
             await uow.commit()
-        await self._sessions.forget(ended)
 
 
 async def _user_of(uow: UnitOfWork, principal: Principal, user_id: UUID) -> User:
@@ -188,11 +185,10 @@ class ChangePassword:
             if stored.password_hash != user.password_hash:
                 raise Conflict("the password changed meanwhile; sign in again")
             await uow.users.update(replace(stored, password_hash=password_hash))
-            ended = await self._sessions.end_user(uow, stored)
+            await self._sessions.end_user(uow, stored)
             signed_in = await self._sessions.start(uow, stored)
             await self._auditor.record(
                 uow, AuditAction.PASSWORD_CHANGED, principal.tenant_id, principal.user_id, principal.user_id
             )
             await uow.commit()
-        await self._sessions.forget(ended)
         return signed_in

@@ -95,9 +95,10 @@ class SessionRepository(Protocol):
         """Sessions of any tenant revoked at or after `since`: what the revocation list must hold after a restart."""
         ...
 
-    async def prune(self, expired_before: datetime) -> int:
-        """Deletes refresh tokens that expired before `expired_before`, and sessions left with none; how many
-        tokens."""
+    async def prune(self, expired_before: datetime, revoked_before: datetime) -> int:
+        """Deletes refresh tokens that expired before `expired_before`, and the sessions left with none, but for
+        those revoked at or after `revoked_before` (their access tokens may still be presented, and the revocation
+        list is refilled from them); how many tokens. A deleted user's sessions stay, revoked, until then."""
         ...
 
 

@@ -356,3 +356,36 @@ async def test_a_members_feed_and_webhooks_carry_only_the_accounts_they_reach(
 
     await eventually(delivered)
     assert {d[2].change.account_id for d in await delivered()} == {UUID(bobs["id"])}
+
+
+async def test_keys_are_made_by_a_signed_in_user_with_an_expiry_that_names_its_zone(
+    client: AsyncTestClient[Litestar], login: Login
+) -> None:
+    admin = await login()
+    strong = await client.post("/api/keys", json={"name": "ops", "scopes": ["read", "write", "admin"]}, headers=admin)
+    assert strong.status_code == 201
+    by_key = await client.post(
+        "/api/keys", json={"name": "forever", "scopes": ["read"]}, headers=bearer(strong.json()["key"])
+    )
+    assert by_key.status_code == 403, "a key could outlive its expiry and deletion through keys it made"
+    naive = await client.post(
+        "/api/keys", json={"name": "n", "scopes": ["read"], "expires_at": "2030-01-01T00:00:00"}, headers=admin
+    )
+    assert (naive.status_code, naive.json()["errors"][0]["field"]) == (422, "expires_at")
+
+
+async def test_searching_another_members_folder_is_as_if_it_did_not_exist(
+    app: Litestar, client: AsyncTestClient[Litestar], login: Login
+) -> None:
+    admin, bob = await login(), await login(email="bob@acme.test")
+    server = await app.state.dishka_container.get(FakeImapServer)
+    server.deliver("INBOX", mail_corpus.plain(Subject=b"private"))
+    alices = (await client.post("/api/accounts", json=account_body("alice@example.com"), headers=admin)).json()
+    await client.post("/api/accounts", json=account_body("bob@example.com"), headers=bob)
+    await client.post(f"/api/sync/imap/{alices['id']}", headers=admin)
+    await wait_for_idle(client, alices["id"], admin)
+    inbox = (await client.get(f"/api/accounts/{alices['id']}/mailboxes", headers=admin)).json()["items"][0]
+    made_up = "00000000-0000-7000-8000-000000000000"
+    for mailbox in (inbox["id"], made_up):
+        answer = await client.get("/api/sync/search", params={"mailbox_id": mailbox}, headers=bob)
+        assert answer.status_code == 404, mailbox

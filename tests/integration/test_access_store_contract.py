@@ -124,7 +124,9 @@ async def test_admins_are_counted_per_tenant_without_the_disabled_ones(make_uow:
         assert await uow.users.count_admins(acme.id) == 0
 
 
-async def test_deleting_a_user_deletes_their_grants_sessions_keys_and_webhooks(make_uow: Factory) -> None:
+async def test_deleting_a_user_deletes_their_grants_tokens_keys_and_webhooks_and_keeps_ended_sessions(
+    make_uow: Factory,
+) -> None:
     acme, globex = await tenant(make_uow), await tenant(make_uow, "globex")
     admin, member = user(acme, "ada", Role.ADMIN), user(acme, "bob")
     await add_users(make_uow, admin, member)
@@ -143,6 +145,7 @@ async def test_deleting_a_user_deletes_their_grants_sessions_keys_and_webhooks(m
         await uow.commit()
     async with make_uow() as uow:
         assert await uow.accounts.hand_over(acme.id, member.id, admin.id) == 1
+        assert await uow.sessions.revoke_user(acme.id, member.id, NOW) == [session.id]
         assert not await uow.users.delete(globex.id, member.id)
         assert await uow.users.delete(acme.id, member.id)
         await uow.commit()
@@ -152,6 +155,7 @@ async def test_deleting_a_user_deletes_their_grants_sessions_keys_and_webhooks(m
         assert await uow.grants.for_account(acme.id, shared.id) == []
         assert await uow.grants.reach(acme.id, member.id) == {}
         assert await uow.sessions.find(refresh.digest) is None
+        assert await uow.sessions.revoked_since(NOW) == [session.id], "kept for the revocation list's refill"
         assert await uow.api_keys.find(key.digest) is None
         assert await uow.api_keys.list(acme.id, None) == []
         assert await uow.webhooks.get(acme.id, hook.id) is None
@@ -340,8 +344,8 @@ async def test_pruning_deletes_expired_tokens_and_sessions_left_without_any(make
         await uow.sessions.add_token(mixed[1])
         await uow.commit()
     async with make_uow() as uow:
-        assert await uow.sessions.prune(NOW + timedelta(days=1)) == 0
-        assert await uow.sessions.prune(NOW + timedelta(days=2)) == 2
+        assert await uow.sessions.prune(NOW + timedelta(days=1), NOW) == 0
+        assert await uow.sessions.prune(NOW + timedelta(days=2), NOW) == 2
         await uow.commit()
     async with make_uow() as uow:
         assert await uow.sessions.find(old_token.digest) is None
@@ -450,3 +454,23 @@ async def test_transactions_that_lock_the_tenant_run_one_after_another(
     assert list(await asyncio.gather(first, demote(bob, 0))) == [True, False]
     async with make_uow() as uow:
         assert await uow.users.count_admins(acme.id) == 1
+
+
+async def test_pruning_keeps_a_session_revoked_while_its_access_tokens_may_live(make_uow: Factory) -> None:
+    acme = await tenant(make_uow)
+    bob = user(acme, "bob")
+    await add_users(make_uow, bob)
+    ended = Session(new_id(), acme.id, bob.id, NOW)
+    async with make_uow() as uow:
+        await uow.sessions.add(ended, token(ended, lasts=timedelta(days=1)))
+        await uow.sessions.revoke(acme.id, ended.id, NOW + timedelta(days=2))
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.sessions.prune(NOW + timedelta(days=3), NOW + timedelta(days=2)) == 1
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.sessions.revoked_since(NOW) == [ended.id], "revoked at the cut-off: kept"
+        assert await uow.sessions.prune(NOW + timedelta(days=3), NOW + timedelta(days=2, minutes=1)) == 0
+        await uow.commit()
+    async with make_uow() as uow:
+        assert await uow.sessions.revoked_since(NOW) == []

@@ -130,8 +130,8 @@ class ApiKeyController(Controller):
         summary="Make an API key for an automation",
         description="The key (`mr_...`) is in this answer only; send it as `Authorization: Bearer <key>`. It acts "
         "as you, limited to its `scopes`: `read` (GET routes), `write` (changes), `send` (sending drafts), `admin` "
-        "(users and keys; admins only). With a key, making keys needs the `admin` scope, and gives no scope the key "
-        "lacks. At most 50 keys per user (409).",
+        "(users, the audit trail, deleting keys with a key; admins only). Keys are made by a signed-in user: with a "
+        "key this is a 403. At most 50 keys per user (409).",
         responses=problems(409),
         response_headers=[CREATED_LOCATION],
         opt=ADMIN_ONLY,

@@ -106,3 +106,11 @@ def test_a_development_leniency_is_off_in_production_unless_allowed(
     if setting is not None:
         environ[variable] = setting
     assert getattr(load_settings(environ), allowed_by) is allowed
+
+
+def test_no_access_token_outlives_the_refresh_tokens_of_its_session(tmp_path: Path) -> None:
+    """A session is pruned once its refresh tokens have expired; an access token of it must have expired too."""
+    base = {"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_JWT_LIFETIME_SECONDS": "3600"}
+    with pytest.raises(SettingsError, match="MAILROOM_REFRESH_LIFETIME_SECONDS"):
+        load_settings(base | {"MAILROOM_REFRESH_LIFETIME_SECONDS": "600"})
+    assert load_settings(base | {"MAILROOM_REFRESH_LIFETIME_SECONDS": "3600"}).refresh_lifetime_seconds == 3600

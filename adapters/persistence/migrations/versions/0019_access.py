@@ -89,11 +89,13 @@ def upgrade() -> None:
         "sessions",
         sa.Column("id", _GUID, nullable=False),
         sa.Column("tenant_id", _GUID, nullable=False),
-        sa.Column("user_id", _GUID, nullable=False),
+        # A deleted user's sessions stay (user_id NULL, revoked) until their access tokens have expired: the
+        # revocation list is refilled from them when the API starts.
+        sa.Column("user_id", _GUID, nullable=True),
         sa.Column("created_at", _TIME, nullable=False),
         sa.Column("revoked_at", _TIME, nullable=True),
         _tenant("sessions"),
-        _user("sessions"),
+        _user("sessions", ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_sessions")),
     )
     op.create_index(op.f("ix_sessions_user_id"), "sessions", ["user_id"])
