@@ -55,9 +55,14 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 def login(app: Litestar, client: AsyncTestClient[Litestar]) -> Login:
     """Registers a user (and tenant) through the use case, logs in over HTTP, returns the auth header."""
 
-    async def _login(tenant: str = "acme", email: str = "alice@acme.test") -> dict[str, str]:
+    async def register(tenant: str, email: str) -> None:
         async with app.state.dishka_container() as container:
             await (await container.get(RegisterUser))(NewUser(tenant, email, PASSWORD))
+
+    async def _login(tenant: str = "acme", email: str = "alice@acme.test") -> dict[str, str]:
+        # In the app's own event loop (the client's portal): the container's lock belongs to the loop that first
+        # waited on it, and the app's start-up tasks use it there.
+        client.blocking_portal.call(register, tenant, email)
         answer = await client.post("/api/auth/login", json={"tenant": tenant, "email": email, "password": PASSWORD})
         assert answer.status_code == 200, answer.text
         return {"Authorization": f"Bearer {answer.json()['access_token']}"}

@@ -271,8 +271,12 @@ def tight_app(tmp_path: Path) -> Litestar:
 
 async def test_each_key_has_its_own_rate_limit(tight_app: Litestar) -> None:
     async with AsyncTestClient(tight_app) as client:
-        async with tight_app.state.dishka_container() as container:
-            await (await container.get(RegisterUser))(NewUser("acme", "alice@acme.test", PASSWORD))
+
+        async def register() -> None:
+            async with tight_app.state.dishka_container() as container:
+                await (await container.get(RegisterUser))(NewUser("acme", "alice@acme.test", PASSWORD))
+
+        client.blocking_portal.call(register)  # in the app's loop, as the login fixture does
         session = bearer((await sign_in(client))["access_token"])
         keys = [
             (await client.post("/api/keys", json={"name": f"k{n}", "scopes": ["read"]}, headers=session)).json()["key"]
