@@ -17,6 +17,9 @@ DIR=${MAILROOM_MAILSERVERS_DIR:-/tmp/mailroom-mailservers}
 DOMAIN=example.test
 IMAP_PORT=10143 IMAPS_PORT=10993 LMTP_PORT=10024 AUTH_PORT=10026
 SMTP_PORT=10025 SUBMISSION_PORT=10587 SMTPS_PORT=10465
+# OAuth2 (XOAUTH2, OAUTHBEARER): Dovecot asks this loopback endpoint whether a bearer token is active (RFC 7662
+# introspection). Nothing listens there but an authorization server a test starts; password logins never ask it.
+OAUTH_INTROSPECTION_PORT=10080
 USERS=(alice bob carol dave bench erin frank grace henry ivy)
 # Where IMAP and SMTP listen: loopback on a developer's machine and in CI; 0.0.0.0 in the compose image, so the
 # other containers reach them. LMTP and the SASL socket stay on loopback either way.
@@ -38,6 +41,7 @@ MAILROOM_TEST_MAIL_DOMAIN=$DOMAIN
 MAILROOM_TEST_MAIL_CA_FILE=$DIR/tls/cert.pem
 MAILROOM_TEST_MAIL_USERS=$(IFS=,; echo "${USERS[*]}")
 MAILROOM_TEST_MAIL_DIR=$DIR/mail/$DOMAIN
+MAILROOM_TEST_OAUTH_INTROSPECTION_PORT=$OAUTH_INTROSPECTION_PORT
 ENV
 }
 
@@ -60,6 +64,14 @@ write_dovecot() {
     echo "$name@$DOMAIN:{PLAIN}$name-password-1:$uid:$gid::$DIR/mail/$DOMAIN/$name::" >> "$DIR/users"
   done
   chmod 640 "$DIR/users"; chgrp dovecot "$DIR/users"
+  cat > "$DIR/dovecot-oauth2.conf.ext" <<OAUTH
+introspection_url = http://127.0.0.1:$OAUTH_INTROSPECTION_PORT/introspect
+introspection_mode = post
+force_introspection = yes
+username_attribute = username
+active_attribute = active
+active_value = true
+OAUTH
   cat > "$DIR/dovecot.conf" <<CONF
 base_dir = $DIR/run
 state_dir = $DIR/state
@@ -70,17 +82,30 @@ ssl = yes
 ssl_cert = <$DIR/tls/cert.pem
 ssl_key = <$DIR/tls/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 mail_location = maildir:~/Maildir
 first_valid_uid = $uid
 default_internal_user = dovecot
 default_login_user = dovenull
 mail_max_userip_connections = 200
-# tests try wrong passwords on purpose; the default 2 s penalty would only slow them down
+# tests try wrong passwords and dead tokens on purpose; the default 2 s delay would only slow them down, and the
+# per-address penalty (anvil) would grow to 15 s before every login from loopback, failed or not
 auth_failure_delay = 0
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+# The password passdb first and without a mechanisms line: LMTP's user lookups go through it (with one, they fail
+# and delivery is deferred with 451), and a bearer token that fails here falls through to the oauth2 passdb.
 passdb {
   driver = passwd-file
   args = scheme=PLAIN username_format=%u $DIR/users
+}
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $DIR/dovecot-oauth2.conf.ext
 }
 userdb {
   driver = passwd-file
