@@ -9,13 +9,13 @@ in the way asked answers PermissionDenied.
 
 import hashlib
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum, StrEnum
 from uuid import UUID
 
-from domain.errors import InvalidInput, NotFound, PermissionDenied
+from domain.errors import NotFound, PermissionDenied
 from domain.validation import require_text
 
 API_KEY_PREFIX = "mr_"
@@ -63,16 +63,6 @@ class MissingScope(PermissionDenied):
     def __init__(self, scope: Scope) -> None:
         super().__init__(f"this API key lacks the `{scope}` scope")
         self.scope = scope
-
-
-def parse_scopes(names: Iterable[str]) -> frozenset[Scope]:
-    wanted = list(names)
-    if not wanted:
-        raise InvalidInput("scopes", "name at least one of read, write, send, admin")
-    try:
-        return frozenset(Scope(name) for name in wanted)
-    except ValueError:
-        raise InvalidInput("scopes", "each must be one of read, write, send, admin") from None
 
 
 @dataclass(frozen=True, slots=True)
