@@ -9,8 +9,10 @@ from collections import defaultdict
 from datetime import datetime
 from uuid import UUID
 
+from application.access.reach import reach_of
 from application.events.settings import EventSettings
 from domain.access import EVERYTHING, AccountReach
+from domain.auth import Principal
 from domain.changes import Change, ChangeType, LoggedChange
 from domain.errors import DomainError
 from domain.ids import new_id
@@ -18,7 +20,6 @@ from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
 from domain.ports.security import CredentialCipher
 from domain.ports.webhooks import WebhookTransport
-from domain.tenants import Role
 from domain.webhooks import AttemptOutcome, Delivery, DeliveryAttempt, DeliveryStatus, Webhook
 
 log = logging.getLogger("mailroom.webhooks")
@@ -34,9 +35,7 @@ async def _owner_reach(uow: UnitOfWork, webhook: Webhook) -> AccountReach:
     owner = await uow.users.get(webhook.owner_id)
     if owner is None or owner.disabled:
         return NOTHING
-    if owner.role is Role.ADMIN:
-        return EVERYTHING
-    return AccountReach(False, await uow.grants.reach(webhook.tenant_id, owner.id))
+    return await reach_of(uow, Principal(owner.id, webhook.tenant_id, owner.role))
 
 
 def _reaches(reach: AccountReach, change: Change) -> bool:

@@ -35,10 +35,11 @@ class SearchMessages:
                 raise NotFound("mail account not found")
             if query.mailbox_id:
                 mailbox = await uow.mailboxes.get(query.tenant_id, query.mailbox_id)
+                # `reach` covers the folder's account: narrowed to `account_id` only when the folder must be in it
                 if (
                     mailbox is None
                     or (query.account_id and mailbox.account_id != query.account_id)
-                    or (await reach_of(uow, principal, mailbox.account_id)).of(mailbox.account_id) is None
+                    or reach.of(mailbox.account_id) is None
                 ):
                     raise NotFound("mailbox not found")
             return found

@@ -53,10 +53,7 @@ class GetUser:
         if wanted != principal.user_id:
             principal.require_admin()
         async with self._uow as uow:
-            user = await uow.users.get(wanted)
-        if user is None or user.tenant_id != principal.tenant_id:
-            raise NotFound("user not found")
-        return user
+            return await _user_of(uow, principal, wanted)
 
 
 class CreateUser:

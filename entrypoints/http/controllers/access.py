@@ -3,6 +3,7 @@
 from typing import Annotated
 from uuid import UUID
 
+import msgspec
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, QueryParameter
@@ -141,8 +142,7 @@ class ApiKeyController(Controller):
         self, data: JSONBody[ApiKeyCreate], principal: FromDishka[Principal], create: FromDishka[CreateApiKey]
     ) -> Response[ApiKeyCreated]:
         key, secret = await create(principal, NewApiKey(data.name, frozenset(data.scopes), data.expires_at))
-        shown = ApiKeyOut.of(key)
-        body = ApiKeyCreated(**{f: getattr(shown, f) for f in ApiKeyOut.__struct_fields__}, key=secret)
+        body = ApiKeyCreated(**msgspec.structs.asdict(ApiKeyOut.of(key)), key=secret)
         return created(body, f"/api/keys/{key.id}")
 
     @get(
