@@ -18,3 +18,9 @@ find "${UV_PROJECT_ENVIRONMENT:?set it to the virtualenv to build}" -name "*.so"
 # build reads them.
 find "$UV_PROJECT_ENVIRONMENT" -path "*/site-packages/*" \( -name "*.c" -o -name "*.pyx" -o -name "*.pxd" -o -name "*.pxi" \) \
     -delete
+# Type stubs are read by type checkers only, and the test suites some wheels ship (greenlet's, aiosqlite's) by
+# nobody here.
+find "$UV_PROJECT_ENVIRONMENT" -path "*/site-packages/*" -name "*.pyi" -delete
+for suite in greenlet/tests aiosqlite/tests certifi/tests; do
+    rm -rf "$UV_PROJECT_ENVIRONMENT"/lib/python3*/site-packages/$suite
+done

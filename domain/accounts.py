@@ -1,4 +1,5 @@
-"""Mail accounts: a tenant's IMAP/SMTP login, with its passwords kept encrypted."""
+"""Mail accounts: a tenant's IMAP/SMTP login, with its passwords (or its OAuth2 grant, domain.oauth) kept
+encrypted."""
 
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -54,6 +55,24 @@ class EncryptedSecret:
         return f"EncryptedSecret(key_id={self.key_id!r}, ciphertext=<{len(self.ciphertext)} bytes>)"
 
 
+@dataclass(frozen=True, slots=True)
+class MailLogin:
+    """What an account signs in to a server with: its password (IMAP LOGIN, SMTP AUTH PLAIN/LOGIN), or, with
+    `bearer`, an OAuth2 access token (SASL XOAUTH2, or OAUTHBEARER of RFC 7628)."""
+
+    secret: str = field(repr=False)
+    bearer: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class GrantStatus:
+    """What its users see of an account's OAuth2 grant (domain.oauth): never the tokens."""
+
+    provider: str
+    reauth_required: bool
+    expires_at: datetime | None
+
+
 def secret_binding(account_id: UUID, field: str) -> str:
     """What a stored password is bound to: its account and its field (`imap_password`, `smtp_password`)."""
     return f"mail_account:{account_id}:{field}"
@@ -67,8 +86,10 @@ class MailAccount:
     email: str
     imap: ServerSettings
     smtp: ServerSettings
-    imap_password: EncryptedSecret
-    smtp_password: EncryptedSecret
+    imap_password: EncryptedSecret | None
+    """None: the IMAP side signs in with the account's OAuth2 grant (domain.oauth), not a password."""
+    smtp_password: EncryptedSecret | None
+    """None: as for IMAP."""
     created_at: datetime
     updated_at: datetime
     sync_interval_seconds: int = 300
@@ -77,6 +98,17 @@ class MailAccount:
     owner_id: UUID | None = None
     """The user whose account it is (domain.access); None only for an account whose owner was removed outside
     the API: then only admins reach it."""
+    oauth: GrantStatus | None = None
+    """Read with the account where a side signs in with OAuth2; the grant itself is written on its own
+    (OAuthGrantRepository), never with the account."""
+
+    @property
+    def uses_oauth(self) -> bool:
+        return self.imap_password is None or self.smtp_password is None
+
+    @property
+    def passwords(self) -> tuple[EncryptedSecret, ...]:
+        return tuple(p for p in (self.imap_password, self.smtp_password) if p is not None)
 
     def may_send_as(self, address: str) -> bool:
         """A draft's From must be the account's own address or one of its aliases: the SMTP server is not

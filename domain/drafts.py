@@ -205,6 +205,13 @@ class Draft:
         self.due_at = now + delay
         self.enqueued_at = now + delay if job_waits else None
 
+    def hold(self, reason: str, now: datetime, until: datetime) -> None:
+        """Queued again until `until` without counting the attempt: the account cannot sign in until its user acts
+        (its OAuth2 grant was lost), which says nothing about this message, so it must not use up its tries."""
+        self._end_attempt(DraftStatus.QUEUED, reason, now)
+        self.attempts = max(0, self.attempts - 1)
+        self.due_at, self.enqueued_at = until, None
+
     def mark_failed(self, reply: str, now: datetime) -> None:
         self._end_attempt(DraftStatus.FAILED, reply, now)
         self.due_at = None

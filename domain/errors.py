@@ -43,6 +43,21 @@ class MailServerRejected(DomainError):
         self.reason = message
 
 
+class LoginRefused(MailServerRejected):
+    """The server refused the account's credentials themselves (IMAP NO to LOGIN or AUTHENTICATE, SMTP 535): for
+    an OAuth2 access token, the sign to renew it and try once more (it may have been revoked early or be one the
+    server counts as expired before its stated expiry)."""
+
+
+class ReauthRequired(MailServerRejected):
+    """The account's OAuth2 grant is gone for good (the provider answered `invalid_grant`, RFC 6749 section 5.2:
+    revoked, expired, or the user changed their password): nothing is tried on its servers until its user signs
+    in again."""
+
+    def __init__(self, message: str = "the OAuth2 grant was revoked or has expired: sign in again") -> None:
+        super().__init__("oauth2", message)
+
+
 class DependencyUnavailable(DomainError):
     """A backing service (database, broker, cipher keys) cannot be used right now."""
 
@@ -55,7 +70,9 @@ class DeliveryFailed(DomainError):
     """The SMTP server did not take the message. `permanent` (a 5xx reply) means trying again cannot help;
     otherwise (a 4xx reply, a dropped connection, a timeout) a later attempt may succeed."""
 
-    def __init__(self, reply: str, *, permanent: bool) -> None:
+    def __init__(self, reply: str, *, permanent: bool, login_refused: bool = False) -> None:
         super().__init__(reply)
         self.reply = reply
         self.permanent = permanent
+        self.login_refused = login_refused
+        """The server refused the credentials (SMTP 535, RFC 4954 section 6), before any mail was given."""

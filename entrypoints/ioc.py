@@ -38,6 +38,7 @@ from adapters.mime.composer import StdlibMessageComposer
 from adapters.mime.parser import StdlibMessageParser
 from adapters.mime.sanitizer import Nh3HtmlSanitizer
 from adapters.network import OutboundPolicy
+from adapters.oauth.providers import HttpOAuthProviders
 from adapters.persistence.database import create_engine, create_session_factory
 from adapters.persistence.hand_on import TransactionHandOn
 from adapters.persistence.health import DatabaseProbe
@@ -52,8 +53,10 @@ from adapters.webhooks.transport import AiohttpWebhookTransport
 from application.access.grants import DeleteGrant, ListGrants, PutGrant
 from application.access.keys import CreateApiKey, DeleteApiKey, ListApiKeys
 from application.accounts.check_secrets import CheckStoredSecrets
+from application.accounts.consent import ConsentSettings, FinishConsent, StartConsent
 from application.accounts.create import CreateMailAccount
 from application.accounts.delete import DeleteMailAccount
+from application.accounts.logins import MailLogins
 from application.accounts.read import GetMailAccount, ListMailAccounts
 from application.accounts.rotate_keys import RotateEncryptionKeys
 from application.accounts.update import UpdateMailAccount
@@ -111,6 +114,7 @@ from domain.audit import RequestOrigin
 from domain.limits import Limit, LoginLimits
 from domain.ports.html import HtmlSanitizer
 from domain.ports.mail import ImapConnector, ImapLoginCheck, MailSender, MessageComposer, MessageParser
+from domain.ports.oauth import OAuthProviders
 from domain.ports.persistence import ReadHandOn, TenantScope, UnitOfWork
 from domain.ports.runtime import Clock, Doorbell, HealthProbe, JobQueue, RateCounter
 from domain.ports.security import CredentialCipher, PasswordHasher, RevokedSessions, TokenIssuer
@@ -223,6 +227,30 @@ class MailProvider(Provider):
         await sender.close()
 
 
+class OAuthProvider(Provider):
+    scope = Scope.APP
+
+    @provide
+    async def providers(self, settings: Settings) -> AsyncIterator[OAuthProviders]:
+        """One HTTP client per process for the providers' token endpoints, closed with the container."""
+        providers = HttpOAuthProviders(
+            {config.name: config for config in settings.oauth}, settings.public_url, settings.mail_timeout_seconds
+        )
+        yield providers
+        await providers.close()
+
+    @provide
+    def consent_settings(self, settings: Settings) -> ConsentSettings:
+        return ConsentSettings(redirect_origins=settings.redirect_origins)
+
+    @provide(scope=Scope.REQUEST)
+    def logins(self, uow: UnitOfWork, cipher: CredentialCipher, clock: Clock, providers: OAuthProviders) -> MailLogins:
+        return MailLogins(uow, cipher, clock, providers)
+
+    start_consent = provide(StartConsent, scope=Scope.REQUEST)
+    finish_consent = provide(FinishConsent, scope=Scope.REQUEST)
+
+
 class OutboxProvider(Provider):
     scope = Scope.APP
 
@@ -285,12 +313,12 @@ class SyncProvider(Provider):
         self,
         uow: UnitOfWork,
         imap: ImapConnector,
-        cipher: CredentialCipher,
+        logins: MailLogins,
         clock: Clock,
         request_sync: SyncRequester,
         settings: Settings,
     ) -> WatchInbox:
-        return WatchInbox(uow, imap, cipher, clock, request_sync, idle_seconds=settings.idle_seconds)
+        return WatchInbox(uow, imap, logins, clock, request_sync, idle_seconds=settings.idle_seconds)
 
     due_syncs = provide(EnqueueDueSyncs, scope=Scope.REQUEST)
 
@@ -426,10 +454,36 @@ class UseCaseProvider(Provider):
     put_grant = provide(PutGrant)
     delete_grant = provide(DeleteGrant)
     register_user = provide(RegisterUser)
-    create_account = provide(CreateMailAccount)
+
+    @provide
+    def create_account(
+        self,
+        uow: UnitOfWork,
+        cipher: CredentialCipher,
+        clock: Clock,
+        verifier: LoginVerifier,
+        auditor: Auditor,
+        transport: TransportPolicy,
+        providers: OAuthProviders,
+    ) -> CreateMailAccount:
+        return CreateMailAccount(uow, cipher, clock, verifier, auditor, transport, providers)
+
     get_account = provide(GetMailAccount)
     list_accounts = provide(ListMailAccounts)
-    update_account = provide(UpdateMailAccount)
+
+    @provide
+    def update_account(
+        self,
+        uow: UnitOfWork,
+        cipher: CredentialCipher,
+        clock: Clock,
+        verifier: LoginVerifier,
+        auditor: Auditor,
+        transport: TransportPolicy,
+        providers: OAuthProviders,
+    ) -> UpdateMailAccount:
+        return UpdateMailAccount(uow, cipher, clock, verifier, auditor, transport, providers)
+
     delete_account = provide(DeleteMailAccount)
     list_mailboxes = provide(ListMailboxes)
     search_messages = provide(SearchMessages)
@@ -480,6 +534,7 @@ def app_providers() -> list[Provider]:
         JobsProvider(),
         SyncProvider(),
         OutboxProvider(),
+        OAuthProvider(),
         LimitsProvider(),
         EventsProvider(),
         HealthProvider(),

@@ -3,16 +3,21 @@
 import json
 import logging
 import os
+import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import msgspec
 
 from adapters.crypto.keyring import Keyring, KeyringError
+from adapters.oauth.providers import PRESETS, ProviderConfig
+from domain.accounts import Security
 from domain.client_address import TrustedProxies
 from domain.errors import InvalidInput
+from domain.oauth import ServerDefaults
 from domain.webhooks import DEFAULT_RETRY_SCHEDULE
 
 log = logging.getLogger("mailroom.settings")
@@ -83,6 +88,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     webhook_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=120)] = 15
     webhook_retry_seconds: str = ""  # comma-separated waits before each retry; empty: about three days in 11 steps
     allow_private_webhook_targets: bool | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    """Where browsers reach the API: OAuth2 providers send users back to `{public_url}/api/oauth/{name}/callback`."""
+    oauth_providers: str = ""  # comma-separated names; each configured by MAILROOM_OAUTH_<NAME>_* (oauth_configs)
+    oauth_redirect_origins: str = ""  # comma-separated origins the OAuth2 callback may send the browser back to
+    oauth: tuple[ProviderConfig, ...] = ()
+    """Read from MAILROOM_OAUTH_<NAME>_* by load_settings, not from a variable of its own."""
 
     def __repr__(self) -> str:
         shown = {f: getattr(self, f) for f in self.__struct_fields__ if f not in _SECRET_FIELDS}
@@ -92,6 +103,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def allowed_origins(self) -> list[str]:
         """`MAILROOM_CORS_ORIGINS`, comma-separated (`https://mail.example.com`); none by default."""
         return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def redirect_origins(self) -> frozenset[str]:
+        return frozenset(o.strip().rstrip("/").lower() for o in self.oauth_redirect_origins.split(",") if o.strip())
 
     @property
     def is_production(self) -> bool:
@@ -154,7 +169,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     raw = {k[len(PREFIX) :].lower(): v for k, v in environ.items() if k.startswith(PREFIX) and v != ""}
-    raw = {k: v for k, v in raw.items() if k in Settings.__struct_fields__}
+    raw = {k: v for k, v in raw.items() if k in Settings.__struct_fields__ and k != "oauth"}
     try:
         settings = msgspec.convert(raw, Settings, strict=False)
     except msgspec.ValidationError as error:
@@ -165,6 +180,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         migration_database_url=_with_driver(settings.migration_database_url),
     )
     settings = _with_secrets(settings)
+    _require_endpoint(f"{PREFIX}PUBLIC_URL", settings.public_url, production=False)
+    settings = msgspec.structs.replace(settings, oauth=_oauth_providers(settings, environ))
     settings.keyring()
     settings.proxies()
     delays = settings.webhook_retry_delays
@@ -203,6 +220,74 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if settings.is_production and len(settings.jwt_secret) < MIN_JWT_SECRET_LENGTH:
         raise SettingsError(f"{PREFIX}JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters (RFC 7518 3.2)")
     return settings
+
+
+_PROVIDER_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+
+
+def _oauth_providers(settings: Settings, environ: Mapping[str, str]) -> tuple[ProviderConfig, ...]:
+    """`MAILROOM_OAUTH_PROVIDERS=google,local` and, per name, `MAILROOM_OAUTH_<NAME>_CLIENT_ID`, `_CLIENT_SECRET`,
+    and for a provider without a preset (or to override one) `_AUTHORIZE_URL`, `_TOKEN_URL`, `_SCOPES`,
+    `_USERINFO_URL`, `_IMAP_HOST`, `_IMAP_PORT`, `_IMAP_SECURITY`, `_SMTP_HOST`, `_SMTP_PORT`, `_SMTP_SECURITY`."""
+    configs = []
+    for name in (n.strip().lower() for n in settings.oauth_providers.split(",") if n.strip()):
+        if not _PROVIDER_NAME.fullmatch(name):
+            raise SettingsError(f"{PREFIX}OAUTH_PROVIDERS: {name!r} is not a name (a-z, 0-9, _)")
+        prefix = f"{PREFIX}OAUTH_{name.upper()}_"
+
+        def value(key: str, prefix: str = prefix) -> str | None:
+            return environ.get(prefix + key) or None
+
+        preset = PRESETS.get(name)
+        missing = [k for k in ("CLIENT_ID", "CLIENT_SECRET") if value(k) is None]
+        if preset is None:
+            missing += [k for k in ("AUTHORIZE_URL", "TOKEN_URL", "SCOPES") if value(k) is None]
+        if missing:
+            raise SettingsError(f"{', '.join(prefix + k for k in missing)} must be set for the OAuth2 provider {name}")
+        base = preset or ProviderConfig(name, "", "", "", "", ())
+        scopes = value("SCOPES")
+        config = ProviderConfig(
+            name=name,
+            client_id=value("CLIENT_ID") or "",
+            client_secret=value("CLIENT_SECRET") or "",
+            authorize_url=value("AUTHORIZE_URL") or base.authorize_url,
+            token_url=value("TOKEN_URL") or base.token_url,
+            scopes=tuple(scopes.replace(",", " ").split()) if scopes else base.scopes,
+            userinfo_url=value("USERINFO_URL") or base.userinfo_url,
+            imap=_server_defaults(prefix + "IMAP_", value, "IMAP_", base.imap),
+            smtp=_server_defaults(prefix + "SMTP_", value, "SMTP_", base.smtp),
+            authorize_params=base.authorize_params,
+        )
+        for variable, url in (
+            (prefix + "AUTHORIZE_URL", config.authorize_url),
+            (prefix + "TOKEN_URL", config.token_url),
+        ):
+            _require_endpoint(variable, url, settings.is_production)
+        configs.append(config)
+    return tuple(configs)
+
+
+def _server_defaults(
+    prefix: str, value: Callable[[str], str | None], key: str, preset: ServerDefaults | None
+) -> ServerDefaults | None:
+    host = value(key + "HOST")
+    if host is None:
+        return preset
+    try:
+        port = int(value(key + "PORT") or (preset.port if preset else 993 if key == "IMAP_" else 465))
+        security = Security(value(key + "SECURITY") or (preset.security if preset else "ssl"))
+    except ValueError:
+        raise SettingsError(f"{prefix}PORT or {prefix}SECURITY: a port number, and ssl, starttls or none") from None
+    return ServerDefaults(host, port, security)
+
+
+def _require_endpoint(variable: str, url: str, production: bool) -> None:
+    """The client secret, codes and tokens go to these endpoints: HTTPS in production."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise SettingsError(f"{variable}: an http(s) address")
+    if production and parts.scheme != "https":
+        raise SettingsError(f"{variable}: must be https when {PREFIX}ENV=production")
 
 
 def _database_url(settings: Settings) -> str:

@@ -6,23 +6,29 @@ import ssl
 import aioimaplib
 
 from adapters.imap.client import Imap4
+from adapters.imap.sasl import authenticate
 from adapters.network import OutboundPolicy
-from domain.accounts import Security, ServerSettings
-from domain.errors import MailServerRejected
+from domain.accounts import MailLogin, Security, ServerSettings
+from domain.errors import LoginRefused, MailServerRejected
 
 
-async def open_imap(server: ServerSettings, password: str, policy: OutboundPolicy) -> aioimaplib.IMAP4:
-    """Connects with the account's transport security and logs in; every failure is a MailServerRejected."""
+async def open_imap(server: ServerSettings, login: MailLogin, policy: OutboundPolicy) -> aioimaplib.IMAP4:
+    """Connects with the account's transport security and logs in: LOGIN with a password, AUTHENTICATE with an
+    OAuth2 access token (adapters/imap/sasl.py). A refused login is a LoginRefused, every other failure a
+    MailServerRejected."""
     try:
         client = await _connect(server, policy)
-        response = await client.login(server.username, password)
+        if login.bearer:
+            response = await authenticate(client, server.username, login.secret, policy.timeout)
+        else:
+            response = await client.login(server.username, login.secret)
     except MailServerRejected:
         raise
     except (OSError, ssl.SSLError, TimeoutError, aioimaplib.AioImapException) as error:
         raise MailServerRejected("imap", _describe(error)) from None
     if response.result != "OK":
         await _quietly_logout(client)
-        raise MailServerRejected("imap", _server_text(response.lines) or "login refused")
+        raise LoginRefused("imap", _server_text(response.lines) or "login refused")
     return client
 
 

@@ -1,6 +1,6 @@
 from adapters.imap.connection import close_imap, open_imap
 from adapters.network import OutboundPolicy
-from domain.accounts import ServerSettings
+from domain.accounts import MailLogin, ServerSettings
 from domain.ports.mail import ImapLoginCheck
 
 
@@ -8,6 +8,6 @@ class AioimaplibLoginCheck(ImapLoginCheck):
     def __init__(self, policy: OutboundPolicy) -> None:
         self._policy = policy
 
-    async def verify_login(self, server: ServerSettings, password: str) -> None:
-        client = await open_imap(server, password, self._policy)
+    async def verify_login(self, server: ServerSettings, login: MailLogin) -> None:
+        client = await open_imap(server, login, self._policy)
         await close_imap(client)

@@ -28,6 +28,18 @@ class ImapProtocol(aioimaplib.IMAP4ClientProtocol):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.guard = ResponseGuard()
+        self.sasl_answers: list[str] = []
+        """What to answer the server's challenges during AUTHENTICATE with, in turn (adapters/imap/sasl.py)."""
+
+    def _continuation(self, line: bytes) -> None:
+        """aioimaplib answers a `+` only for APPEND and IDLE; during AUTHENTICATE the client must answer every
+        challenge (RFC 3501 section 6.2.2), and nothing of it is logged: it carries the credentials."""
+        command = self.pending_sync_command
+        if command is not None and command.name == "AUTHENTICATE" and self.transport is not None:
+            answer = self.sasl_answers.pop(0) if self.sasl_answers else "*"  # '*' cancels the exchange
+            self.transport.write(answer.encode() + CRLF)
+            return
+        super()._continuation(line)
 
     def data_received(self, d: bytes) -> None:
         if self.guard.refused is not None:

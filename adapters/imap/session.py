@@ -26,7 +26,7 @@ from adapters.imap.responses import (
 )
 from adapters.imap.utf7 import quote
 from adapters.network import OutboundPolicy
-from domain.accounts import ServerSettings
+from domain.accounts import MailLogin, ServerSettings
 from domain.errors import MailServerRejected
 from domain.mailboxes import SyncState, role_for
 from domain.ports.mail import ImapConnector, ImapSession
@@ -345,8 +345,8 @@ class AioimaplibConnector(ImapConnector):
         self._policy = policy
 
     @asynccontextmanager
-    async def __call__(self, server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
-        client = await open_imap(server, password, self._policy)
+    async def __call__(self, server: ServerSettings, login: MailLogin) -> AsyncIterator[ImapSession]:
+        client = await open_imap(server, login, self._policy)
         session = AioimaplibSession(client, self._policy.timeout)
         try:
             await session.enable_qresync()

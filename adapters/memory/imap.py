@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import count
 from uuid import uuid4
 
-from domain.accounts import ServerSettings
-from domain.errors import MailServerRejected
+from domain.accounts import MailLogin, ServerSettings
+from domain.errors import LoginRefused, MailServerRejected
 from domain.mailboxes import SyncState, role_for
 from domain.messages import Flags
 from domain.ports.mail import ImapConnector, ImapSession
@@ -58,6 +58,9 @@ class FakeImapServer:
     last_changed: str | None = None
     refuses_login: str | None = None
     """The server's answer to every LOGIN while set (a changed password, say)."""
+    refused_tokens: set[str] = field(default_factory=set)
+    """OAuth2 access tokens it refuses (revoked, or expired by its clock)."""
+    logins: list[MailLogin] = field(default_factory=list)
 
     def deliver(self, folder: str, raw: bytes, flags: Flags | None = None) -> int:
         box = self.folders.setdefault(folder, FakeImapFolder())
@@ -180,8 +183,11 @@ class FakeImapConnector(ImapConnector):
         self._server = server
 
     @asynccontextmanager
-    async def __call__(self, server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+    async def __call__(self, server: ServerSettings, login: MailLogin) -> AsyncIterator[ImapSession]:
+        self._server.logins.append(login)
         if self._server.refuses_login is not None:
-            raise MailServerRejected("imap", self._server.refuses_login)
+            raise LoginRefused("imap", self._server.refuses_login)
+        if login.bearer and login.secret in self._server.refused_tokens:
+            raise LoginRefused("imap", "AUTHENTICATE failed: the token is not valid")
         self._server.sessions_opened += 1
         yield FakeImapSession(self._server)

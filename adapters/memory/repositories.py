@@ -1,13 +1,15 @@
+import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
 
 from adapters.memory.store import MemoryStore
-from domain.accounts import MailAccount
+from domain.accounts import GrantStatus, MailAccount
 from domain.errors import Conflict
+from domain.oauth import OAuthGrant
 from domain.pagination import Page, PageRequest
-from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
+from domain.ports.persistence import MailAccountRepository, OAuthGrantRepository, TenantRepository, UserRepository
 from domain.tenants import Role, Tenant, User
 
 
@@ -95,14 +97,19 @@ class MemoryMailAccountRepository(MailAccountRepository):
 
     async def get(self, tenant_id: UUID, account_id: UUID) -> MailAccount | None:
         account = self._store.accounts.get(account_id)
-        return replace(account) if account and account.tenant_id == tenant_id else None
+        return self._read(account) if account and account.tenant_id == tenant_id else None
+
+    def _read(self, account: MailAccount) -> MailAccount:
+        grant = self._store.oauth_grants.get(account.id) if account.uses_oauth else None
+        status = None if grant is None else GrantStatus(grant.provider, grant.reauth_required, grant.expires_at)
+        return replace(account, oauth=status)
 
     async def list(self, tenant_id: UUID, page: PageRequest, only: frozenset[UUID] | None = None) -> Page[MailAccount]:
         owned = sorted(
             (a for a in self._store.accounts.values() if a.tenant_id == tenant_id and (only is None or a.id in only)),
             key=lambda a: (a.created_at, a.id),
         )
-        return Page(items=owned[page.offset : page.offset + page.limit], total=len(owned))
+        return Page(items=[self._read(a) for a in owned[page.offset : page.offset + page.limit]], total=len(owned))
 
     async def hand_over(self, tenant_id: UUID, from_user: UUID, to_user: UUID) -> int:
         moved = [a for a in self._store.accounts.values() if a.tenant_id == tenant_id and a.owner_id == from_user]
@@ -115,6 +122,12 @@ class MemoryMailAccountRepository(MailAccountRepository):
             a.tenant_id == tenant_id and a.email.lower() == email.lower() and a.id != excluding
             for a in self._store.accounts.values()
         )
+
+    async def with_email(self, tenant_id: UUID, email: str) -> MailAccount | None:
+        wanted = email.lower()
+        found = (a for a in self._store.accounts.values() if a.tenant_id == tenant_id and a.email.lower() == wanted)
+        account = next(found, None)
+        return self._read(account) if account else None
 
     async def add(self, account: MailAccount) -> None:
         await self._refuse_duplicate_email(account)
@@ -145,6 +158,7 @@ class MemoryMailAccountRepository(MailAccountRepository):
         store.drafts = {k: v for k, v in store.drafts.items() if v.account_id != account_id}
         store.grants = {k: v for k, v in store.grants.items() if v.account_id != account_id}
         store.syncs.pop(account_id, None)
+        store.oauth_grants.pop(account_id, None)
         return True
 
     async def all_ids(self) -> Sequence[tuple[UUID, UUID]]:
@@ -153,9 +167,36 @@ class MemoryMailAccountRepository(MailAccountRepository):
     async def samples_per_key_id(self, per_key: int) -> Sequence[MailAccount]:
         by_key: dict[str, list[MailAccount]] = {}
         for account in sorted(self._store.accounts.values(), key=lambda a: a.id):
-            for key_id in {account.imap_password.key_id, account.smtp_password.key_id}:
+            for key_id in {password.key_id for password in account.passwords}:
                 by_key.setdefault(key_id, [])
                 if len(by_key[key_id]) < per_key:
                     by_key[key_id].append(account)
         found = {a.id: replace(a) for accounts in by_key.values() for a in accounts}
         return list(found.values())
+
+
+class MemoryOAuthGrantRepository(OAuthGrantRepository):
+    """`lock` holds a lock per account until the unit of work ends (`held`, released by MemoryUnitOfWork): a
+    renewal awaits the provider inside it, so unlike the other writes here it can interleave with another."""
+
+    def __init__(self, store: MemoryStore, held: list[asyncio.Lock]) -> None:
+        self._store = store
+        self._held = held
+
+    async def get(self, tenant_id: UUID, account_id: UUID) -> OAuthGrant | None:
+        grant = self._store.oauth_grants.get(account_id)
+        return replace(grant) if grant is not None and grant.tenant_id == tenant_id else None
+
+    async def lock(self, tenant_id: UUID, account_id: UUID) -> OAuthGrant | None:
+        locks: dict[UUID, asyncio.Lock] = self._store.__dict__.setdefault("_grant_locks", {})  # not rolled back
+        lock = locks.setdefault(account_id, asyncio.Lock())
+        await lock.acquire()
+        self._held.append(lock)
+        return await self.get(tenant_id, account_id)
+
+    async def put(self, grant: OAuthGrant) -> None:
+        self._store.oauth_grants[grant.account_id] = replace(grant)
+
+    async def delete(self, tenant_id: UUID, account_id: UUID) -> None:
+        if await self.get(tenant_id, account_id) is not None:
+            del self._store.oauth_grants[account_id]

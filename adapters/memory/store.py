@@ -10,6 +10,7 @@ from domain.changes import LoggedChange
 from domain.drafts import Draft
 from domain.mailboxes import Mailbox
 from domain.messages import Message
+from domain.oauth import OAuthGrant
 from domain.sync import AccountSync
 from domain.tenants import Tenant, User
 from domain.webhooks import Delivery, DeliveryAttempt, Webhook
@@ -22,6 +23,8 @@ class MemoryStore:
     tenants: dict[UUID, Tenant] = field(default_factory=dict)
     users: dict[UUID, User] = field(default_factory=dict)
     accounts: dict[UUID, MailAccount] = field(default_factory=dict)
+    oauth_grants: dict[UUID, OAuthGrant] = field(default_factory=dict)
+    """account -> its OAuth2 grant"""
     grants: dict[tuple[UUID, UUID], Grant] = field(default_factory=dict)
     """(account, user) -> grant"""
     sessions: dict[UUID, Session] = field(default_factory=dict)

@@ -1,3 +1,4 @@
+import asyncio
 from types import TracebackType
 from typing import Self
 
@@ -19,6 +20,7 @@ from adapters.memory.mail_store import (
 )
 from adapters.memory.repositories import (
     MemoryMailAccountRepository,
+    MemoryOAuthGrantRepository,
     MemoryTenantRepository,
     MemoryUserRepository,
 )
@@ -39,6 +41,8 @@ class MemoryUnitOfWork(UnitOfWork):
         self.sessions = MemorySessionRepository(self.store)
         self.api_keys = MemoryApiKeyRepository(self.store)
         self.accounts = self._accounts = MemoryMailAccountRepository(self.store)
+        self._held: list[asyncio.Lock] = []
+        self.oauth_grants = MemoryOAuthGrantRepository(self.store, self._held)
         self.mailboxes = MemoryMailboxRepository(self.store)
         self.message_store = MemoryMessageStore(self.store)
         self.messages = MemoryMessageQueries(self.store)
@@ -61,8 +65,12 @@ class MemoryUnitOfWork(UnitOfWork):
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if not self.committed:
-            await self.rollback()
+        try:
+            if not self.committed:
+                await self.rollback()
+        finally:
+            while self._held:
+                self._held.pop().release()
 
     async def commit(self) -> None:
         tenants = self.changes.flush()

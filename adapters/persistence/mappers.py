@@ -4,8 +4,9 @@ from typing import Any
 
 from sqlalchemy import Row
 
-from adapters.persistence.models import MailAccountModel, TenantModel, UserModel
+from adapters.persistence.models import MailAccountModel, OAuthGrantModel, TenantModel, UserModel
 from domain.accounts import EncryptedSecret, MailAccount, Security, ServerSettings, secret_binding
+from domain.oauth import OAuthGrant, token_binding
 from domain.tenants import Role, Tenant, User
 
 
@@ -51,10 +52,14 @@ def account_from_row(row: MailAccountModel) -> MailAccount:
         email=row.email,
         imap=ServerSettings(row.imap_host, row.imap_port, Security(row.imap_security), row.imap_username, "imap"),
         smtp=ServerSettings(row.smtp_host, row.smtp_port, Security(row.smtp_security), row.smtp_username, "smtp"),
-        imap_password=EncryptedSecret(
+        imap_password=None
+        if row.imap_auth == OAUTH2
+        else EncryptedSecret(
             row.imap_password_key_id, row.imap_password_ciphertext, secret_binding(row.id, "imap_password")
         ),
-        smtp_password=EncryptedSecret(
+        smtp_password=None
+        if row.smtp_auth == OAUTH2
+        else EncryptedSecret(
             row.smtp_password_key_id, row.smtp_password_ciphertext, secret_binding(row.id, "smtp_password")
         ),
         created_at=row.created_at,
@@ -75,10 +80,8 @@ def copy_account_to_row(account: MailAccount, row: MailAccountModel) -> MailAcco
     row.imap_security, row.imap_username = account.imap.security.value, account.imap.username
     row.smtp_host, row.smtp_port = account.smtp.host, account.smtp.port
     row.smtp_security, row.smtp_username = account.smtp.security.value, account.smtp.username
-    row.imap_password_key_id = account.imap_password.key_id
-    row.imap_password_ciphertext = account.imap_password.ciphertext
-    row.smtp_password_key_id = account.smtp_password.key_id
-    row.smtp_password_ciphertext = account.smtp_password.ciphertext
+    row.imap_auth, row.imap_password_key_id, row.imap_password_ciphertext = _credential(account.imap_password)
+    row.smtp_auth, row.smtp_password_key_id, row.smtp_password_ciphertext = _credential(account.smtp_password)
     row.aliases = list(account.aliases)
     row.created_at = account.created_at
     row.updated_at = account.updated_at
@@ -86,3 +89,47 @@ def copy_account_to_row(account: MailAccount, row: MailAccountModel) -> MailAcco
     row.server_saves_sent = account.server_saves_sent
     row.owner_id = account.owner_id
     return row
+
+
+OAUTH2 = "oauth2"
+
+
+def _credential(password: EncryptedSecret | None) -> tuple[str, str, bytes]:
+    """(auth, key id, ciphertext): a side that signs in with the OAuth2 grant keeps empty password columns."""
+    return (OAUTH2, "", b"") if password is None else ("password", password.key_id, password.ciphertext)
+
+
+def grant_from_row(row: OAuthGrantModel) -> OAuthGrant:
+    refresh = None
+    if row.refresh_key_id is not None and row.refresh_ciphertext is not None:
+        refresh = EncryptedSecret(
+            row.refresh_key_id, row.refresh_ciphertext, token_binding(row.account_id, "oauth_refresh")
+        )
+    return OAuthGrant(
+        account_id=row.account_id,
+        tenant_id=row.tenant_id,
+        provider=row.provider,
+        access_token=EncryptedSecret(
+            row.access_key_id, row.access_ciphertext, token_binding(row.account_id, "oauth_access")
+        ),
+        refresh_token=refresh,
+        expires_at=row.expires_at,
+        updated_at=row.updated_at,
+        reauth_required=row.reauth_required,
+    )
+
+
+def grant_values(grant: OAuthGrant) -> dict[str, object]:
+    refresh = grant.refresh_token
+    return {
+        "account_id": grant.account_id,
+        "tenant_id": grant.tenant_id,
+        "provider": grant.provider,
+        "access_key_id": grant.access_token.key_id,
+        "access_ciphertext": grant.access_token.ciphertext,
+        "refresh_key_id": None if refresh is None else refresh.key_id,
+        "refresh_ciphertext": None if refresh is None else refresh.ciphertext,
+        "expires_at": grant.expires_at,
+        "reauth_required": grant.reauth_required,
+        "updated_at": grant.updated_at,
+    }

@@ -4,6 +4,7 @@ Each advanced-alchemy repository is made on first use: making one builds a state
 units of work (every request's token check among them) that never use it."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 from functools import cached_property
 from typing import Any, cast
 from uuid import UUID
@@ -12,23 +13,26 @@ from advanced_alchemy.exceptions import IntegrityError as RepositoryIntegrityErr
 from advanced_alchemy.filters import LimitOffset
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from advanced_alchemy.types import GUID
-from sqlalchemy import CursorResult, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import CursorResult, bindparam, delete, func, insert, or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from adapters.persistence.mappers import (
     account_from_row,
     copy_account_to_row,
+    grant_from_row,
+    grant_values,
     tenant_from_row,
     tenant_to_row,
     user_from_row,
     user_to_row,
 )
-from adapters.persistence.models import MailAccountModel, TenantModel, UserModel
-from domain.accounts import MailAccount
+from adapters.persistence.models import MailAccountModel, OAuthGrantModel, TenantModel, UserModel
+from domain.accounts import GrantStatus, MailAccount
 from domain.errors import Conflict
+from domain.oauth import OAuthGrant
 from domain.pagination import Page, PageRequest
-from domain.ports.persistence import MailAccountRepository, TenantRepository, UserRepository
+from domain.ports.persistence import MailAccountRepository, OAuthGrantRepository, TenantRepository, UserRepository
 from domain.tenants import Role, Tenant, User
 
 
@@ -157,7 +161,21 @@ class SqlMailAccountRepository(MailAccountRepository):
 
     async def get(self, tenant_id: UUID, account_id: UUID) -> MailAccount | None:
         row = await self._rows.get_one_or_none(id=account_id, tenant_id=tenant_id)
-        return account_from_row(row) if row else None
+        if row is None:
+            return None
+        return (await self._with_grants([account_from_row(row)]))[0]
+
+    async def _with_grants(self, accounts: list[MailAccount]) -> list[MailAccount]:
+        """The grant status of those that sign in with OAuth2, in one more query only when some do."""
+        ids = [a.id for a in accounts if a.uses_oauth]
+        if not ids:
+            return accounts
+        query = select(
+            OAuthGrantModel.account_id, OAuthGrantModel.provider, OAuthGrantModel.reauth_required,
+            OAuthGrantModel.expires_at,
+        ).where(OAuthGrantModel.account_id.in_(ids))  # fmt: skip
+        found = {row[0]: GrantStatus(row[1], row[2], row[3]) for row in await self._session.execute(query)}
+        return [replace(a, oauth=found.get(a.id)) if a.id in found else a for a in accounts]
 
     async def list(self, tenant_id: UUID, page: PageRequest, only: frozenset[UUID] | None = None) -> Page[MailAccount]:
         if only is not None and not only:
@@ -169,7 +187,7 @@ class SqlMailAccountRepository(MailAccountRepository):
             tenant_id=tenant_id,
             order_by=[(MailAccountModel.created_at, False), (MailAccountModel.id, False)],
         )
-        return Page(items=[account_from_row(r) for r in rows], total=total)
+        return Page(items=await self._with_grants([account_from_row(r) for r in rows]), total=total)
 
     async def hand_over(self, tenant_id: UUID, from_user: UUID, to_user: UUID) -> int:
         """The accounts themselves are unchanged, so `updated_at` stays."""
@@ -185,6 +203,12 @@ class SqlMailAccountRepository(MailAccountRepository):
         if excluding is not None:
             filters.append(MailAccountModel.id != excluding)
         return await self._rows.exists(*filters)
+
+    async def with_email(self, tenant_id: UUID, email: str) -> MailAccount | None:
+        rows = await self._rows.get_many(
+            MailAccountModel.tenant_id == tenant_id, func.lower(MailAccountModel.email) == email.lower()
+        )
+        return (await self._with_grants([account_from_row(rows[0])]))[0] if rows else None
 
     async def add(self, account: MailAccount) -> None:
         try:
@@ -223,6 +247,8 @@ class SqlMailAccountRepository(MailAccountRepository):
         imap_key, smtp_key = MailAccountModel.imap_password_key_id, MailAccountModel.smtp_password_key_id
         found: dict[UUID, MailAccount] = {}
         for key_id in (await session.execute(in_use)).scalars().all():
+            if not key_id:
+                continue  # the empty columns of a side that signs in with OAuth2
             using = select(MailAccountModel).where(or_(imap_key == key_id, smtp_key == key_id))
             rows = await session.execute(using.order_by(MailAccountModel.id).limit(per_key))
             found |= {row.id: account_from_row(row) for row in rows.scalars()}
@@ -230,4 +256,51 @@ class SqlMailAccountRepository(MailAccountRepository):
 
 
 def _imap_login(row: MailAccountModel) -> tuple[object, ...]:
-    return (row.imap_host, row.imap_port, row.imap_security, row.imap_username, row.imap_password_ciphertext)
+    return (
+        row.imap_host, row.imap_port, row.imap_security, row.imap_username, row.imap_auth, row.imap_password_ciphertext
+    )  # fmt: skip
+
+
+class SqlOAuthGrantRepository(OAuthGrantRepository):
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, tenant_id: UUID, account_id: UUID) -> OAuthGrant | None:
+        return await self._read(tenant_id, account_id, lock=False)
+
+    async def lock(self, tenant_id: UUID, account_id: UUID) -> OAuthGrant | None:
+        """FOR UPDATE on Postgres; SQLite has no row locks, so a write that changes nothing takes the database's
+        write lock first (see SqlTenantRepository.lock)."""
+        if self._session.get_bind().dialect.name == "sqlite":
+            await self._session.execute(
+                update(OAuthGrantModel)
+                .where(OAuthGrantModel.account_id == account_id, OAuthGrantModel.tenant_id == tenant_id)
+                .values(provider=OAuthGrantModel.provider)
+            )
+        return await self._read(tenant_id, account_id, lock=True)
+
+    async def _read(self, tenant_id: UUID, account_id: UUID, *, lock: bool) -> OAuthGrant | None:
+        query = select(OAuthGrantModel).where(
+            OAuthGrantModel.account_id == account_id, OAuthGrantModel.tenant_id == tenant_id
+        )
+        if lock:
+            query = query.with_for_update()
+        row = (await self._session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
+        return grant_from_row(row) if row is not None else None
+
+    async def put(self, grant: OAuthGrant) -> None:
+        values = grant_values(grant)
+        changed = await self._session.execute(
+            update(OAuthGrantModel)
+            .where(OAuthGrantModel.account_id == grant.account_id, OAuthGrantModel.tenant_id == grant.tenant_id)
+            .values(**values)
+        )
+        if cast("CursorResult[Any]", changed).rowcount == 0:
+            await self._session.execute(insert(OAuthGrantModel).values(**values))
+
+    async def delete(self, tenant_id: UUID, account_id: UUID) -> None:
+        await self._session.execute(
+            delete(OAuthGrantModel).where(
+                OAuthGrantModel.account_id == account_id, OAuthGrantModel.tenant_id == tenant_id
+            )
+        )

@@ -17,7 +17,12 @@ from adapters.persistence.mail_repositories import (
     SqlSearchIndex,
 )
 from adapters.persistence.message_search import SearchTuning
-from adapters.persistence.repositories import SqlMailAccountRepository, SqlTenantRepository, SqlUserRepository
+from adapters.persistence.repositories import (
+    SqlMailAccountRepository,
+    SqlOAuthGrantRepository,
+    SqlTenantRepository,
+    SqlUserRepository,
+)
 from adapters.persistence.tenant_scope import SCOPE_KEY, current_tenant_scope, rescope
 from adapters.persistence.watch_leases import SqlWatchLeaseRepository
 from domain.ports.persistence import UnitOfWork
@@ -63,6 +68,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.sessions = SqlSessionRepository(session)
         self.api_keys = SqlApiKeyRepository(session)
         self.accounts = self._accounts = SqlMailAccountRepository(session)
+        self.oauth_grants = SqlOAuthGrantRepository(session)
         self.mailboxes = SqlMailboxRepository(session)
         self.message_store = SqlMessageStore(session)
         self.messages = SqlMessageQueries(session, self._search_tuning)

@@ -1,13 +1,15 @@
 import logging
 import ssl
+from base64 import b64encode
 
 import aiosmtplib
+from aiosmtplib.typing import SMTPStatus
 
 from adapters.network import OutboundPolicy
 from adapters.smtp.pool import ConnectionPool, Lease, PoolKey
-from domain.accounts import Security, ServerSettings
+from domain.accounts import MailLogin, Security, ServerSettings
 from domain.drafts import Envelope
-from domain.errors import DeliveryFailed, MailServerRejected
+from domain.errors import DeliveryFailed, LoginRefused, MailServerRejected
 from domain.ports.mail import MailSender
 
 log = logging.getLogger("mailroom.smtp")
@@ -23,17 +25,19 @@ class SmtpMailSender(MailSender):
         self._policy = policy
         self._pool = pool or ConnectionPool()
 
-    async def verify_login(self, server: ServerSettings, password: str) -> None:
+    async def verify_login(self, server: ServerSettings, login: MailLogin) -> None:
         try:
-            client = await self._open(server, password)
+            client = await self._open(server, login)
         except DeliveryFailed as error:
+            if error.login_refused:
+                raise LoginRefused("smtp", error.reply) from None
             raise MailServerRejected("smtp", error.reply) from None
         client.close()
 
-    async def send(self, server: ServerSettings, password: str, envelope: Envelope, message: bytes) -> str:
-        key = PoolKey.of(server, password)
+    async def send(self, server: ServerSettings, login: MailLogin, envelope: Envelope, message: bytes) -> str:
+        key = PoolKey.of(server, login.secret)
         for _ in range(2):
-            async with self._pool.connection(key, lambda: self._open(server, password)) as lease:
+            async with self._pool.connection(key, lambda: self._open(server, login)) as lease:
                 try:
                     return await _transaction(lease, envelope, message)
                 except _StaleConnection:
@@ -43,7 +47,7 @@ class SmtpMailSender(MailSender):
     async def close(self) -> None:
         await self._pool.close()
 
-    async def _open(self, server: ServerSettings, password: str) -> aiosmtplib.SMTP:
+    async def _open(self, server: ServerSettings, login: MailLogin) -> aiosmtplib.SMTP:
         """`hostname` is only the name for TLS (SNI, the certificate check, also after STARTTLS): the socket is
         already connected to an address the SSRF guard checked, so aiosmtplib never resolves the name itself (and
         keeps that socket: a client cannot reconnect by name)."""
@@ -65,7 +69,13 @@ class SmtpMailSender(MailSender):
         )
         try:
             await client.connect()
-            await client.login(server.username, password)
+            if login.bearer:
+                await _authenticate(client, server.username, login.secret)
+            else:
+                await client.login(server.username, login.secret)
+        except aiosmtplib.SMTPAuthenticationError as error:
+            client.close()
+            raise DeliveryFailed(f"{error.code} {error.message}", permanent=True, login_refused=True) from None
         except aiosmtplib.SMTPResponseException as error:
             client.close()
             raise _failure(error.code, error.message) from None
@@ -75,6 +85,22 @@ class SmtpMailSender(MailSender):
             reason = str(error).replace(" on port None:", f" on port {server.port}:")
             raise DeliveryFailed(reason or type(error).__name__, permanent=False) from None
         return client
+
+
+async def _authenticate(client: aiosmtplib.SMTP, username: str, token: str) -> None:
+    """SMTP AUTH (RFC 4954) with an OAuth2 access token: OAUTHBEARER (RFC 7628) where the server advertises it,
+    else XOAUTH2. An error challenge (334 with the error in JSON) is answered so the server sends its final reply
+    (RFC 7628 section 3.2.3: ^A for OAUTHBEARER, an empty line for XOAUTH2)."""
+    if "oauthbearer" not in client.server_auth_methods:
+        await client.auth_xoauth2(username, token)
+        return
+    name = username.replace("=", "=3D").replace(",", "=2C")
+    response = b64encode(f"n,a={name},\x01auth=Bearer {token}\x01\x01".encode())
+    reply = await client.execute_command(b"AUTH", b"OAUTHBEARER", response)
+    if reply.code == SMTPStatus.auth_continue:
+        reply = await client.execute_command(b64encode(b"\x01"))
+    if reply.code != SMTPStatus.auth_successful:
+        raise aiosmtplib.SMTPAuthenticationError(reply.code, reply.message)
 
 
 class _StaleConnection(Exception):

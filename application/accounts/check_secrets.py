@@ -26,7 +26,7 @@ class CheckStoredSecrets:
         failures: dict[str, DependencyUnavailable] = {}
         passed: set[str] = set()
         for account in samples:
-            for secret in (account.imap_password, account.smtp_password):
+            for secret in account.passwords:
                 if secret.key_id in passed:
                     continue
                 try:

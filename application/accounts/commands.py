@@ -1,22 +1,43 @@
-"""What callers send to the account use cases. Passwords stay out of every repr."""
+"""What callers send to the account use cases. Passwords and tokens stay out of every repr."""
 
 from dataclasses import dataclass, field
 
 from domain.accounts import MailAccountDetails, Security, ServerSettings
 from domain.errors import InvalidInput
+from domain.oauth import OAuthTokens
 from domain.validation import require_mail_password
 
 
 @dataclass(frozen=True, slots=True)
 class ServerLogin:
+    """A server and how to sign in to it: a password, or (`auth`) an OAuth2 grant's tokens."""
+
     host: str
     port: int
     security: Security
     username: str
-    password: str = field(repr=False)
+    password: str | None = field(default=None, repr=False)
+    auth: OAuthTokens | None = None
 
     def settings(self, prefix: str) -> ServerSettings:
         return ServerSettings(self.host, self.port, self.security, self.username, prefix=prefix)
+
+
+def one_grant(imap: OAuthTokens | None, smtp: OAuthTokens | None) -> OAuthTokens | None:
+    """The account's OAuth2 grant: where both sides use OAuth2 they must name the same one (a refresh token
+    rotates, so two grants kept side by side would spend each other)."""
+    if imap is not None and smtp is not None and imap != smtp:
+        raise InvalidInput("smtp.auth", "must be the same grant as imap.auth: an account holds one OAuth2 grant")
+    return imap or smtp
+
+
+def _require_credentials(prefix: str, password: str | None, auth: OAuthTokens | None, *, required: bool) -> None:
+    if password is not None and auth is not None:
+        raise InvalidInput(f"{prefix}.auth", "give either a password or auth, not both")
+    if password is not None:
+        require_mail_password(f"{prefix}.password", password)
+    elif auth is None and required:
+        raise InvalidInput(f"{prefix}.password", "a password or auth (OAuth2) is required")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,8 +51,13 @@ class NewMailAccount:
     aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        require_mail_password("imap.password", self.imap.password)
-        require_mail_password("smtp.password", self.smtp.password)
+        _require_credentials("imap", self.imap.password, self.imap.auth, required=True)
+        _require_credentials("smtp", self.smtp.password, self.smtp.auth, required=True)
+        one_grant(self.imap.auth, self.smtp.auth)
+
+    @property
+    def grant(self) -> OAuthTokens | None:
+        return one_grant(self.imap.auth, self.smtp.auth)
 
     def details(self) -> MailAccountDetails:
         imap, smtp = self.imap.settings("imap"), self.smtp.settings("smtp")
@@ -42,20 +68,25 @@ class NewMailAccount:
 
 @dataclass(frozen=True, slots=True)
 class ServerLoginChanges:
-    """Fields left as None keep their stored value; a None password keeps the stored password."""
+    """Fields left as None keep their stored value; a None password and auth keep the stored credentials."""
 
     host: str | None = None
     port: int | None = None
     security: Security | None = None
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    auth: OAuthTokens | None = None
+
+    @property
+    def new_credentials(self) -> bool:
+        return self.password is not None or self.auth is not None
 
     def apply_to(self, current: ServerSettings) -> ServerSettings:
         """The settings after the change.
 
-        A stored password is only ever sent to the server it was entered for: when host, port, security or
-        username change, the password must come again in the same request. Otherwise anyone who may edit the
-        account could point it at a server of their own and have the stored password sent there.
+        A stored password (or access token) is only ever sent to the server it was entered for: when host, port,
+        security or username change, the credentials must come again in the same request. Otherwise anyone who
+        may edit the account could point it at a server of their own and have the stored secret sent there.
         """
         changed = ServerSettings(
             host=current.host if self.host is None else self.host,
@@ -64,10 +95,10 @@ class ServerLoginChanges:
             username=current.username if self.username is None else self.username,
             prefix=current.prefix,
         )
-        if changed != current and self.password is None:
+        if changed != current and not self.new_credentials:
             raise InvalidInput(
                 f"{current.prefix}.password",
-                "must be given again when host, port, security or username change",
+                "the password (or auth) must be given again when host, port, security or username change",
             )
         return changed
 
@@ -84,8 +115,8 @@ class MailAccountChanges:
 
     def __post_init__(self) -> None:
         for prefix, server in (("imap", self.imap), ("smtp", self.smtp)):
-            if server.password is not None:
-                require_mail_password(f"{prefix}.password", server.password)
+            _require_credentials(prefix, server.password, server.auth, required=False)
+        one_grant(self.imap.auth, self.smtp.auth)
 
     def apply_to(self, current: MailAccountDetails) -> MailAccountDetails:
         interval = self.sync_interval_seconds

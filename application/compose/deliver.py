@@ -2,26 +2,30 @@
 
 import logging
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
+from application.accounts.logins import REAUTH_REQUIRED, MailLogins, imap_session, send_as
 from application.compose.settings import OutboxSettings
 from application.jobs import BackgroundJobs
 from application.sync.request import SyncRequester
 from domain.accounts import MailAccount
 from domain.changes import Change, ChangeType, message_updated
 from domain.drafts import Draft, DraftStatus, Envelope
-from domain.errors import DeliveryFailed, DomainError, NotFound
+from domain.errors import DeliveryFailed, DomainError, NotFound, ReauthRequired
 from domain.ids import new_id
 from domain.mailboxes import MailboxRole
 from domain.messages import summary_of
 from domain.ports.mail import ImapConnector, MailSender, MessageComposer
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
-from domain.ports.security import CredentialCipher
 from domain.ports.storage import BlobStore
 
 log = logging.getLogger("mailroom.outbox")
+
+HOLD_FOR_CONSENT = timedelta(minutes=15)
+"""How long a send waits before looking again whether its account's user signed in again after its OAuth2 grant
+was lost; it stays queued meanwhile (the scheduler's sweep picks it up when due)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class DeliverDraft:
         imap: ImapConnector,
         composer: MessageComposer,
         blobs: BlobStore,
-        cipher: CredentialCipher,
+        logins: MailLogins,
         jobs: JobQueue,
         clock: Clock,
         settings: OutboxSettings,
@@ -54,7 +58,7 @@ class DeliverDraft:
         self._imap = imap
         self._composer = composer
         self._blobs = blobs
-        self._cipher = cipher
+        self._logins = logins
         self._jobs = BackgroundJobs(jobs)
         self._clock = clock
         self._settings = settings
@@ -90,8 +94,9 @@ class DeliverDraft:
             if not account.may_send_as(draft.content.sender.address):
                 raise DeliveryFailed("the From address is no longer the account's own or an alias", permanent=True)
             message = await self._message(draft.tenant_id, draft.outgoing.blob_key)
-            password = self._cipher.decrypt(account.smtp_password)
-            reply = await self._sender.send(account.smtp, password, envelope, message)
+            reply = await send_as(self._sender, self._logins, account, envelope, message)
+        except ReauthRequired as error:
+            draft.hold(f"{REAUTH_REQUIRED}: {error.reason}", self._clock.now(), self._clock.now() + HOLD_FOR_CONSENT)
         except DeliveryFailed as error:
             wait = self._failed(draft, error)
         except Exception as error:
@@ -159,8 +164,7 @@ class DeliverDraft:
         assert draft.outgoing is not None
         try:
             copy = self._composer.sent_copy(message, draft.content.bcc)
-            password = self._cipher.decrypt(account.imap_password)
-            async with self._imap(account.imap, password) as imap:
+            async with imap_session(self._imap, self._logins, account) as imap:
                 sent = next((f for f in await imap.list_folders() if f.role is MailboxRole.SENT), None)
                 if sent is None:
                     raise DomainError("the account has no Sent folder")

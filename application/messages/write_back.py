@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from uuid import UUID
 
+from application.accounts.logins import MailLogins, imap_session
 from domain.accounts import MailAccount
 from domain.changes import message_deleted, message_moved
 from domain.ids import new_id
@@ -14,7 +15,6 @@ from domain.messages import Message, summary_of
 from domain.ports.mail import ImapConnector, ImapSession
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
-from domain.ports.security import CredentialCipher
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,10 +29,10 @@ class MessageOnServer:
 
 
 class _RemoteChange:
-    def __init__(self, uow: UnitOfWork, imap: ImapConnector, cipher: CredentialCipher, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, imap: ImapConnector, logins: MailLogins, clock: Clock) -> None:
         self._uow = uow
         self._imap = imap
-        self._cipher = cipher
+        self._logins = logins
         self._clock = clock
 
     async def _locate(self, tenant_id: UUID, message_id: UUID) -> MessageOnServer | None:
@@ -49,8 +49,7 @@ class _RemoteChange:
 
     @asynccontextmanager
     async def _folder(self, located: MessageOnServer) -> AsyncIterator[ImapSession]:
-        password = self._cipher.decrypt(located.account.imap_password)
-        async with self._imap(located.account.imap, password) as imap:
+        async with imap_session(self._imap, self._logins, located.account) as imap:
             await imap.open_for_changes(located.mailbox.name)
             yield imap
 

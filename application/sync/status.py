@@ -13,6 +13,8 @@ from domain.sync import AccountSync
 class SyncStatus:
     sync: AccountSync
     folders: list[Mailbox]
+    reauth_required: bool = False
+    """The account's OAuth2 grant is lost (domain.oauth): nothing is tried until its user signs in again."""
 
 
 class GetSyncStatus:
@@ -21,7 +23,8 @@ class GetSyncStatus:
 
     async def __call__(self, principal: Principal, account_id: UUID) -> SyncStatus:
         async with self._uow as uow:
-            await reachable_account(uow, principal, account_id, Reach.READ)
+            account = await reachable_account(uow, principal, account_id, Reach.READ)
             sync = await uow.syncs.get(principal.tenant_id, account_id)
             folders = await uow.mailboxes.for_account(principal.tenant_id, account_id)
-        return SyncStatus(sync or AccountSync(principal.tenant_id, account_id), folders)
+        lost = account.oauth is not None and account.oauth.reauth_required
+        return SyncStatus(sync or AccountSync(principal.tenant_id, account_id), folders, lost)

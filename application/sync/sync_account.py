@@ -3,18 +3,18 @@ from collections import deque
 from collections.abc import Sequence
 from uuid import UUID
 
+from application.accounts.logins import REAUTH_REQUIRED, MailLogins, imap_session
 from application.sync.folder import Announce, FolderSync
 from application.sync.request import SyncRequester
 from application.sync.settings import SyncSettings
 from domain.accounts import MailAccount
 from domain.changes import Change, ChangeType, mailbox_event
-from domain.errors import Conflict, DomainError, MailServerRejected, NotFound
+from domain.errors import Conflict, DomainError, MailServerRejected, NotFound, ReauthRequired
 from domain.ids import new_id
 from domain.mailboxes import Mailbox
 from domain.ports.mail import ImapConnector, ImapSession
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
-from domain.ports.security import CredentialCipher
 from domain.remote import RemoteFolder
 from domain.sync import AccountSync, SyncPhase
 
@@ -33,7 +33,7 @@ class SyncAccount:
         self,
         uow: UnitOfWork,
         imap: ImapConnector,
-        cipher: CredentialCipher,
+        logins: MailLogins,
         clock: Clock,
         folder_sync: FolderSync,
         settings: SyncSettings,
@@ -41,7 +41,7 @@ class SyncAccount:
     ) -> None:
         self._uow = uow
         self._imap = imap
-        self._cipher = cipher
+        self._logins = logins
         self._clock = clock
         self._folder_sync = folder_sync
         self._settings = settings
@@ -53,8 +53,11 @@ class SyncAccount:
             return sync
         announce = Announce(enabled=not sync.initial)
         try:
-            password = self._cipher.decrypt(account.imap_password)
-            failures = await self._sync_folders(account, password, sync, owner, announce)
+            failures = await self._sync_folders(account, sync, owner, announce)
+        except ReauthRequired as error:
+            # the lost grant's `account.error` went out with the grant's change (MailLogins), once
+            sync.fail(self._clock.now(), f"{REAUTH_REQUIRED}: {error.reason}")
+            outcome: list[Change] = []
         except (MailServerRejected, LeaseLost) as error:
             outcome = self._failed(sync, error.message)
         except asyncio.CancelledError:
@@ -127,9 +130,7 @@ class SyncAccount:
             changes.append(Change(new_id(), ChangeType.ACCOUNT_SYNCED, sync.tenant_id, sync.account_id, now, data))
         return changes
 
-    async def _sync_folders(
-        self, account: MailAccount, password: str, sync: AccountSync, owner: str, announce: Announce
-    ) -> list[str]:
+    async def _sync_folders(self, account: MailAccount, sync: AccountSync, owner: str, announce: Announce) -> list[str]:
         """Every folder in turn; returns what failed. A folder that fails is recorded and passed over, and the
         others are still synced: on a new connection when the failure left the old one unusable (a timeout, a
         lost connection, an answer cut off for breaking a limit). A server that leaves MAX_CONNECTIONS connections
@@ -138,7 +139,7 @@ class SyncAccount:
         pending: deque[Mailbox] = deque()
         for attempt in range(MAX_CONNECTIONS):
             try:
-                async with self._imap(account.imap, password) as imap:
+                async with imap_session(self._imap, self._logins, account) as imap:
                     if attempt == 0:
                         pending.extend(await self._list_folders(imap, account, sync, announce))
                     await self._sync_while_usable(imap, account, pending, sync, owner, failures, announce)

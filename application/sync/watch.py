@@ -6,14 +6,14 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from application.accounts.logins import MailLogins, imap_session
 from application.sync.request import SyncRequester
 from domain.accounts import MailAccount
-from domain.errors import DependencyUnavailable, MailServerRejected, NotFound
+from domain.errors import DependencyUnavailable, MailServerRejected, NotFound, ReauthRequired
 from domain.mailboxes import MailboxRole
 from domain.ports.mail import ImapConnector
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import ACCOUNTS_TOPIC, Clock, Doorbell, Listener
-from domain.ports.security import CredentialCipher
 
 INBOX = "INBOX"
 
@@ -33,7 +33,7 @@ class WatchInbox:
         self,
         uow: UnitOfWork,
         imap: ImapConnector,
-        cipher: CredentialCipher,
+        logins: MailLogins,
         clock: Clock,
         request_sync: SyncRequester,
         idle_seconds: float = 25 * 60,
@@ -42,7 +42,7 @@ class WatchInbox:
     ) -> None:
         self._uow = uow
         self._imap = imap
-        self._cipher = cipher
+        self._logins = logins
         self._clock = clock
         self._request_sync = request_sync
         self._idle_seconds = idle_seconds
@@ -57,17 +57,19 @@ class WatchInbox:
             if account is None:
                 return
             try:
-                password = self._cipher.decrypt(account.imap_password)
-                async with self._imap(account.imap, password) as session:
+                async with imap_session(self._imap, self._logins, account) as session:
                     failures = 0
                     await self._request_sync(tenant_id, account_id)
                     extras = [] if await session.watch_everywhere() else await self._extra_folders(account)
-                    async with _watching_also(self._watch_folder(account, password, name) for name in extras):
+                    async with _watching_also(self._watch_folder(account, name) for name in extras):
                         while True:
                             if await session.wait_for_change(INBOX, self._idle_seconds):
                                 await self._request_sync(tenant_id, account_id)
             except NotFound:
                 return
+            except ReauthRequired:
+                # nothing to try until the user signs in again; the watch looks again at its longest pause
+                await self._clock.sleep(self._backoff[-1])
             except (MailServerRejected, DependencyUnavailable):
                 await self._clock.sleep(self._backoff[min(failures, len(self._backoff) - 1)])
                 failures += 1
@@ -77,12 +79,12 @@ class WatchInbox:
             folders = await uow.mailboxes.for_account(account.tenant_id, account.id)
         return sorted(f.name for f in folders if f.role in self._extra_roles and f.name.upper() != INBOX)
 
-    async def _watch_folder(self, account: MailAccount, password: str, folder: str) -> None:
+    async def _watch_folder(self, account: MailAccount, folder: str) -> None:
         """One more folder on a connection of its own, reconnecting after failures, until cancelled."""
         failures = 0
         while True:
             try:
-                async with self._imap(account.imap, password) as session:
+                async with imap_session(self._imap, self._logins, account) as session:
                     failures = 0
                     while True:
                         if await session.wait_for_change(folder, self._idle_seconds):

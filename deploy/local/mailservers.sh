@@ -9,7 +9,7 @@
 # Mail for @example.test sent to Postfix is delivered to Dovecot over LMTP; any other domain is refused,
 # so nothing leaves the machine. Users (password = "<name>-password-1"): alice, bob, carol, dave, erin, frank
 # @example.test for the tests (erin sends to frank in the outbox tests; grace is the generated clients' own; henry
-# and ivy are the event tests' two tenants),
+# and ivy are the event tests' two tenants; oscar signs in with OAuth2 and writes to petra in the OAuth2 tests),
 # bench@example.test for the benchmarks.
 set -euo pipefail
 
@@ -20,7 +20,7 @@ SMTP_PORT=10025 SUBMISSION_PORT=10587 SMTPS_PORT=10465
 # OAuth2 (XOAUTH2, OAUTHBEARER): Dovecot asks this loopback endpoint whether a bearer token is active (RFC 7662
 # introspection). Nothing listens there but an authorization server a test starts; password logins never ask it.
 OAUTH_INTROSPECTION_PORT=10080
-USERS=(alice bob carol dave bench erin frank grace henry ivy)
+USERS=(alice bob carol dave bench erin frank grace henry ivy oscar petra)
 # Where IMAP and SMTP listen: loopback on a developer's machine and in CI; 0.0.0.0 in the compose image, so the
 # other containers reach them. LMTP and the SASL socket stay on loopback either way.
 BIND=${MAILSERVERS_BIND:-127.0.0.1}

@@ -3,7 +3,7 @@ from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from typing import Protocol
 
-from domain.accounts import ServerSettings
+from domain.accounts import MailLogin, ServerSettings
 from domain.drafts import DraftContent, Envelope
 from domain.mailboxes import SyncState
 from domain.messages import Address
@@ -12,9 +12,9 @@ from domain.remote import FetchedMessage, FlagUpdate, RemoteFolder, SelectedFold
 
 
 class ImapLoginCheck(Protocol):
-    """Whether an account's IMAP settings and password log in, before they are stored."""
+    """Whether an account's IMAP settings and password (or access token) log in, before they are stored."""
 
-    async def verify_login(self, server: ServerSettings, password: str) -> None:
+    async def verify_login(self, server: ServerSettings, login: MailLogin) -> None:
         """Connects and logs in; raises MailServerRejected with the server's reason."""
         ...
 
@@ -22,14 +22,16 @@ class ImapLoginCheck(Protocol):
 class MailSender(Protocol):
     """The SMTP side of a mail account."""
 
-    async def verify_login(self, server: ServerSettings, password: str) -> None:
-        """Connects and authenticates; raises MailServerRejected with the server's reason."""
+    async def verify_login(self, server: ServerSettings, login: MailLogin) -> None:
+        """Connects and authenticates; raises MailServerRejected with the server's reason (LoginRefused when it
+        refused the credentials)."""
         ...
 
-    async def send(self, server: ServerSettings, password: str, envelope: Envelope, message: bytes) -> str:
+    async def send(self, server: ServerSettings, login: MailLogin, envelope: Envelope, message: bytes) -> str:
         """Hands `message` to the server for the envelope's recipients and returns the server's reply to the
         data (`250 2.0.0 Ok: queued as ...`). Raises DeliveryFailed: permanent for a 5xx reply, temporary for a
-        4xx reply, a dropped connection or a timeout. Connections may be kept open and reused per login."""
+        4xx reply, a dropped connection or a timeout; `login_refused` when the credentials were refused.
+        Connections may be kept open and reused per login."""
         ...
 
 
@@ -136,6 +138,7 @@ class ImapSession(Protocol):
 class ImapConnector(Protocol):
     """Opens IMAP sessions: the sync, the write-back jobs, the inbox watches and the Sent copy each open their own."""
 
-    def __call__(self, server: ServerSettings, password: str) -> AbstractAsyncContextManager[ImapSession]:
-        """Opens, logs in, and on exit logs out of an IMAP session."""
+    def __call__(self, server: ServerSettings, login: MailLogin) -> AbstractAsyncContextManager[ImapSession]:
+        """Opens, logs in, and on exit logs out of an IMAP session. Raises LoginRefused when the server refused
+        the credentials, MailServerRejected for every other failure to open."""
         ...

@@ -13,6 +13,7 @@ from domain.changes import Change, ChangeFilter, LoggedChange
 from domain.drafts import Draft, DraftStatus
 from domain.mailboxes import Mailbox
 from domain.messages import Flags, Message, MessageSummary
+from domain.oauth import OAuthGrant
 from domain.pagination import Page, PageRequest
 from domain.ports.storage import BlobReferences
 from domain.remote import FlagUpdate
@@ -135,6 +136,10 @@ class MailAccountRepository(Protocol):
         ...
 
     async def email_taken(self, tenant_id: UUID, email: str, *, excluding: UUID | None = None) -> bool: ...
+    async def with_email(self, tenant_id: UUID, email: str) -> MailAccount | None:
+        """The tenant's account for that address (compared without case), if any."""
+        ...
+
     async def add(self, account: MailAccount) -> None: ...
     async def update(self, account: MailAccount) -> None: ...
     async def delete(self, tenant_id: UUID, account_id: UUID) -> bool: ...
@@ -146,6 +151,25 @@ class MailAccountRepository(Protocol):
         """For each key id that encrypts a stored password (IMAP or SMTP), up to `per_key` accounts of any tenant
         using it, the same ones each time (by id)."""
         ...
+
+
+class OAuthGrantRepository(Protocol):
+    """Each account's OAuth2 grant (domain.oauth), apart from the account's row: a change of the account's name or
+    folders must never write back tokens read before a refresh replaced them."""
+
+    async def get(self, tenant_id: UUID, account_id: UUID) -> OAuthGrant | None: ...
+
+    async def lock(self, tenant_id: UUID, account_id: UUID) -> OAuthGrant | None:
+        """The grant, locked until the transaction ends (SELECT ... FOR UPDATE; SQLite's write lock): the one way
+        to renew a token, so that of two workers needing it at once one asks the provider and the other waits
+        and finds the new token. Call it first in its transaction, as TenantRepository.lock."""
+        ...
+
+    async def put(self, grant: OAuthGrant) -> None:
+        """Adds or replaces the account's grant."""
+        ...
+
+    async def delete(self, tenant_id: UUID, account_id: UUID) -> None: ...
 
 
 class MailboxRepository(Protocol):
@@ -420,6 +444,7 @@ class UnitOfWork(Protocol):
     sessions: SessionRepository
     api_keys: ApiKeyRepository
     accounts: MailAccountRepository
+    oauth_grants: OAuthGrantRepository
     mailboxes: MailboxRepository
     message_store: MessageStore
     messages: MessageQueries

@@ -37,6 +37,7 @@ from entrypoints.http.controllers.messages import (
     ThreadController,
     search_messages,
 )
+from entrypoints.http.controllers.oauth import ConsentCallbackController, ConsentStartController
 from entrypoints.http.controllers.sync import SyncController
 from entrypoints.http.middleware_errors import middleware_errors_middleware
 from entrypoints.http.openapi import TAGS, finish_document
@@ -105,6 +106,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
             UserController,
             ApiKeyController,
             MailAccountController,
+            ConsentStartController,
             SyncController,
             search_messages,
             AccountMailController,
@@ -122,7 +124,14 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
     watch_queue_depth(RedisQueueDepth(settings.redis_url, QUEUE_NAME) if settings.redis_url else None)
     metrics = PrometheusConfig(app_name="mailroom", prefix="mailroom_http", group_path=True, exclude=["/metrics"])
     app = Litestar(
-        route_handlers=[health, MetricsController, LoginController, docs_assets(), protected],
+        route_handlers=[
+            health,
+            MetricsController,
+            LoginController,
+            ConsentCallbackController,
+            docs_assets(),
+            protected,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         middleware=[request_log_middleware, metrics.middleware, middleware_errors_middleware],
         cors_config=_cors(settings),

@@ -342,6 +342,7 @@ TAGS = [
     Tag(name="users", description="The tenant's users and their roles (admins only)"),
     Tag(name="keys", description="API keys for automations, limited to scopes"),
     Tag(name="accounts", description="The tenant's IMAP/SMTP mail accounts"),
+    Tag(name="oauth", description="Connecting a mailbox by signing in with its OAuth2 provider (Gmail, Microsoft 365)"),
     Tag(name="sync", description="Syncing an account's mail into the store, and its status"),
     Tag(name="mailboxes", description="An account's folders"),
     Tag(name="messages", description="Stored messages: list, search, read, flag, move, delete"),

@@ -43,13 +43,21 @@ async def test_create_read_list_and_delete(client: AsyncTestClient[Litestar], lo
         "owner_id",
         "created_at",
         "updated_at",
+        "oauth",
     }
     me = (await client.get("/api/me", headers=auth)).json()
     assert account["owner_id"] == me["user_id"]
     assert account["server_saves_sent"] is False
     assert account["aliases"] == []
     assert account["sync_interval_seconds"] == 300
-    assert account["imap"] == {"host": "imap.example.com", "port": 993, "security": "ssl", "username": "alice"}
+    assert account["imap"] == {
+        "host": "imap.example.com",
+        "port": 993,
+        "security": "ssl",
+        "username": "alice",
+        "auth": "password",
+    }
+    assert account["oauth"] is None
 
     assert (await client.get(f"/api/accounts/{account['id']}", headers=auth)).json() == account
     listing = (await client.get("/api/accounts", headers=auth)).json()
@@ -67,7 +75,10 @@ async def test_passwords_are_never_returned(client: AsyncTestClient[Litestar], l
     for text in (created.text, listing.text):
         assert "imap-pw" not in text
         assert "smtp-pw" not in text
-        assert "password" not in text
+    for account in (created.json(), *listing.json()["items"]):
+        for server in (account["imap"], account["smtp"]):
+            assert "password" not in server, "only how it signs in: `auth`"
+            assert server["auth"] == "password"
 
 
 async def test_pages_with_limit_and_offset(client: AsyncTestClient[Litestar], login: Login) -> None:

@@ -24,6 +24,7 @@ from adapters.mime.parser import StdlibMessageParser
 from adapters.network import OutboundPolicy
 from application.accounts.commands import NewMailAccount, ServerLogin
 from application.accounts.create import CreateMailAccount
+from application.accounts.logins import MailLogins
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
 from application.sync.folder import FolderSync
@@ -227,7 +228,15 @@ class Rig:
         folder = FolderSync(self.uow, builder, self.clock, self.settings)
         sessions = AioimaplibConnector(OutboundPolicy(allow_private=True, timeout=COMMAND_TIMEOUT))
         request_sync = SyncRequester(self.uow, RecordingJobQueue(), self.clock)
-        sync = SyncAccount(self.uow, sessions, self.cipher, self.clock, folder, self.settings, request_sync)
+        sync = SyncAccount(
+            self.uow,
+            sessions,
+            MailLogins(self.uow, self.cipher, self.clock),
+            self.clock,
+            folder,
+            self.settings,
+            request_sync,
+        )
         tracemalloc.start()
         started = time.monotonic()
         try:

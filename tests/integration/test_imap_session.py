@@ -15,7 +15,7 @@ import pytest
 from adapters.imap.session import AioimaplibConnector
 from adapters.imap.utf7 import quote
 from adapters.network import OutboundPolicy
-from domain.accounts import Security, ServerSettings
+from domain.accounts import MailLogin, Security, ServerSettings
 from domain.mailboxes import MailboxRole, SyncState
 from domain.ports.mail import ImapSession
 from tests.conftest import mail_server_settings
@@ -36,7 +36,8 @@ def login(mail: dict[str, str]) -> tuple[ServerSettings, str]:
 
 def open_session(mail: dict[str, str]) -> AbstractAsyncContextManager[ImapSession]:
     policy = OutboundPolicy(allow_private=True, timeout=30)
-    return AioimaplibConnector(policy)(*login(mail))
+    server, password = login(mail)
+    return AioimaplibConnector(policy)(server, MailLogin(password))
 
 
 @pytest.fixture

@@ -173,6 +173,10 @@ async def test_0019_gives_accounts_to_the_first_admin_and_webhooks_to_their_crea
         async with make_uow as uow:
             assert [(await uow.accounts.get(acme, a)).owner_id for a in accounts] == [admin, admin]  # type: ignore[union-attr]
             assert (await uow.accounts.get(globex, ownerless)).owner_id is None  # type: ignore[union-attr]
+            kept = await uow.accounts.get(acme, accounts[0])
+            assert kept is not None
+            assert kept.imap_password is not None, "0020: an account from before signs in with its password"
+            assert kept.oauth is None
             owners = {h.id: h.owner_id for h in await uow.webhooks.for_tenant(acme)}
             assert owners == {by_member: member, by_someone_gone: admin, by_an_outsider: admin, unaudited: admin}
             assert [h.owner_id for h in await uow.webhooks.for_tenant(globex)] == [None]

@@ -12,6 +12,10 @@ from uuid import uuid4
 
 import pytest
 
+from adapters.imap.connection import _connect, close_imap
+from adapters.imap.sasl import authenticate
+from adapters.network import OutboundPolicy
+from domain.accounts import Security, ServerSettings
 from tests.conftest import mail_server_settings
 from tests.oauth.server import serving
 
@@ -108,3 +112,31 @@ async def test_postfix_takes_auth_xoauth2_through_dovecot_and_the_mail_arrives(m
         server.revoke(grant)
         with pytest.raises(smtplib.SMTPAuthenticationError):
             await asyncio.to_thread(submit, mail, username, token, "refused")
+
+
+@pytest.mark.parametrize("mechanism", ["XOAUTH2", "OAUTHBEARER"])
+async def test_mailrooms_own_authenticate_takes_both_mechanisms_and_hears_a_refusal(
+    mail: dict[str, str], mechanism: str
+) -> None:
+    """adapters/imap/sasl.py on the real Dovecot: an active token logs in; a revoked one is refused with the
+    server's NO, which comes only after the client answered the error challenge (else the command would wait out
+    its timeout and fail as a TimeoutError, not a refusal)."""
+    username = f"{USER}@{mail['MAILROOM_TEST_MAIL_DOMAIN']}"
+    policy = OutboundPolicy(allow_private=True, timeout=10, ca_file=mail["MAILROOM_TEST_MAIL_CA_FILE"])
+    server = ServerSettings(
+        mail["MAILROOM_TEST_MAIL_HOST"], int(mail["MAILROOM_TEST_IMAP_PORT"]), Security.STARTTLS, username
+    )
+    async with serving(int(mail["MAILROOM_TEST_OAUTH_INTROSPECTION_PORT"])) as authorization:
+        grant = authorization.grant(username)
+        token = authorization.access_token(grant)
+        client = await _connect(server, policy)
+        answer = await authenticate(client, username, token, 10, mechanism)
+        assert answer.result == "OK", answer.lines
+        assert client.protocol.state == "AUTH"
+        await close_imap(client)
+
+        authorization.revoke(grant)
+        client = await _connect(server, policy)
+        refused = await authenticate(client, username, token, 10, mechanism)
+        assert refused.result == "NO"
+        await close_imap(client)

@@ -20,6 +20,7 @@ from adapters.mime.parser import StdlibMessageParser
 from adapters.network import OutboundPolicy
 from application.accounts.commands import NewMailAccount, ServerLogin
 from application.accounts.create import CreateMailAccount
+from application.accounts.logins import MailLogins
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
 from application.sync.folder import FolderSync
@@ -27,7 +28,7 @@ from application.sync.messages import MessageBuilder
 from application.sync.request import SyncRequester
 from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
-from domain.accounts import MailAccount, Security, ServerSettings
+from domain.accounts import MailAccount, MailLogin, Security, ServerSettings
 from domain.audit import RequestOrigin
 from domain.ids import new_id
 from domain.ports.mail import ImapSession
@@ -58,8 +59,8 @@ class CountingSessions:
         self.drop_after: int | None = None
 
     @asynccontextmanager
-    async def __call__(self, server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
-        async with self._inner(server, password) as session:
+    async def __call__(self, server: ServerSettings, login: MailLogin) -> AsyncIterator[ImapSession]:
+        async with self._inner(server, login) as session:
             assert isinstance(session, AioimaplibSession)
             original = session.fetch_messages
 
@@ -91,7 +92,9 @@ class Rig:
         folder = FolderSync(self.make_uow(), builder, self.clock, settings)
         uow = self.make_uow()
         request_sync = SyncRequester(uow, RecordingJobQueue(), self.clock)
-        return SyncAccount(uow, self.sessions, self.cipher, self.clock, folder, settings, request_sync)
+        return SyncAccount(
+            uow, self.sessions, MailLogins(uow, self.cipher, self.clock), self.clock, folder, settings, request_sync
+        )
 
     async def run(self, owner: str = "w1", batch_size: int = 500) -> AccountSync:
         return await self.sync(batch_size)(self.account.tenant_id, self.account.id, owner)

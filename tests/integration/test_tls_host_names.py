@@ -9,7 +9,7 @@ import pytest
 from adapters.imap.login_check import AioimaplibLoginCheck
 from adapters.network import OutboundPolicy
 from adapters.smtp.sender import SmtpMailSender
-from domain.accounts import Security, ServerSettings
+from domain.accounts import MailLogin, Security, ServerSettings
 from domain.errors import MailServerRejected
 from tests.conftest import mail_server_settings
 
@@ -37,9 +37,9 @@ async def login(mail: dict[str, str], host: str, protocol: str, port_key: str, s
     )
     server = ServerSettings(host, int(mail[port_key]), security, f"alice@{mail['MAILROOM_TEST_MAIL_DOMAIN']}")
     if protocol == "imap":
-        await AioimaplibLoginCheck(policy).verify_login(server, "alice-password-1")
+        await AioimaplibLoginCheck(policy).verify_login(server, MailLogin("alice-password-1"))
     else:
-        await SmtpMailSender(policy).verify_login(server, "alice-password-1")
+        await SmtpMailSender(policy).verify_login(server, MailLogin("alice-password-1"))
 
 
 @pytest.mark.parametrize(("protocol", "port_key", "security"), TLS_MODES)

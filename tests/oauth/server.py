@@ -14,9 +14,10 @@ import binascii
 import hashlib
 import re
 import secrets
+import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_plus, urlencode, urlsplit, urlunsplit
 
@@ -339,3 +340,35 @@ async def serving(port: int, server: AuthorizationServer | None = None) -> Async
         yield server
     finally:
         await runner.cleanup()
+
+
+@contextmanager
+def serving_apart(port: int, server: AuthorizationServer | None = None) -> Iterator[AuthorizationServer]:
+    """`serving` on an event loop of its own, in a thread: for tests whose app runs on another loop that the test
+    blocks on while it waits for an answer (Litestar's test client does), which would stall a server on the test's
+    own loop."""
+    server = server or AuthorizationServer()
+    loop = asyncio.new_event_loop()
+    started, stop = threading.Event(), asyncio.Event()
+    failure: list[BaseException] = []
+
+    async def run() -> None:
+        try:
+            async with serving(port, server):
+                started.set()
+                await stop.wait()
+        except BaseException as error:  # noqa: BLE001 (handed to the test's thread, which raises it)
+            failure.append(error)
+            started.set()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(run(),), daemon=True)
+    thread.start()
+    started.wait(10)
+    if failure:
+        raise failure[0]
+    try:
+        yield server
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(10)
+        loop.close()

@@ -11,6 +11,7 @@ from adapters.memory.runtime import ManualClock
 from adapters.memory.security import OpaqueTokenIssuer, PlainPasswordHasher, ReversibleCipher
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application.accounts.commands import NewMailAccount, ServerLogin
+from application.accounts.logins import MailLogins
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor
 from application.auth.sessions import Sessions
@@ -45,6 +46,10 @@ class Fakes:
     @property
     def auditor(self) -> Auditor:
         return Auditor(RequestOrigin("test-request", "192.0.2.1"), self.clock)
+
+    @property
+    def logins(self) -> MailLogins:
+        return MailLogins(self.uow, self.cipher, self.clock)
 
     @property
     def verifier(self) -> LoginVerifier:

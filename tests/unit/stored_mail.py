@@ -68,7 +68,7 @@ class StoredMail:
         folders = FolderSync(f.uow, builder, f.clock, self.settings)
         imap = FakeImapConnector(server or self.server)
         request_sync = SyncRequester(f.uow, RecordingJobQueue(), f.clock)
-        sync = SyncAccount(f.uow, imap, f.cipher, f.clock, folders, self.settings, request_sync)
+        sync = SyncAccount(f.uow, imap, f.logins, f.clock, folders, self.settings, request_sync)
         result = await sync(account.tenant_id, account.id, "worker")
         assert result.phase is SyncPhase.IDLE, result.last_error
         return result

@@ -1,13 +1,14 @@
 """Mail account bodies. Request Structs reject unknown fields, so `id`, `tenant` or timestamps cannot be set."""
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from domain.accounts import MAX_ALIASES, MailAccount, Security, ServerSettings
+from domain.accounts import MAX_ALIASES, EncryptedSecret, GrantStatus, MailAccount, Security, ServerSettings
+from domain.oauth import MAX_TOKEN_LENGTH
 
 Host = Annotated[str, msgspec.Meta(min_length=1, max_length=253, examples=["imap.example.com"])]
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535, examples=[993])]
@@ -29,22 +30,42 @@ SyncInterval = Annotated[
 ]
 
 
+Token = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_TOKEN_LENGTH, description="write-only; never returned")
+]
+
+
+class OAuth2Auth(msgspec.Struct, forbid_unknown_fields=True, tag_field="type", tag="oauth2"):
+    """Sign in with an OAuth2 access token (SASL XOAUTH2 or OAUTHBEARER) in place of a password: for an app that
+    ran the provider's consent itself. Mailroom renews the access token with the refresh token before it expires.
+    An account holds one grant: where both `imap` and `smtp` carry `auth`, it must be the same."""
+
+    provider: Annotated[str, msgspec.Meta(min_length=1, max_length=64, examples=["google"])]
+    access_token: Token
+    refresh_token: Token | None = None
+    expires_at: Annotated[datetime, msgspec.Meta(tz=True, description="when the access token expires")] | None = None
+
+
 class ServerIn(msgspec.Struct, forbid_unknown_fields=True):
-    host: Host
-    port: Port
-    security: Security
-    username: Username
-    password: Password
-
-
-class ServerReplace(msgspec.Struct, forbid_unknown_fields=True):
-    """As ServerIn, but the password may be left out to keep the stored one."""
+    """`password` or `auth`, one of them."""
 
     host: Host
     port: Port
     security: Security
     username: Username
     password: Password | UnsetType = UNSET
+    auth: OAuth2Auth | UnsetType = UNSET
+
+
+class ServerReplace(msgspec.Struct, forbid_unknown_fields=True):
+    """As ServerIn, but the credentials may be left out to keep the stored ones (the same server only)."""
+
+    host: Host
+    port: Port
+    security: Security
+    username: Username
+    password: Password | UnsetType = UNSET
+    auth: OAuth2Auth | UnsetType = UNSET
 
 
 class ServerPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -53,6 +74,7 @@ class ServerPatch(msgspec.Struct, forbid_unknown_fields=True):
     security: Security | UnsetType = UNSET
     username: Username | UnsetType = UNSET
     password: Password | UnsetType = UNSET
+    auth: OAuth2Auth | UnsetType = UNSET
 
 
 class MailAccountCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -93,10 +115,30 @@ class ServerOut(msgspec.Struct):
     port: int
     security: Security
     username: str
+    auth: Annotated[Literal["password", "oauth2"], msgspec.Meta(description="how it signs in")]
 
     @classmethod
-    def of(cls, server: ServerSettings) -> "ServerOut":
-        return cls(host=server.host, port=server.port, security=server.security, username=server.username)
+    def of(cls, server: ServerSettings, password: EncryptedSecret | None) -> "ServerOut":
+        auth: Literal["password", "oauth2"] = "password" if password is not None else "oauth2"
+        return cls(host=server.host, port=server.port, security=server.security, username=server.username, auth=auth)
+
+
+class OAuthOut(msgspec.Struct):
+    """The account's OAuth2 grant, without its tokens."""
+
+    provider: str
+    reauth_required: Annotated[
+        bool,
+        msgspec.Meta(
+            description="the provider refused to renew the grant: sync and sending are stopped (sends stay queued) "
+            "until the user signs in again (`POST /api/oauth/{provider}/start`) or new tokens are given"
+        ),
+    ]
+    expires_at: datetime | None
+
+    @classmethod
+    def of(cls, status: GrantStatus | None) -> "OAuthOut | None":
+        return None if status is None else cls(status.provider, status.reauth_required, status.expires_at)
 
 
 class MailAccountOut(msgspec.Struct):
@@ -111,6 +153,7 @@ class MailAccountOut(msgspec.Struct):
     owner_id: UUID | None
     created_at: datetime
     updated_at: datetime
+    oauth: OAuthOut | None
 
     @classmethod
     def of(cls, account: MailAccount) -> "MailAccountOut":
@@ -118,14 +161,15 @@ class MailAccountOut(msgspec.Struct):
             id=account.id,
             name=account.name,
             email=account.email,
-            imap=ServerOut.of(account.imap),
-            smtp=ServerOut.of(account.smtp),
+            imap=ServerOut.of(account.imap, account.imap_password),
+            smtp=ServerOut.of(account.smtp, account.smtp_password),
             sync_interval_seconds=account.sync_interval_seconds,
             server_saves_sent=account.server_saves_sent,
             aliases=list(account.aliases),
             owner_id=account.owner_id,
             created_at=account.created_at,
             updated_at=account.updated_at,
+            oauth=OAuthOut.of(account.oauth),
         )
 
 

@@ -5,10 +5,12 @@ from typing import Any, TypeVar
 from msgspec import UnsetType
 
 from application.accounts.commands import MailAccountChanges, NewMailAccount, ServerLogin, ServerLoginChanges
+from domain.oauth import OAuthTokens
 from entrypoints.http.schemas.accounts import (
     MailAccountCreate,
     MailAccountPatch,
     MailAccountReplace,
+    OAuth2Auth,
     ServerIn,
     ServerPatch,
     ServerReplace,
@@ -48,11 +50,19 @@ def account_changes(body: MailAccountReplace | MailAccountPatch) -> MailAccountC
 
 
 def _login(server: ServerIn) -> ServerLogin:
-    return ServerLogin(server.host, server.port, server.security, server.username, server.password)
+    return ServerLogin(
+        server.host, server.port, server.security, server.username, _given(server.password), _tokens(server.auth)
+    )
 
 
 def _server_changes(server: ServerReplace | ServerPatch) -> ServerLoginChanges:
     fields: dict[str, Any] = {
         name: _given(getattr(server, name)) for name in ("host", "port", "security", "username", "password")
     }
-    return ServerLoginChanges(**fields)
+    return ServerLoginChanges(**fields, auth=_tokens(server.auth))
+
+
+def _tokens(auth: OAuth2Auth | UnsetType) -> OAuthTokens | None:
+    if isinstance(auth, UnsetType):
+        return None
+    return OAuthTokens(auth.provider, auth.access_token, auth.refresh_token, auth.expires_at)

@@ -1,4 +1,5 @@
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
@@ -50,6 +51,13 @@ class SyncStatusOut(msgspec.Struct):
     last_error: str | None
     progress: Progress
     folders: list[FolderOut]
+    reauth_required: Annotated[
+        bool,
+        msgspec.Meta(
+            description="the account's OAuth2 grant was refused for good: no sync or send is tried until its user "
+            "signs in again (`POST /api/oauth/{provider}/start`) or new tokens are given"
+        ),
+    ] = False
 
     @classmethod
     def of(cls, status: SyncStatus) -> "SyncStatusOut":
@@ -63,4 +71,5 @@ class SyncStatusOut(msgspec.Struct):
             last_error=sync.last_error,
             progress=Progress(p.folders_done, p.folders_total, p.messages_fetched, p.messages_total),
             folders=[FolderOut.of(m) for m in status.folders],
+            reauth_required=status.reauth_required,
         )

@@ -10,7 +10,7 @@ from adapters.imap.connection import open_imap
 from adapters.network import OutboundPolicy
 from adapters.smtp.pool import ConnectionPool
 from adapters.smtp.sender import SmtpMailSender
-from domain.accounts import Security, ServerSettings
+from domain.accounts import MailLogin, Security, ServerSettings
 from domain.errors import MailServerRejected
 
 STRICT = OutboundPolicy(allow_private=True, timeout=5, allow_plaintext=False)
@@ -33,7 +33,7 @@ async def listener() -> AsyncIterator[tuple[int, list[int]]]:
 async def test_imap_without_tls_is_refused_before_connecting(listener: tuple[int, list[int]]) -> None:
     port, connections = listener
     with pytest.raises(MailServerRejected, match="unencrypted"):
-        await open_imap(ServerSettings("127.0.0.1", port, Security.NONE, "alice"), "secret", STRICT)
+        await open_imap(ServerSettings("127.0.0.1", port, Security.NONE, "alice"), MailLogin("secret"), STRICT)
     assert connections == []
 
 
@@ -42,7 +42,7 @@ async def test_smtp_without_tls_is_refused_before_connecting(listener: tuple[int
     sender = SmtpMailSender(STRICT, ConnectionPool(per_login=1))
     try:
         with pytest.raises(MailServerRejected, match="unencrypted"):
-            await sender.verify_login(ServerSettings("127.0.0.1", port, Security.NONE, "alice"), "secret")
+            await sender.verify_login(ServerSettings("127.0.0.1", port, Security.NONE, "alice"), MailLogin("secret"))
     finally:
         await sender.close()
     assert connections == []

@@ -14,7 +14,7 @@ import pytest
 from adapters.imap.login_check import AioimaplibLoginCheck
 from adapters.network import OutboundPolicy
 from adapters.smtp.sender import SmtpMailSender
-from domain.accounts import Security, ServerSettings
+from domain.accounts import MailLogin, Security, ServerSettings
 from domain.errors import MailServerRejected
 
 HOST = "mail.attacker.example"
@@ -81,9 +81,9 @@ def _login(network: Network) -> Callable[[str], Awaitable[None]]:
 
     async def check(protocol: str) -> None:
         if protocol == "imap":
-            await AioimaplibLoginCheck(policy).verify_login(server, "stored-secret")
+            await AioimaplibLoginCheck(policy).verify_login(server, MailLogin("stored-secret"))
         else:
-            await SmtpMailSender(policy).verify_login(server, "stored-secret")
+            await SmtpMailSender(policy).verify_login(server, MailLogin("stored-secret"))
 
     return check
 
@@ -180,7 +180,7 @@ async def test_the_next_address_is_tried_when_one_does_not_answer(network: Netwo
     policy = OutboundPolicy(allow_private=True, timeout=2.0)
     server = ServerSettings(HOST, network.port, Security.NONE, "victim@example.com")
     with pytest.raises(MailServerRejected):
-        await AioimaplibLoginCheck(policy).verify_login(server, "secret")
+        await AioimaplibLoginCheck(policy).verify_login(server, MailLogin("secret"))
     assert network.dialled == [PUBLIC, "127.0.0.1"]
     assert network.reached == ["127.0.0.1"]
     assert network.lookups == 1

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.imap.connection import open_imap
 from adapters.network import OutboundPolicy
-from domain.accounts import Security, ServerSettings
+from domain.accounts import MailLogin, Security, ServerSettings
 from domain.errors import MailServerRejected
 
 
@@ -34,4 +34,4 @@ async def injecting_server() -> AsyncIterator[int]:
 async def test_plaintext_after_the_starttls_ok_is_refused(injecting_server: int) -> None:
     server = ServerSettings("127.0.0.1", injecting_server, Security.STARTTLS, "alice")
     with pytest.raises(MailServerRejected, match="after agreeing to STARTTLS"):
-        await open_imap(server, "secret", OutboundPolicy(allow_private=True, timeout=5))
+        await open_imap(server, MailLogin("secret"), OutboundPolicy(allow_private=True, timeout=5))

@@ -10,7 +10,7 @@ from application.accounts.delete import DeleteMailAccount
 from application.accounts.read import GetMailAccount, ListMailAccounts
 from application.accounts.update import UpdateMailAccount
 from application.accounts.verification import LoginVerifier
-from domain.accounts import MailAccount, Security, ServerSettings, TransportPolicy
+from domain.accounts import MailAccount, MailLogin, Security, ServerSettings, TransportPolicy
 from domain.auth import Principal
 from domain.errors import Conflict, InvalidInput, MailServerRejected, NotFound
 from domain.pagination import PageRequest
@@ -211,7 +211,7 @@ class _ChangingDuringVerify(ScriptedImapLoginCheck):
         super().__init__(fakes.servers)
         self._fakes, self._account = fakes, account
 
-    async def verify_login(self, server: ServerSettings, password: str) -> None:
+    async def verify_login(self, server: ServerSettings, login: MailLogin) -> None:
         other = MailAccountChanges(imap=ServerLoginChanges(host="imap.good.example", password="victims-new"))
         await update(self._fakes)(principal_of(self._account), self._account.id, other)
 

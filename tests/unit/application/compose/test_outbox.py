@@ -18,6 +18,7 @@ from adapters.memory.runtime import RecordingJobQueue
 from adapters.mime.composer import StdlibMessageComposer
 from adapters.mime.sanitizer import Nh3HtmlSanitizer
 from application.accounts.create import CreateMailAccount
+from application.accounts.logins import MailLogins
 from application.compose.commands import ComposeRequest, NewAttachment
 from application.compose.content import DraftWriter
 from application.compose.deliver import DeliverDraft
@@ -53,6 +54,8 @@ class Outbox:
     account_id: UUID | None = None
     sender: MailSender | None = None
     """The SMTP adapter; the scripted fake when None."""
+    logins: MailLogins | None = None
+    """How accounts sign in; their passwords when None."""
 
     def __post_init__(self) -> None:
         self.imap.folders["Sent"] = FakeImapFolder(special_use=["\\Sent"])
@@ -88,7 +91,7 @@ class Outbox:
             FakeImapConnector(self.imap),
             StdlibMessageComposer(),
             self.blobs,
-            self.fakes.cipher,
+            self.logins or self.fakes.logins,
             self.jobs,
             self.fakes.clock,
             self.settings,

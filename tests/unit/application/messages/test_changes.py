@@ -122,7 +122,7 @@ async def test_a_move_of_or_to_another_tenants_mail_is_not_found(world: StoredMa
 
 async def run_delete(world: StoredMail, arguments: dict[str, str]) -> None:
     """What the worker does with a queued delete."""
-    apply = ApplyDelete(world.fakes.uow, world.imap, world.fakes.cipher, world.fakes.clock)
+    apply = ApplyDelete(world.fakes.uow, world.imap, world.fakes.logins, world.fakes.clock)
     await apply(UUID(arguments["tenant_id"]), UUID(arguments["message_id"]))
 
 

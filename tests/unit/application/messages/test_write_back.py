@@ -21,15 +21,15 @@ def world() -> StoredMail:
 
 
 def write_flags(world: StoredMail) -> WriteFlags:
-    return WriteFlags(world.fakes.uow, world.imap, world.fakes.cipher, world.fakes.clock)
+    return WriteFlags(world.fakes.uow, world.imap, world.fakes.logins, world.fakes.clock)
 
 
 def apply_move(world: StoredMail) -> ApplyMove:
-    return ApplyMove(world.fakes.uow, world.imap, world.fakes.cipher, world.fakes.clock)
+    return ApplyMove(world.fakes.uow, world.imap, world.fakes.logins, world.fakes.clock)
 
 
 def apply_delete(world: StoredMail) -> ApplyDelete:
-    return ApplyDelete(world.fakes.uow, world.imap, world.fakes.cipher, world.fakes.clock)
+    return ApplyDelete(world.fakes.uow, world.imap, world.fakes.logins, world.fakes.clock)
 
 
 async def test_flags_are_added_and_removed_on_the_server_and_the_others_kept(world: StoredMail) -> None:

@@ -17,7 +17,7 @@ from application.sync.messages import MessageBuilder
 from application.sync.request import RequestSync, SyncRequester
 from application.sync.settings import SyncSettings
 from application.sync.sync_account import SyncAccount
-from domain.accounts import MailAccount, ServerSettings
+from domain.accounts import MailAccount, MailLogin, ServerSettings
 from domain.auth import Principal
 from domain.ids import new_id
 from domain.mailboxes import MailboxRole, SyncState
@@ -46,7 +46,7 @@ class World:
         folder = FolderSync(f.uow, builder, f.clock, self.settings)
         request_sync = SyncRequester(f.uow, self.jobs, f.clock)
         return SyncAccount(
-            f.uow, FakeImapConnector(self.server), f.cipher, f.clock, folder, self.settings, request_sync
+            f.uow, FakeImapConnector(self.server), f.logins, f.clock, folder, self.settings, request_sync
         )
 
     def messages(self, folder: str) -> list[Message]:
@@ -269,14 +269,14 @@ async def test_a_sync_stopped_by_a_shutting_down_worker_gives_its_lease_back_and
             return []
 
     @asynccontextmanager
-    async def stalling(server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+    async def stalling(server: ServerSettings, login: MailLogin) -> AsyncIterator[ImapSession]:
         yield StallingSession(world.server)
 
     f = world.fakes
     folder = FolderSync(f.uow, MessageBuilder(StdlibMessageParser(), world.blobs), f.clock, world.settings)
     request_sync = SyncRequester(f.uow, world.jobs, f.clock)
     running = asyncio.create_task(
-        SyncAccount(f.uow, stalling, f.cipher, f.clock, folder, world.settings, request_sync)(
+        SyncAccount(f.uow, stalling, f.logins, f.clock, folder, world.settings, request_sync)(
             account.tenant_id, account.id, "w-1"
         )
     )
@@ -312,12 +312,12 @@ async def test_a_sync_requested_while_one_runs_makes_it_run_once_more() -> None:
             return await super().select(name, known)
 
     @asynccontextmanager
-    async def requesting(server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+    async def requesting(server: ServerSettings, login: MailLogin) -> AsyncIterator[ImapSession]:
         yield RequestingSession(world.server)
 
     queued = await request(owner, account.id)
     folder = FolderSync(f.uow, MessageBuilder(StdlibMessageParser(), world.blobs), f.clock, world.settings)
-    sync = SyncAccount(f.uow, requesting, f.cipher, f.clock, folder, world.settings, request_sync)
+    sync = SyncAccount(f.uow, requesting, f.logins, f.clock, folder, world.settings, request_sync)
     ended = await sync(account.tenant_id, account.id, "w")
 
     assert (answers[0].phase, answers[0].job_id) == (SyncPhase.RUNNING, queued.job_id)

@@ -11,10 +11,11 @@ from adapters.memory.imap import FakeImapServer, FakeImapSession
 from adapters.memory.runtime import ManualClock
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application.accounts.delete import DeleteMailAccount
+from application.accounts.logins import MailLogins
 from application.jobs import SYNC_TASK
 from application.sync.request import SyncRequester
 from application.sync.watch import WatchInbox
-from domain.accounts import MailAccount, ServerSettings
+from domain.accounts import MailAccount, MailLogin, ServerSettings
 from domain.errors import MailServerRejected
 from domain.ports.mail import ImapConnector, ImapSession
 from tests.unit.stored_mail import StoredMail, mail
@@ -50,7 +51,7 @@ class Connections(ImapConnector):
         self.idles: list[tuple[str, float]] = []
 
     @asynccontextmanager
-    async def __call__(self, server: ServerSettings, password: str) -> AsyncIterator[ImapSession]:
+    async def __call__(self, server: ServerSettings, login: MailLogin) -> AsyncIterator[ImapSession]:
         self.attempts.append(self.clock.now())
         if self.refusals:
             self.refusals -= 1
@@ -81,7 +82,13 @@ async def watching(
     f = world.fakes
     uow = MemoryUnitOfWork(f.uow.store)  # a unit of work of its own, as the watch has in production
     watch = WatchInbox(
-        uow, connections, f.cipher, f.clock, SyncRequester(uow, world.jobs, f.clock), idle_seconds, backoff
+        uow,
+        connections,
+        MailLogins(uow, f.cipher, f.clock),
+        f.clock,
+        SyncRequester(uow, world.jobs, f.clock),
+        idle_seconds,
+        backoff,
     )
     task = asyncio.create_task(watch(account.tenant_id, account.id))
     try:
