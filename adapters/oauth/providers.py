@@ -19,6 +19,9 @@ from domain.errors import MailServerRejected
 from domain.oauth import GrantRefused, IssuedTokens, OAuthProvider, ServerDefaults
 from domain.ports.oauth import OAuthProviders
 
+MAX_ANSWER = 256 * 1024
+"""A token or userinfo answer is a few kilobytes; more than this is not read (a JSON cut short is no answer)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ProviderConfig:
@@ -136,7 +139,7 @@ class HttpOAuthProviders(OAuthProviders):
             async with self._client().post(
                 config.token_url, data=body, allow_redirects=False, headers={"Accept": "application/json"}
             ) as response:
-                text = await response.text()
+                text = (await response.content.read(MAX_ANSWER)).decode(errors="replace")
                 status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
             raise MailServerRejected(
@@ -154,7 +157,8 @@ class HttpOAuthProviders(OAuthProviders):
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         try:
             async with self._client().get(config.userinfo_url, headers=headers, allow_redirects=False) as response:
-                text, status = await response.text(), response.status
+                text = (await response.content.read(MAX_ANSWER)).decode(errors="replace")
+                status = response.status
         except (aiohttp.ClientError, TimeoutError) as error:
             raise MailServerRejected(
                 "oauth2", f"{config.name}: userinfo unreachable ({type(error).__name__})"

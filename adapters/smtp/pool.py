@@ -10,14 +10,16 @@ from dataclasses import dataclass, field
 
 import aiosmtplib
 
-from domain.accounts import ServerSettings
+from domain.accounts import MailLogin, ServerSettings
 
 Opener = Callable[[], Awaitable[aiosmtplib.SMTP]]
 
 
 @dataclass(frozen=True, slots=True)
 class PoolKey:
-    """Host, port, security and login; the password only as a digest, so a changed one opens new connections."""
+    """Host, port, security and login; the password only as a digest, so a changed one opens new connections. An
+    OAuth2 login is keyed without its token: a connection stays signed in when the token is renewed (hourly), and
+    keying by token would strand every renewed-away token's idle connections in the pool."""
 
     host: str
     port: int
@@ -26,8 +28,8 @@ class PoolKey:
     password_digest: str
 
     @classmethod
-    def of(cls, server: ServerSettings, password: str) -> "PoolKey":
-        digest = hashlib.sha256(password.encode()).hexdigest()
+    def of(cls, server: ServerSettings, login: MailLogin) -> "PoolKey":
+        digest = "oauth2" if login.bearer else hashlib.sha256(login.secret.encode()).hexdigest()
         return cls(server.host.lower(), server.port, server.security.value, server.username, digest)
 
 

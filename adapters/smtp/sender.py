@@ -35,7 +35,7 @@ class SmtpMailSender(MailSender):
         client.close()
 
     async def send(self, server: ServerSettings, login: MailLogin, envelope: Envelope, message: bytes) -> str:
-        key = PoolKey.of(server, login.secret)
+        key = PoolKey.of(server, login)
         for _ in range(2):
             async with self._pool.connection(key, lambda: self._open(server, login)) as lease:
                 try:
