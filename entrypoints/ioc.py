@@ -227,7 +227,7 @@ class MailProvider(Provider):
         await sender.close()
 
 
-class OAuthProvider(Provider):
+class OAuthWiring(Provider):
     scope = Scope.APP
 
     @provide
@@ -534,7 +534,7 @@ def app_providers() -> list[Provider]:
         JobsProvider(),
         SyncProvider(),
         OutboxProvider(),
-        OAuthProvider(),
+        OAuthWiring(),
         LimitsProvider(),
         EventsProvider(),
         HealthProvider(),

@@ -261,6 +261,7 @@ def _oauth_providers(settings: Settings, environ: Mapping[str, str]) -> tuple[Pr
         for variable, url in (
             (prefix + "AUTHORIZE_URL", config.authorize_url),
             (prefix + "TOKEN_URL", config.token_url),
+            *([(prefix + "USERINFO_URL", config.userinfo_url)] if config.userinfo_url else []),  # sent tokens too
         ):
             _require_endpoint(variable, url, settings.is_production)
         configs.append(config)

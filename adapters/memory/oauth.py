@@ -26,7 +26,8 @@ class ScriptedOAuthProviders(OAuthProviders):
     refreshes: int = 0
     unavailable: int = 0
     """While above 0, token calls fail as an outage would (and count it down)."""
-    delay: float = 0.0
+    gate: asyncio.Event | None = None
+    """When set, a refresh waits for it: the provider's answer is still on its way."""
 
     def get(self, name: str) -> OAuthProvider | None:
         return self.providers.get(name)
@@ -57,8 +58,8 @@ class ScriptedOAuthProviders(OAuthProviders):
         return self.issue(email)
 
     async def refresh(self, provider: str, refresh_token: str) -> IssuedTokens:
-        if self.delay:
-            await asyncio.sleep(self.delay)
+        if self.gate is not None:
+            await self.gate.wait()
         if self.unavailable > 0:
             self.unavailable -= 1
             raise MailServerRejected("oauth2", f"{provider}: token endpoint answered 503")

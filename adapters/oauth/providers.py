@@ -15,8 +15,8 @@ from urllib.parse import urlencode
 import aiohttp
 
 from domain.accounts import Security
-from domain.errors import MailServerRejected
-from domain.oauth import GrantRefused, IssuedTokens, OAuthProvider, ServerDefaults
+from domain.errors import InvalidInput, MailServerRejected
+from domain.oauth import GrantRefused, IssuedTokens, OAuthProvider, OAuthTokens, ServerDefaults
 from domain.ports.oauth import OAuthProviders
 
 MAX_ANSWER = 256 * 1024
@@ -139,8 +139,7 @@ class HttpOAuthProviders(OAuthProviders):
             async with self._client().post(
                 config.token_url, data=body, allow_redirects=False, headers={"Accept": "application/json"}
             ) as response:
-                text = (await response.content.read(MAX_ANSWER)).decode(errors="replace")
-                status = response.status
+                text, status = await _bounded_text(response), response.status
         except (aiohttp.ClientError, TimeoutError) as error:
             raise MailServerRejected(
                 "oauth2", f"{config.name}: token endpoint unreachable ({type(error).__name__})"
@@ -157,8 +156,7 @@ class HttpOAuthProviders(OAuthProviders):
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         try:
             async with self._client().get(config.userinfo_url, headers=headers, allow_redirects=False) as response:
-                text = (await response.content.read(MAX_ANSWER)).decode(errors="replace")
-                status = response.status
+                text, status = await _bounded_text(response), response.status
         except (aiohttp.ClientError, TimeoutError) as error:
             raise MailServerRejected(
                 "oauth2", f"{config.name}: userinfo unreachable ({type(error).__name__})"
@@ -169,13 +167,30 @@ class HttpOAuthProviders(OAuthProviders):
         return email if isinstance(email, str) else None
 
 
+async def _bounded_text(response: aiohttp.ClientResponse) -> str:
+    """The body, read up to MAX_ANSWER (one `read(n)` returns what has arrived so far, not n bytes)."""
+    body = bytearray()
+    while len(body) < MAX_ANSWER and (chunk := await response.content.read(MAX_ANSWER - len(body))):
+        body += chunk
+    return body.decode(errors="replace")
+
+
+MAX_LIFETIME = 366 * 86400
+
+
 def _issued(answer: dict[str, Any]) -> IssuedTokens:
+    """The tokens of an answer, checked as an app's are (domain.oauth.OAuthTokens): they go into SASL lines."""
     expires_in = answer.get("expires_in")
     expires_at = None
-    if isinstance(expires_in, int | float | str) and str(expires_in).isdigit():
-        expires_at = datetime.now(UTC) + timedelta(seconds=int(expires_in))
+    if isinstance(expires_in, int | str) and str(expires_in).isdigit():
+        expires_at = datetime.now(UTC) + timedelta(seconds=min(int(expires_in), MAX_LIFETIME))
     refresh = answer.get("refresh_token")
-    return IssuedTokens(answer["access_token"], refresh if isinstance(refresh, str) else None, expires_at)
+    refresh = refresh if isinstance(refresh, str) and refresh else None
+    try:
+        OAuthTokens("provider", answer["access_token"], refresh)
+    except InvalidInput as error:
+        raise MailServerRejected("oauth2", f"the token endpoint answered an unusable token ({error.field})") from None
+    return IssuedTokens(answer["access_token"], refresh, expires_at)
 
 
 def _email_of_id_token(id_token: object) -> str | None:
@@ -187,10 +202,12 @@ def _email_of_id_token(id_token: object) -> str | None:
     payload = id_token.split(".")[1]
     try:
         claims = json.loads(urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return None
     if not isinstance(claims, dict):
         return None
+    if claims.get("email_verified") is False:
+        return None  # an address the provider says it has not verified names no mailbox
     for claim in ("email", "preferred_username", "upn"):
         value = claims.get(claim)
         if isinstance(value, str) and "@" in value:
@@ -201,7 +218,7 @@ def _email_of_id_token(id_token: object) -> str | None:
 def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}
 

@@ -116,6 +116,8 @@ def grant_from_row(row: OAuthGrantModel) -> OAuthGrant:
         expires_at=row.expires_at,
         updated_at=row.updated_at,
         reauth_required=row.reauth_required,
+        renewing_until=row.renewing_until,
+        renewed_at=row.renewed_at,
     )
 
 
@@ -132,4 +134,6 @@ def grant_values(grant: OAuthGrant) -> dict[str, object]:
         "expires_at": grant.expires_at,
         "reauth_required": grant.reauth_required,
         "updated_at": grant.updated_at,
+        "renewing_until": grant.renewing_until,
+        "renewed_at": grant.renewed_at,
     }

@@ -78,3 +78,5 @@ class OAuthGrantModel(DefaultBase):
     expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
     reauth_required: Mapped[bool] = mapped_column(Boolean, server_default=false())
     updated_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    renewing_until: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))
+    renewed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True))

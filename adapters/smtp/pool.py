@@ -17,9 +17,9 @@ Opener = Callable[[], Awaitable[aiosmtplib.SMTP]]
 
 @dataclass(frozen=True, slots=True)
 class PoolKey:
-    """Host, port, security and login; the password only as a digest, so a changed one opens new connections. An
-    OAuth2 login is keyed without its token: a connection stays signed in when the token is renewed (hourly), and
-    keying by token would strand every renewed-away token's idle connections in the pool."""
+    """Host, port, security and login; the password or access token only as a digest, so a changed one opens new
+    connections. The secret must be part of the key: a connection signed in for one account must never carry
+    another's mail (another tenant's account may name the same server and username with a junk token)."""
 
     host: str
     port: int
@@ -29,7 +29,7 @@ class PoolKey:
 
     @classmethod
     def of(cls, server: ServerSettings, login: MailLogin) -> "PoolKey":
-        digest = "oauth2" if login.bearer else hashlib.sha256(login.secret.encode()).hexdigest()
+        digest = hashlib.sha256(login.secret.encode()).hexdigest()
         return cls(server.host.lower(), server.port, server.security.value, server.username, digest)
 
 
@@ -44,6 +44,8 @@ class Lease:
 class _Pool:
     slots: asyncio.Semaphore
     idle: list[tuple[aiosmtplib.SMTP, float]] = field(default_factory=list)
+    leased: int = 0
+    """Callers holding or waiting for a slot."""
 
 
 class ConnectionPool:
@@ -54,25 +56,31 @@ class ConnectionPool:
         self._per_login = per_login
         self._max_idle = max_idle
         self._pools: dict[PoolKey, _Pool] = {}
+        self._swept = time.monotonic()
 
     @asynccontextmanager
     async def connection(self, key: PoolKey, open_connection: Opener) -> AsyncIterator[Lease]:
         """A connected, authenticated client; back to the pool afterwards unless the caller marked the lease
         unhealthy (any error: the connection's state is unknown) or it was closed."""
+        self._sweep()
         pool = self._pools.setdefault(key, _Pool(asyncio.Semaphore(self._per_login)))
-        async with pool.slots:
-            client = self._take_idle(pool)
-            lease = Lease(client, reused=True) if client else Lease(await open_connection(), reused=False)
-            try:
-                yield lease
-            except BaseException:
-                lease.healthy = False
-                raise
-            finally:
-                if lease.healthy and lease.client.is_connected:
-                    pool.idle.append((lease.client, time.monotonic()))
-                else:
-                    _close(lease.client)
+        pool.leased += 1  # holding a slot or waiting for one: the sweep leaves the key alone
+        try:
+            async with pool.slots:
+                client = self._take_idle(pool)
+                lease = Lease(client, reused=True) if client else Lease(await open_connection(), reused=False)
+                try:
+                    yield lease
+                except BaseException:
+                    lease.healthy = False
+                    raise
+                finally:
+                    if lease.healthy and lease.client.is_connected:
+                        pool.idle.append((lease.client, time.monotonic()))
+                    else:
+                        _close(lease.client)
+        finally:
+            pool.leased -= 1
 
     async def close(self) -> None:
         for pool in self._pools.values():
@@ -81,6 +89,21 @@ class ConnectionPool:
                     await client.quit()
                 _close(client)
             pool.idle.clear()
+
+    def _sweep(self) -> None:
+        """Closes idle connections past `max_idle` under every key, and forgets keys left with nothing: an OAuth2
+        access token is renewed hourly, and each renewal is a new key whose predecessor would otherwise keep its
+        connections and its entry for the life of the process. At most once per `max_idle`."""
+        now = time.monotonic()
+        if now - self._swept < self._max_idle:
+            return
+        self._swept = now
+        for key, pool in list(self._pools.items()):
+            for client, since in [entry for entry in pool.idle if now - entry[1] >= self._max_idle]:
+                pool.idle.remove((client, since))
+                _close(client)
+            if not pool.idle and pool.leased == 0:
+                del self._pools[key]
 
     def _take_idle(self, pool: _Pool) -> aiosmtplib.SMTP | None:
         now = time.monotonic()

@@ -75,7 +75,11 @@ class SmtpMailSender(MailSender):
                 await client.login(server.username, login.secret)
         except aiosmtplib.SMTPAuthenticationError as error:
             client.close()
-            raise DeliveryFailed(f"{error.code} {error.message}", permanent=True, login_refused=True) from None
+            # 535 is "credentials invalid" (RFC 4954 section 6); 454 is temporary, 530/534 ask for other mechanisms
+            refused = error.code == 535
+            raise DeliveryFailed(
+                f"{error.code} {error.message}", permanent=error.code >= 500, login_refused=refused
+            ) from None
         except aiosmtplib.SMTPResponseException as error:
             client.close()
             raise _failure(error.code, error.message) from None

@@ -17,7 +17,7 @@ from application.accounts.create import CreateMailAccount
 from application.accounts.update import UpdateMailAccount
 from domain.accounts import EncryptedSecret, MailAccount
 from domain.auth import Principal
-from domain.errors import DependencyUnavailable, DomainError, InvalidInput, NotFound
+from domain.errors import Conflict, DependencyUnavailable, DomainError, InvalidInput, NotFound, PermissionDenied
 from domain.oauth import ConsentRequest, GrantRefused, OAuthTokens, ServerDefaults
 from domain.ports.oauth import OAuthProviders
 from domain.ports.persistence import TenantScope, UnitOfWork
@@ -28,6 +28,8 @@ from domain.validation import require_email, require_text
 log = logging.getLogger("mailroom.oauth")
 
 STATE_LIFETIME = timedelta(minutes=15)
+MAX_STATE = 4000
+"""The callback takes a state up to 4096 characters; providers and browsers carry that much in an address."""
 _STATE_BINDING = "oauth_consent_state"
 
 
@@ -79,6 +81,8 @@ class StartConsent:
             expires_at=self._clock.now() + STATE_LIFETIME,
         )
         state = seal(self._cipher, request)
+        if len(state) > MAX_STATE:
+            raise InvalidInput("redirect_after", "with the name, too long to travel through the provider")
         url = self._providers.authorization_url(provider, state, pkce_challenge(verifier), email)
         return ConsentStarted(url, state)
 
@@ -93,8 +97,8 @@ class ConsentFinished:
 
 class FinishConsent:
     """The provider's callback: the state says who started it; the code is traded for tokens; the account for the
-    mailbox the provider names is created (owned by that user) or, if the user may manage it already, switched to
-    the new grant, with the provider's IMAP and SMTP servers. A state that fails to open is refused outright (no
+    mailbox the provider names is created (owned by that user) or, if it is already theirs, switched to the new
+    grant, with the provider's IMAP and SMTP servers. A state that fails to open is refused outright (no
     redirect: its address cannot be trusted); after that, failures go back to the app as `error`."""
 
     def __init__(
@@ -122,8 +126,8 @@ class FinishConsent:
         if error is not None or not code:
             return ConsentFinished(None, request.redirect_after, _error_code(error or "invalid_request"))
         with self._scope(request.tenant_id):
-            principal = await self._principal(request)
             try:
+                principal = await self._principal(request)
                 account = await self._connect(principal, request, code)
             except DomainError as failure:
                 log.warning("sign-in with %s for user %s failed: %s", provider, request.user_id, failure.message)
@@ -151,6 +155,10 @@ class FinishConsent:
         tokens = OAuthTokens(request.provider, issued.access_token, issued.refresh_token, issued.expires_at)
         async with self._uow as uow:
             existing = await uow.accounts.with_email(principal.tenant_id, email)
+        if existing is not None and existing.owner_id != principal.user_id:
+            # only the owner's own account is switched to the new sign-in: an admin reaches every account, and a
+            # member could have made one under the address an admin is about to connect, to receive its tokens
+            raise Conflict(f"an account for {email} already exists and is not yours")
         if existing is None:
             new = NewMailAccount(
                 name=request.name,
@@ -178,9 +186,11 @@ def _failure_code(failure: DomainError) -> str:
         return "invalid_grant"
     if isinstance(failure, InvalidInput) and failure.field == "email":
         return "wrong_mailbox"
-    if isinstance(failure, NotFound | InvalidInput):
+    if isinstance(failure, Conflict):
+        return "conflict"
+    if isinstance(failure, NotFound | InvalidInput | PermissionDenied):
         return "not_allowed"
-    return "server_error" if isinstance(failure, DependencyUnavailable) else "conflict"
+    return "server_error"  # the provider or a backing service failed (MailServerRejected, DependencyUnavailable)
 
 
 def _error_code(error: str) -> str:

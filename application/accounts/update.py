@@ -96,7 +96,12 @@ class UpdateMailAccount:
             updated.imap_password = self._password(changes.imap, updated.imap_password, account_id, "imap_password")
             updated.smtp_password = self._password(changes.smtp, updated.smtp_password, account_id, "smtp_password")
             if grant is not None:
-                await uow.oauth_grants.put(sealed_grant(self._cipher, updated, grant, self._clock.now()))
+                sealed = sealed_grant(self._cipher, updated, grant, self._clock.now())
+                kept = await uow.oauth_grants.get(principal.tenant_id, account_id)
+                if sealed.refresh_token is None and kept is not None and kept.provider == grant.provider:
+                    # providers send a refresh token with the first consent only (Google unless asked again)
+                    sealed = replace(sealed, refresh_token=kept.refresh_token)  # bound to the same account and field
+                await uow.oauth_grants.put(sealed)
                 updated.oauth = GrantStatus(grant.provider, False, grant.expires_at)
             elif current.uses_oauth and not updated.uses_oauth:
                 await uow.oauth_grants.delete(principal.tenant_id, account_id)

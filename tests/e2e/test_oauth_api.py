@@ -250,3 +250,20 @@ async def test_the_google_preset_asks_for_mail_and_offline_access(
     assert f"{url.scheme}://{url.netloc}{url.path}" == "https://accounts.google.com/o/oauth2/v2/auth"
     assert "https://mail.google.com/" in asked["scope"][0].split()
     assert (asked["access_type"], asked["prompt"], asked["login_hint"]) == (["offline"], ["consent"], ["me@gmail.com"])
+
+
+async def test_a_sign_in_never_lands_in_someone_elses_account_with_that_address(
+    client: AsyncTestClient[Litestar], login: Login, provider: AuthorizationServer
+) -> None:
+    """A member makes an account under the address an admin is about to connect: the admin's tokens must not go
+    into it (an admin reaches every account, so reach alone would allow the switch)."""
+    admin = await login("acme", "ada@acme.test")
+    member = await login("acme", "mel@acme.test")
+    decoy = await client.post("/api/accounts", json=account_body("bob@example.com"), headers=member)
+    assert decoy.status_code == 201, decoy.text
+    provider.consenting_user = "bob@example.com"
+    _, started = await start(client, admin, redirect_after=APP)
+    landed = await client.get(await follow(started["authorization_url"]), follow_redirects=False)
+    assert parse_qs(urlsplit(landed.headers["Location"]).query) == {"error": ["conflict"]}
+    kept = (await client.get(f"/api/accounts/{decoy.json()['id']}", headers=member)).json()
+    assert (kept["imap"]["auth"], kept["oauth"]) == ("password", None)

@@ -48,6 +48,8 @@ def upgrade() -> None:
         sa.Column("expires_at", _TIME, nullable=True),
         sa.Column("reauth_required", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("updated_at", _TIME, nullable=False),
+        sa.Column("renewing_until", _TIME, nullable=True),
+        sa.Column("renewed_at", _TIME, nullable=True),
         sa.ForeignKeyConstraint(
             ["account_id"], ["mail_accounts.id"], name=op.f("fk_oauth_grants_account_id_mail_accounts"),
             ondelete="CASCADE",

@@ -33,7 +33,7 @@ from domain.accounts import MailAccount, Security
 from domain.auth import Principal
 from domain.changes import ChangeType
 from domain.drafts import DraftStatus
-from domain.errors import InvalidInput, ReauthRequired
+from domain.errors import InvalidInput, LoginRefused, ReauthRequired
 from domain.oauth import OAuthProvider, OAuthTokens, ServerDefaults
 from domain.sync import SyncPhase
 from tests.unit.application.compose.test_outbox import Outbox
@@ -192,11 +192,29 @@ async def test_a_token_the_server_refuses_is_renewed_and_tried_once_more(world: 
 async def test_two_workers_needing_a_renewal_at_once_make_one(world: World) -> None:
     account = await world.account()
     world.fakes.clock.advance(timedelta(hours=2))
-    world.providers.delay = 0.01  # both are waiting for the provider's answer together
+    world.providers.gate = asyncio.Event()  # the first worker's renewal is still out when the second needs one
     store = world.fakes.uow.store
     logins = [world.logins(MemoryUnitOfWork(store)) for _ in range(2)]
-    first, second = await asyncio.gather(*(each.imap(account) for each in logins))
+    tasks = [asyncio.create_task(each.imap(account)) for each in logins]
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert store.oauth_grants[account.id].renewing_until is not None, "claimed by one"
+    world.providers.gate.set()
+    first, second = await asyncio.gather(*tasks)
     assert first == second
+    assert world.providers.refreshes == 1
+    assert store.oauth_grants[account.id].renewing_until is None
+
+
+async def test_a_token_renewed_moments_ago_and_still_refused_is_not_renewed_again(world: World) -> None:
+    """The server refuses the mailbox, not the token (IMAP turned off, a wrong username): every reconnect must not
+    rotate the tokens at the provider."""
+    account = await world.account()
+    world.imap.refuses_login = "AUTHENTICATE failed"
+    for _ in range(3):
+        with pytest.raises(LoginRefused):
+            async with imap_session(FakeImapConnector(world.imap), world.logins(), account):
+                pass
     assert world.providers.refreshes == 1
 
 
