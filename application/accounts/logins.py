@@ -211,14 +211,10 @@ async def send_as(
     sender: MailSender, logins: MailLogins, account: MailAccount, envelope: Envelope, message: bytes
 ) -> str:
     """MailSender.send with the account's SMTP login, renewed and tried once more when the server refused an
-    access token. A login that cannot be had is a temporary failure, except a lost grant (ReauthRequired), which
-    the caller holds the send for."""
-    try:
-        login = await logins.smtp(account)
-    except ReauthRequired:
-        raise
-    except MailServerRejected as error:
-        raise DeliveryFailed(error.message, permanent=False) from None
+    access token. A login that cannot be had raises MailServerRejected (ReauthRequired for a lost grant; the
+    provider unreachable or refusing the deployment's client otherwise): no fault of the message, so the caller
+    holds the send rather than spending its tries."""
+    login = await logins.smtp(account)
     try:
         return await sender.send(account.smtp, login, envelope, message)
     except DeliveryFailed as failure:
@@ -226,10 +222,8 @@ async def send_as(
             raise
         try:
             again = await logins.renewed(account, login)
-        except ReauthRequired:
-            raise
-        except MailServerRejected as error:
-            raise DeliveryFailed(error.message, permanent=False) from None
+        except LoginRefused:
+            raise failure from None  # renewed moments ago and still refused: the server refuses the mailbox
         if again is None:
             raise
         return await sender.send(account.smtp, again, envelope, message)

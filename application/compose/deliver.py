@@ -12,7 +12,7 @@ from application.sync.request import SyncRequester
 from domain.accounts import MailAccount
 from domain.changes import Change, ChangeType, message_updated
 from domain.drafts import Draft, DraftStatus, Envelope
-from domain.errors import DeliveryFailed, DomainError, NotFound, ReauthRequired
+from domain.errors import DeliveryFailed, DomainError, MailServerRejected, NotFound, ReauthRequired
 from domain.ids import new_id
 from domain.mailboxes import MailboxRole
 from domain.messages import summary_of
@@ -23,9 +23,10 @@ from domain.ports.storage import BlobStore
 
 log = logging.getLogger("mailroom.outbox")
 
-HOLD_FOR_CONSENT = timedelta(minutes=15)
-"""How long a send waits before looking again whether its account's user signed in again after its OAuth2 grant
-was lost; it stays queued meanwhile (the scheduler's sweep picks it up when due)."""
+HOLD_FOR_LOGIN = timedelta(minutes=15)
+"""How long a send waits before looking again whether its account can sign in: after its OAuth2 grant was lost
+(until its user signs in again) or while the provider cannot renew the token. It stays queued meanwhile, its tries
+not counted (the scheduler's sweep picks it up when due)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +96,10 @@ class DeliverDraft:
                 raise DeliveryFailed("the From address is no longer the account's own or an alias", permanent=True)
             message = await self._message(draft.tenant_id, draft.outgoing.blob_key)
             reply = await send_as(self._sender, self._logins, account, envelope, message)
-        except ReauthRequired as error:
-            draft.hold(f"{REAUTH_REQUIRED}: {error.reason}", self._clock.now(), self._clock.now() + HOLD_FOR_CONSENT)
+        except MailServerRejected as error:
+            # no login to be had (send_as): a lost grant waits for its user, a provider outage for the provider
+            why = f"{REAUTH_REQUIRED}: {error.reason}" if isinstance(error, ReauthRequired) else error.message
+            draft.hold(why, self._clock.now(), self._clock.now() + HOLD_FOR_LOGIN)
         except DeliveryFailed as error:
             wait = self._failed(draft, error)
         except Exception as error:

@@ -296,3 +296,27 @@ async def test_a_send_whose_token_the_server_refuses_is_renewed_and_sent(world: 
     assert await outbox.deliver()(world.user.tenant_id, draft_id, "w1") is DraftStatus.SENT
     assert world.providers.refreshes == 1
     assert len(outbox.sent) == 1
+
+
+async def test_a_send_waits_out_a_provider_outage_without_using_up_its_tries(world: World) -> None:
+    outbox = Outbox(fakes=world.fakes, user=world.user, logins=world.logins())
+    account = await world.account()
+    outbox.account_id = account.id
+    draft_id = await outbox.draft()
+    await outbox.queue_send()(world.user, draft_id)
+    world.fakes.clock.advance(timedelta(hours=2))  # the token needs renewing, and the provider is down
+    world.providers.unavailable = 10
+
+    for _ in range(4):  # more than OutboxSettings.max_attempts of the test's outbox
+        assert await outbox.deliver()(world.user.tenant_id, draft_id, "w1") is DraftStatus.QUEUED
+        world.fakes.clock.advance(timedelta(minutes=16))
+    draft = world.fakes.uow.store.drafts[draft_id]
+    assert draft.attempts == 0
+    assert "503" in (draft.last_smtp_reply or "")
+    assert not (await world.read(account.id)).oauth.reauth_required  # type: ignore[union-attr]
+
+    world.providers.unavailable = 0
+    renewed = world.providers.issue(EMAIL)
+    world.fakes.servers.accept("smtp.gmail.example", EMAIL, renewed.access_token)
+    world.providers.issue = lambda email: renewed  # type: ignore[method-assign]
+    assert await outbox.deliver()(world.user.tenant_id, draft_id, "w1") is DraftStatus.SENT
