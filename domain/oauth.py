@@ -91,14 +91,13 @@ class OAuthGrant:
     and nothing is tried on its servers meanwhile."""
     renewing_until: datetime | None = None
     """A worker's claim to renew the access token (application.accounts.logins): the others wait for its answer."""
+    renewed_at: datetime | None = None
+    """When a worker last renewed the access token with the refresh token."""
 
     def fresh(self, now: datetime) -> bool:
         """The access token may be used as it is: no expiry given (it is used until a server refuses it), or not
         within REFRESH_MARGIN of it."""
         return self.expires_at is None or self.expires_at - REFRESH_MARGIN > now
-
-    renewed_at: datetime | None = None
-    """When a worker last renewed the access token with the refresh token."""
 
     def renewed_within(self, now: datetime, window: timedelta) -> bool:
         return self.renewed_at is not None and now - self.renewed_at < window
