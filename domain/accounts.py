@@ -99,8 +99,8 @@ class MailAccount:
     """The user whose account it is (domain.access); None only for an account whose owner was removed outside
     the API: then only admins reach it."""
     oauth: GrantStatus | None = None
-    """Read with the account where a side signs in with OAuth2; the grant itself is written on its own
-    (OAuthGrantRepository), never with the account."""
+    """Filled by the use cases that show an account to its users (application.accounts.read.with_grant_status),
+    where a side signs in with OAuth2; the grant itself is read and written on its own (OAuthGrantRepository)."""
 
     @property
     def uses_oauth(self) -> bool:

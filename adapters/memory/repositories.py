@@ -1,5 +1,5 @@
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from uuid import UUID
@@ -97,19 +97,14 @@ class MemoryMailAccountRepository(MailAccountRepository):
 
     async def get(self, tenant_id: UUID, account_id: UUID) -> MailAccount | None:
         account = self._store.accounts.get(account_id)
-        return self._read(account) if account and account.tenant_id == tenant_id else None
-
-    def _read(self, account: MailAccount) -> MailAccount:
-        grant = self._store.oauth_grants.get(account.id) if account.uses_oauth else None
-        status = None if grant is None else GrantStatus(grant.provider, grant.reauth_required, grant.expires_at)
-        return replace(account, oauth=status)
+        return replace(account) if account and account.tenant_id == tenant_id else None
 
     async def list(self, tenant_id: UUID, page: PageRequest, only: frozenset[UUID] | None = None) -> Page[MailAccount]:
         owned = sorted(
             (a for a in self._store.accounts.values() if a.tenant_id == tenant_id and (only is None or a.id in only)),
             key=lambda a: (a.created_at, a.id),
         )
-        return Page(items=[self._read(a) for a in owned[page.offset : page.offset + page.limit]], total=len(owned))
+        return Page(items=owned[page.offset : page.offset + page.limit], total=len(owned))
 
     async def hand_over(self, tenant_id: UUID, from_user: UUID, to_user: UUID) -> int:
         moved = [a for a in self._store.accounts.values() if a.tenant_id == tenant_id and a.owner_id == from_user]
@@ -127,18 +122,18 @@ class MemoryMailAccountRepository(MailAccountRepository):
         wanted = email.lower()
         found = (a for a in self._store.accounts.values() if a.tenant_id == tenant_id and a.email.lower() == wanted)
         account = next(found, None)
-        return self._read(account) if account else None
+        return replace(account) if account else None
 
     async def add(self, account: MailAccount) -> None:
         await self._refuse_duplicate_email(account)
-        self._store.accounts[account.id] = replace(account)
+        self._store.accounts[account.id] = replace(account, oauth=None)  # read with the grant, not stored
         self.touched.add(account.id)
 
     async def update(self, account: MailAccount) -> None:
         if (stored := await self.get(account.tenant_id, account.id)) is None:
             return
         await self._refuse_duplicate_email(account)
-        self._store.accounts[account.id] = replace(account)
+        self._store.accounts[account.id] = replace(account, oauth=None)  # read with the grant, not stored
         if (stored.imap, stored.imap_password) != (account.imap, account.imap_password):
             self.touched.add(account.id)
 
@@ -193,6 +188,14 @@ class MemoryOAuthGrantRepository(OAuthGrantRepository):
         await lock.acquire()
         self._held.append(lock)
         return await self.get(tenant_id, account_id)
+
+    async def statuses(self, tenant_id: UUID, account_ids: Collection[UUID]) -> dict[UUID, GrantStatus]:
+        grants = (self._store.oauth_grants.get(account_id) for account_id in account_ids)
+        return {
+            g.account_id: GrantStatus(g.provider, g.reauth_required, g.expires_at)
+            for g in grants
+            if g is not None and g.tenant_id == tenant_id
+        }
 
     async def put(self, grant: OAuthGrant) -> None:
         self._store.oauth_grants[grant.account_id] = replace(grant)

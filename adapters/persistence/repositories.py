@@ -3,8 +3,7 @@
 Each advanced-alchemy repository is made on first use: making one builds a statement, work wasted in the many
 units of work (every request's token check among them) that never use it."""
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Collection, Sequence
 from functools import cached_property
 from typing import Any, cast
 from uuid import UUID
@@ -161,21 +160,7 @@ class SqlMailAccountRepository(MailAccountRepository):
 
     async def get(self, tenant_id: UUID, account_id: UUID) -> MailAccount | None:
         row = await self._rows.get_one_or_none(id=account_id, tenant_id=tenant_id)
-        if row is None:
-            return None
-        return (await self._with_grants([account_from_row(row)]))[0]
-
-    async def _with_grants(self, accounts: list[MailAccount]) -> list[MailAccount]:
-        """The grant status of those that sign in with OAuth2, in one more query only when some do."""
-        ids = [a.id for a in accounts if a.uses_oauth]
-        if not ids:
-            return accounts
-        query = select(
-            OAuthGrantModel.account_id, OAuthGrantModel.provider, OAuthGrantModel.reauth_required,
-            OAuthGrantModel.expires_at,
-        ).where(OAuthGrantModel.account_id.in_(ids))  # fmt: skip
-        found = {row[0]: GrantStatus(row[1], row[2], row[3]) for row in await self._session.execute(query)}
-        return [replace(a, oauth=found.get(a.id)) if a.id in found else a for a in accounts]
+        return account_from_row(row) if row else None
 
     async def list(self, tenant_id: UUID, page: PageRequest, only: frozenset[UUID] | None = None) -> Page[MailAccount]:
         if only is not None and not only:
@@ -187,7 +172,7 @@ class SqlMailAccountRepository(MailAccountRepository):
             tenant_id=tenant_id,
             order_by=[(MailAccountModel.created_at, False), (MailAccountModel.id, False)],
         )
-        return Page(items=await self._with_grants([account_from_row(r) for r in rows]), total=total)
+        return Page(items=[account_from_row(r) for r in rows], total=total)
 
     async def hand_over(self, tenant_id: UUID, from_user: UUID, to_user: UUID) -> int:
         """The accounts themselves are unchanged, so `updated_at` stays."""
@@ -208,7 +193,7 @@ class SqlMailAccountRepository(MailAccountRepository):
         rows = await self._rows.get_many(
             MailAccountModel.tenant_id == tenant_id, func.lower(MailAccountModel.email) == email.lower()
         )
-        return (await self._with_grants([account_from_row(rows[0])]))[0] if rows else None
+        return account_from_row(rows[0]) if rows else None
 
     async def add(self, account: MailAccount) -> None:
         try:
@@ -287,6 +272,15 @@ class SqlOAuthGrantRepository(OAuthGrantRepository):
             query = query.with_for_update()
         row = (await self._session.execute(query.execution_options(populate_existing=True))).scalar_one_or_none()
         return grant_from_row(row) if row is not None else None
+
+    async def statuses(self, tenant_id: UUID, account_ids: Collection[UUID]) -> dict[UUID, GrantStatus]:
+        if not account_ids:
+            return {}
+        query = select(
+            OAuthGrantModel.account_id, OAuthGrantModel.provider, OAuthGrantModel.reauth_required,
+            OAuthGrantModel.expires_at,
+        ).where(OAuthGrantModel.tenant_id == tenant_id, OAuthGrantModel.account_id.in_(account_ids))  # fmt: skip
+        return {row[0]: GrantStatus(row[1], row[2], row[3]) for row in await self._session.execute(query)}
 
     async def put(self, grant: OAuthGrant) -> None:
         values = grant_values(grant)

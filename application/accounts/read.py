@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+from dataclasses import replace
 from uuid import UUID
 
 from application.access.reach import reach_of
@@ -15,7 +17,9 @@ class GetMailAccount:
 
     async def __call__(self, principal: Principal, account_id: UUID, needed: Reach = Reach.READ) -> MailAccount:
         async with self._uow as uow:
-            return await reachable_account(uow, principal, account_id, needed)
+            account = await reachable_account(uow, principal, account_id, needed)
+            [shown] = await with_grant_status(uow, [account])
+        return shown
 
 
 class ListMailAccounts:
@@ -26,7 +30,8 @@ class ListMailAccounts:
         """An admin's list is the tenant's accounts; a member's, those they own or were granted."""
         async with self._uow as uow:
             reach = await reach_of(uow, principal)
-            return await uow.accounts.list(principal.tenant_id, page, only=reach.account_ids)
+            found = await uow.accounts.list(principal.tenant_id, page, only=reach.account_ids)
+            return replace(found, items=await with_grant_status(uow, found.items))
 
 
 async def reachable_account(uow: UnitOfWork, principal: Principal, account_id: UUID, needed: Reach) -> MailAccount:
@@ -36,3 +41,13 @@ async def reachable_account(uow: UnitOfWork, principal: Principal, account_id: U
     if account is None:
         raise NotFound("mail account not found")
     return account
+
+
+async def with_grant_status(uow: UnitOfWork, accounts: Sequence[MailAccount]) -> list[MailAccount]:
+    """The accounts with what their users see of their OAuth2 grants: one read, and only where some side signs in
+    with OAuth2. Only for the answers that show it; the sync, sending and search read accounts without it."""
+    oauth = [a for a in accounts if a.uses_oauth]
+    if not oauth:
+        return list(accounts)
+    found = await uow.oauth_grants.statuses(oauth[0].tenant_id, [a.id for a in oauth])
+    return [replace(a, oauth=found[a.id]) if a.id in found else a for a in accounts]

@@ -83,7 +83,7 @@ class UpdateMailAccount:
                 raise Conflict("the account's servers or passwords changed meanwhile: read it again and retry")
             if await uow.accounts.email_taken(principal.tenant_id, details.email, excluding=account_id):
                 raise Conflict(f"an account for {details.email} already exists")
-            updated = replace(details.apply_to(stored), updated_at=self._clock.now())
+            updated = replace(details.apply_to(stored), updated_at=self._clock.now(), oauth=current.oauth)
             if new_owner is not None and new_owner != stored.owner_id:
                 owner = await uow.users.get(new_owner)
                 if owner is None or owner.tenant_id != principal.tenant_id or owner.disabled:

@@ -1,7 +1,7 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.accounts.read import reachable_account
+from application.accounts.read import reachable_account, with_grant_status
 from domain.access import Reach
 from domain.auth import Principal
 from domain.mailboxes import Mailbox
@@ -23,7 +23,7 @@ class GetSyncStatus:
 
     async def __call__(self, principal: Principal, account_id: UUID) -> SyncStatus:
         async with self._uow as uow:
-            account = await reachable_account(uow, principal, account_id, Reach.READ)
+            [account] = await with_grant_status(uow, [await reachable_account(uow, principal, account_id, Reach.READ)])
             sync = await uow.syncs.get(principal.tenant_id, account_id)
             folders = await uow.mailboxes.for_account(principal.tenant_id, account_id)
         lost = account.oauth is not None and account.oauth.reauth_required

@@ -1,4 +1,4 @@
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -7,7 +7,7 @@ from typing import Protocol, Self
 from uuid import UUID
 
 from domain.access import ApiKey, Grant, Reach, RefreshToken, Session
-from domain.accounts import MailAccount
+from domain.accounts import GrantStatus, MailAccount
 from domain.audit import AuditEvent
 from domain.changes import Change, ChangeFilter, LoggedChange
 from domain.drafts import Draft, DraftStatus
@@ -163,6 +163,10 @@ class OAuthGrantRepository(Protocol):
         """The grant, locked until the transaction ends (SELECT ... FOR UPDATE; SQLite's write lock): the one way
         to renew a token, so that of two workers needing it at once one asks the provider and the other waits
         and finds the new token. Call it first in its transaction, as TenantRepository.lock."""
+        ...
+
+    async def statuses(self, tenant_id: UUID, account_ids: Collection[UUID]) -> dict[UUID, GrantStatus]:
+        """What users see of the grants of these accounts (those that have one), in one read."""
         ...
 
     async def put(self, grant: OAuthGrant) -> None:
