@@ -407,11 +407,6 @@ async def _check_passwords_after_rotation(
     assert strict.decrypt(account.imap_password) == strict.decrypt(account.smtp_password) == IMAP_PASSWORD
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="migration 0005 added from_text, to_text and from_address as '' to the messages already stored, and"
-    " nothing fills them in: those messages are not found by sender or recipient (filters and full text)",
-)
 async def test_messages_stored_before_0005_are_found_by_their_addresses(
     engine: AsyncEngine, settings: Settings
 ) -> None:
