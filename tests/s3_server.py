@@ -15,7 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,9 +23,12 @@ from pathlib import Path
 
 import pytest
 
+from adapters.blobs.s3 import S3BlobStore, S3Location
+from adapters.blobs.s3_rename import RenameClient
 from tests.conftest import _missing
 
 _STARTUP_SECONDS = 60
+BUCKET = "mailroom-test"
 _PORTS = (
     "master.port",
     "master.port.grpc",
@@ -49,19 +52,21 @@ class S3Server:
     filer: str = ""
     folder: Path = Path()
 
-    def age(self, bucket: str, by: timedelta) -> None:
-        """Every object of the bucket as if last written `by` ago (S3 itself cannot set Last-Modified).
+    def age(self, bucket: str, folder: str, by: timedelta, objects: set[str] | None = None) -> None:
+        """The objects of the bucket under `folder` (those named, or all) as if last written `by` ago (S3 itself
+        cannot set Last-Modified).
 
         The filer's metadata of the bucket's folder is saved, each file's modification time moved back, and the
         metadata loaded again, which replaces the entries (their chunks unchanged): `weed shell`'s own
         `fs.meta.save` and `fs.meta.load`, with the time edited in the saved protocol buffers."""
         saved, edited = self.folder / "meta.save", self.folder / "meta.load"
-        self._shell(f"fs.meta.save -o {saved} /buckets/{bucket}")
+        self._shell(f"fs.meta.save -o {saved} /buckets/{bucket}/{folder}")
         then = int(time.time() - by.total_seconds())
         entries = list(_records(saved.read_bytes()))
         folders = [entry for entry in entries if _is_folder(entry)]
+        files = [e for e in entries if not _is_folder(e) and (objects is None or _object_of(e, bucket) in objects)]
         # fs.meta.load waits for its file writes only before a folder's: one last folder makes it wait for all.
-        edited.write_bytes(b"".join(_length_prefixed(_aged(e, then)) for e in [*entries, *folders[:1]]))
+        edited.write_bytes(b"".join(_length_prefixed(_aged(e, then)) for e in [*files, *folders[:1]]))
         self._shell(f"fs.meta.load -v=false {edited}")
 
     def _shell(self, command: str) -> None:
@@ -193,6 +198,17 @@ def _length_prefixed(message: bytes) -> bytes:
     return len(message).to_bytes(4, "big") + message
 
 
+def _object_of(full_entry: bytes, bucket: str) -> str:
+    """The S3 key of a FullEntry (dir = 1, entry = 2; in it, name = 1) under /buckets/<bucket>."""
+    fields = dict(_fields(full_entry))
+    folder, entry = fields.get(1, b""), fields.get(2, b"")
+    assert isinstance(folder, bytes)
+    assert isinstance(entry, bytes)
+    name = dict(_fields(entry)).get(1, b"")
+    assert isinstance(name, bytes)
+    return f"{folder.decode()}/{name.decode()}".removeprefix(f"/buckets/{bucket}/")
+
+
 def _is_folder(full_entry: bytes) -> bool:
     """FullEntry (weed/pb/filer.proto): entry = 2; in it, is_directory = 2."""
     entries = [value for number, value in _fields(full_entry) if number == 2 and isinstance(value, bytes)]
@@ -264,3 +280,46 @@ def _to_varint(value: int) -> bytes:
         else:
             out.append(byte)
             return bytes(out)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """One SeaweedFS for the session: skipped with a reason when `weed` is missing (failed with
+    MAILROOM_REQUIRE_SERVICES=1)."""
+    with seaweedfs(require_weed()) as server:
+        yield server
+
+
+class S3StoreOnServer(S3BlobStore):
+    """The S3 blob store on its own new bucket of the test server, whose objects the tests can age."""
+
+    def __init__(self, server: S3Server, bucket: str, prefix: str = "", secret: str | None = None) -> None:
+        super().__init__(
+            S3Location(bucket, prefix),
+            endpoint=server.endpoint,
+            region=server.region,
+            access_key_id=server.access_key_id,
+            secret_access_key=server.secret_access_key if secret is None else secret,
+        )
+        self.server, self.bucket, self.prefix = server, bucket, prefix
+
+    def age(self, keys: Iterable[str] | None, by: timedelta) -> None:
+        """The blobs of `keys` (all the bucket's objects if None) as if last written `by` ago."""
+        location = S3Location(self.bucket, self.prefix)
+        paths = None if keys is None else {location.object(f"{k.split('/')[-1][:2]}/{k}") for k in keys}
+        self.server.age(self.bucket, self.prefix, by, paths)
+
+
+async def create_bucket(server: S3Server, bucket: str = BUCKET) -> str:
+    client = RenameClient(server.endpoint, bucket, server.region, server.access_key_id, server.secret_access_key)
+    try:
+        await client.create_bucket()
+    finally:
+        await client.close()
+    return bucket
+
+
+async def store_on(server: S3Server) -> S3StoreOnServer:
+    """A store of its own: a new prefix of the session's bucket (each SeaweedFS bucket takes volumes of its own,
+    which a test server runs out of)."""
+    return S3StoreOnServer(server, await create_bucket(server), f"test-{secrets.token_hex(6)}/mail")

@@ -21,6 +21,7 @@ from domain.ports.storage import BlobStore
 log = logging.getLogger("mailroom.blobs")
 
 _COLLECTING = ".collecting"
+_MISSING = (FileNotFoundError, NotFoundError)  # obstore raises the builtin one for a missing object
 _LIST_PAGE = 1000
 
 
@@ -148,7 +149,7 @@ class S3BlobStore(BlobStore):
             yield bytes(pending)
 
     async def delete(self, key: str) -> None:
-        with _translated(), suppress(NotFoundError):
+        with _translated(), suppress(*_MISSING):
             await obstore.delete_async(self._store, self._path(BlobKey.parse(key)))
 
     async def written_before(self, cutoff: datetime, shard: str | None, batch: int) -> AsyncIterator[list[str]]:
@@ -188,7 +189,7 @@ class S3BlobStore(BlobStore):
             stream = obstore.list(self._store, self._location.prefix or None, chunk_size=1)
             async for _ in stream:
                 break
-        except NotFoundError:
+        except _MISSING:
             raise BlobStoreUnreachable(f"the bucket {self._location.bucket} does not exist") from None
         except Exception as error:  # noqa: BLE001 - obstore's errors carry the server's answer
             raise BlobStoreUnreachable(_reason(error)) from None
@@ -217,7 +218,7 @@ class S3BlobStore(BlobStore):
             )
         try:
             meta = await obstore.head_async(self._store, path)
-        except NotFoundError:
+        except _MISSING:
             return False
         if meta["last_modified"] > last_second:
             return False
@@ -232,13 +233,13 @@ class S3BlobStore(BlobStore):
             return False  # written since, or gone
         try:
             meta = await obstore.head_async(self._store, aside)
-        except NotFoundError:  # put back meanwhile by another collector's tidying
+        except _MISSING:  # put back meanwhile by another collector's tidying
             return False
         if meta["last_modified"] <= last_second:
             await obstore.delete_async(self._store, aside)
             return True
         if not await renames.rename(aside, path):  # put again since it was listed: the same bytes go back
-            with suppress(NotFoundError):
+            with suppress(*_MISSING):
                 await obstore.delete_async(self._store, aside)  # written again at the key meanwhile
         return False
 
@@ -258,7 +259,7 @@ class S3BlobStore(BlobStore):
                 except InvalidInput:
                     continue
                 if not await self._renames.rename(meta["path"], target):
-                    with suppress(NotFoundError):
+                    with suppress(*_MISSING):
                         await obstore.delete_async(self._store, meta["path"])
 
     def _readable_path(self, tenant_id: UUID, key: str) -> str:
@@ -286,7 +287,7 @@ def _translated(key: str | None = None) -> Iterator[None]:
     the server's reason for the rest (the message names the bucket's address, never a credential)."""
     try:
         yield
-    except NotFoundError:
+    except _MISSING:
         if key is None:
             raise BlobStoreUnreachable("the server answered 404: is the bucket there?") from None
         raise NotFound(f"blob {key} not found") from None
@@ -296,7 +297,10 @@ def _translated(key: str | None = None) -> Iterator[None]:
 
 async def _next_page(pages: AsyncIterator[Sequence[Any]]) -> Sequence[Any]:
     with _translated():
-        return await anext(pages, ())
+        try:
+            return await anext(pages)
+        except StopAsyncIteration:
+            return ()
 
 
 def _last_second(cutoff: datetime) -> datetime:

@@ -18,6 +18,7 @@ from adapters.persistence.migrations import upgrade
 from adapters.persistence.unit_of_work import SqlUnitOfWork
 from domain.ports.persistence import UnitOfWork
 from tests.conftest import require_service
+from tests.s3_server import s3_server  # noqa: F401 - the session's SeaweedFS, for the blob store suites
 
 
 @pytest.fixture(scope="session")

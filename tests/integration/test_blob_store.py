@@ -1,9 +1,9 @@
-"""The blob store contract, on the local folder adapter and the in-memory fake."""
+"""The blob store contract, on the local folder adapter, the S3 adapter (on SeaweedFS) and the in-memory fake."""
 
 import hashlib
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,13 +14,17 @@ from adapters.memory.blobs import MemoryBlobStore
 from domain.errors import InvalidInput, NotFound
 from domain.ids import new_id
 from domain.ports.storage import BlobStore
+from tests.s3_server import S3Server, S3StoreOnServer, store_on
 
 ACME, GLOBEX = new_id(), new_id()
 DAY = timedelta(days=1)
 
 
-@pytest.fixture(params=["folder", "memory"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+@pytest.fixture(params=["folder", "s3", "memory"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+    if request.param == "s3":
+        server: S3Server = request.getfixturevalue("s3_server")
+        return await store_on(server)
     return LocalFolderBlobStore(tmp_path) if request.param == "folder" else MemoryBlobStore()
 
 
@@ -137,8 +141,7 @@ async def test_putting_stored_bytes_again_counts_as_writing_them_now(store: Blob
 async def test_old_blobs_are_listed_by_shard_in_batches_and_deleted(store: BlobStore) -> None:
     keys = await store.put_many(ACME, [f"blob {n}".encode() for n in range(40)])
     fresh = await store.put(GLOBEX, b"written just now")
-    for key in keys:
-        age(store, key, 2 * DAY)
+    age(store, keys, 2 * DAY)
     cutoff = datetime.now(UTC) - DAY
 
     batches = [batch async for batch in store.written_before(cutoff, None, 7)]
@@ -198,13 +201,18 @@ async def test_no_temporary_files_are_left_behind(tmp_path: Path) -> None:
     assert leftovers(tmp_path) == []
 
 
-def age(store: BlobStore, key: str, by: timedelta) -> None:
+def age(store: BlobStore, keys: str | Iterable[str], by: timedelta) -> None:
     then = datetime.now(UTC) - by
-    if isinstance(store, MemoryBlobStore):
-        store.written[key] = then
+    keys = [keys] if isinstance(keys, str) else list(keys)
+    if isinstance(store, S3StoreOnServer):
+        store.age(keys, by)
         return
-    assert isinstance(store, LocalFolderBlobStore)
-    os.utime(blob_path(store._root, key), (then.timestamp(), then.timestamp()))
+    for key in keys:
+        if isinstance(store, MemoryBlobStore):
+            store.written[key] = then
+            continue
+        assert isinstance(store, LocalFolderBlobStore)
+        os.utime(blob_path(store._root, key), (then.timestamp(), then.timestamp()))
 
 
 def blob_path(root: Path, key: str) -> Path:
