@@ -123,6 +123,19 @@ class OutboundPolicy:
         return addresses
 
 
+def tls_failure(error: BaseException) -> str | None:
+    """A reason starting "TLS failed" when an ssl error is behind `error`, else None. Clients wrap it in their own
+    (aiosmtplib's SMTPConnectError) or let it out bare from the handshake."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return f"TLS failed: {seen.reason} ({seen.verify_message})"
+        if isinstance(seen, ssl.SSLError):
+            return f"TLS failed: {seen.reason or seen}"
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 async def _dial(addresses: Sequence[Address], port: int) -> socket.socket:
     """Each address in turn until one accepts, as `loop.create_connection` does with a host name."""
     loop = asyncio.get_running_loop()

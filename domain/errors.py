@@ -58,6 +58,16 @@ class ReauthRequired(MailServerRejected):
         super().__init__("oauth2", message)
 
 
+class TlsFailed(MailServerRejected):
+    """TLS with the server failed: its certificate did not verify (expired, self-signed, issued for another name),
+    the two sides share no protocol version or cipher, or the server does not offer STARTTLS. Told apart from a
+    refused login because the fix is on the server (or in the CAs this deployment trusts), not in the account."""
+
+
+class ConnectionFailed(MailServerRejected):
+    """No conversation with the server: the connection was refused, dropped, or not answered in time."""
+
+
 class DependencyUnavailable(DomainError):
     """A backing service (database, broker, cipher keys) cannot be used right now."""
 
@@ -70,9 +80,15 @@ class DeliveryFailed(DomainError):
     """The SMTP server did not take the message. `permanent` (a 5xx reply) means trying again cannot help;
     otherwise (a 4xx reply, a dropped connection, a timeout) a later attempt may succeed."""
 
-    def __init__(self, reply: str, *, permanent: bool, login_refused: bool = False) -> None:
+    def __init__(
+        self, reply: str, *, permanent: bool, login_refused: bool = False, tls: bool = False, connection: bool = False
+    ) -> None:
         super().__init__(reply)
         self.reply = reply
         self.permanent = permanent
         self.login_refused = login_refused
         """The server refused the credentials (SMTP 535, RFC 4954 section 6), before any mail was given."""
+        self.tls = tls
+        """TLS with the server failed (as TlsFailed)."""
+        self.connection = connection
+        """The connection was refused, dropped or timed out (as ConnectionFailed)."""

@@ -7,14 +7,15 @@ import aioimaplib
 
 from adapters.imap.client import Imap4
 from adapters.imap.sasl import authenticate
-from adapters.network import OutboundPolicy
+from adapters.network import OutboundPolicy, tls_failure
 from domain.accounts import MailLogin, Security, ServerSettings
-from domain.errors import LoginRefused, MailServerRejected
+from domain.errors import ConnectionFailed, LoginRefused, MailServerRejected, TlsFailed
 
 
 async def open_imap(server: ServerSettings, login: MailLogin, policy: OutboundPolicy) -> aioimaplib.IMAP4:
     """Connects with the account's transport security and logs in: LOGIN with a password, AUTHENTICATE with an
-    OAuth2 access token (adapters/imap/sasl.py). A refused login is a LoginRefused, every other failure a
+    OAuth2 access token (adapters/imap/sasl.py). A refused login is a LoginRefused, a failed TLS handshake a
+    TlsFailed, a connection refused, dropped or timed out a ConnectionFailed, every other failure a
     MailServerRejected."""
     try:
         client = await _connect(server, policy)
@@ -25,7 +26,9 @@ async def open_imap(server: ServerSettings, login: MailLogin, policy: OutboundPo
     except MailServerRejected:
         raise
     except (OSError, ssl.SSLError, TimeoutError, aioimaplib.AioImapException) as error:
-        raise MailServerRejected("imap", _describe(error)) from None
+        if (tls := tls_failure(error)) is not None:
+            raise TlsFailed("imap", tls) from None
+        raise ConnectionFailed("imap", _describe(error)) from None
     if response.result != "OK":
         await _quietly_logout(client)
         raise LoginRefused("imap", _server_text(response.lines) or "login refused")
@@ -61,7 +64,7 @@ async def _starttls(client: aioimaplib.IMAP4, host: str, policy: OutboundPolicy)
     """
     protocol = client.protocol
     if not client.has_capability("STARTTLS"):
-        raise MailServerRejected("imap", "server does not offer STARTTLS")
+        raise TlsFailed("imap", "server does not offer STARTTLS")
     command = aioimaplib.Command("STARTTLS", protocol.new_tag(), loop=protocol.loop)
     response = await asyncio.wait_for(protocol.execute(command), policy.timeout)
     if response.result != "OK":
@@ -100,8 +103,4 @@ def _server_text(lines: list[bytes]) -> str:
 def _describe(error: BaseException) -> str:
     if isinstance(error, TimeoutError | asyncio.TimeoutError):
         return "timed out"
-    if isinstance(error, ssl.SSLCertVerificationError):
-        return f"TLS failed: {error.reason} ({error.verify_message})"
-    if isinstance(error, ssl.SSLError):
-        return f"TLS failed: {error.reason or error}"
     return str(error) or type(error).__name__

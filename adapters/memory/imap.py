@@ -58,6 +58,8 @@ class FakeImapServer:
     last_changed: str | None = None
     refuses_login: str | None = None
     """The server's answer to every LOGIN while set (a changed password, say)."""
+    refuses_connection: MailServerRejected | None = None
+    """Raised by every connection while set, before any login (a certificate that does not verify, say)."""
     refused_tokens: set[str] = field(default_factory=set)
     """OAuth2 access tokens it refuses (revoked, or expired by its clock)."""
     logins: list[MailLogin] = field(default_factory=list)
@@ -184,6 +186,8 @@ class FakeImapConnector(ImapConnector):
 
     @asynccontextmanager
     async def __call__(self, server: ServerSettings, login: MailLogin) -> AsyncIterator[ImapSession]:
+        if self._server.refuses_connection is not None:
+            raise self._server.refuses_connection
         self._server.logins.append(login)
         if self._server.refuses_login is not None:
             raise LoginRefused("imap", self._server.refuses_login)

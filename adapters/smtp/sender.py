@@ -5,16 +5,17 @@ from base64 import b64encode
 import aiosmtplib
 from aiosmtplib.typing import SMTPStatus
 
-from adapters.network import OutboundPolicy
+from adapters.network import OutboundPolicy, tls_failure
 from adapters.smtp.pool import ConnectionPool, Lease, PoolKey
 from domain.accounts import MailLogin, Security, ServerSettings
 from domain.drafts import Envelope
-from domain.errors import DeliveryFailed, LoginRefused, MailServerRejected
+from domain.errors import ConnectionFailed, DeliveryFailed, LoginRefused, MailServerRejected, TlsFailed
 from domain.ports.mail import MailSender
 
 log = logging.getLogger("mailroom.smtp")
 
 _DROPPED = (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError, ssl.SSLError, TimeoutError)
+"""The connection went (ssl.SSLError is an OSError: a failed handshake is told apart by tls_failure)."""
 
 
 class SmtpMailSender(MailSender):
@@ -31,6 +32,10 @@ class SmtpMailSender(MailSender):
         except DeliveryFailed as error:
             if error.login_refused:
                 raise LoginRefused("smtp", error.reply) from None
+            if error.tls:
+                raise TlsFailed("smtp", error.reply) from None
+            if error.connection:
+                raise ConnectionFailed("smtp", error.reply) from None
             raise MailServerRejected("smtp", error.reply) from None
         client.close()
 
@@ -42,7 +47,9 @@ class SmtpMailSender(MailSender):
                     return await _transaction(lease, envelope, message)
                 except _StaleConnection:
                     lease.healthy = False
-        raise DeliveryFailed("the server closed the connection twice before the transaction", permanent=False)
+        raise DeliveryFailed(
+            "the server closed the connection twice before the transaction", permanent=False, connection=True
+        )
 
     async def close(self) -> None:
         await self._pool.close()
@@ -58,7 +65,9 @@ class SmtpMailSender(MailSender):
             raise DeliveryFailed(error.reason, permanent=True) from None
         except OSError as error:
             reason = "timed out" if isinstance(error, TimeoutError) else str(error) or type(error).__name__
-            raise DeliveryFailed(f"cannot connect to {server.host}:{server.port}: {reason}", permanent=False) from None
+            raise DeliveryFailed(
+                f"cannot connect to {server.host}:{server.port}: {reason}", permanent=False, connection=True
+            ) from None
         client = aiosmtplib.SMTP(
             hostname=server.host,
             sock=sock,
@@ -85,9 +94,7 @@ class SmtpMailSender(MailSender):
             raise _failure(error.code, error.message) from None
         except (aiosmtplib.SMTPException, *_DROPPED) as error:
             client.close()
-            # aiosmtplib names the port it was given, and it is given a socket instead
-            reason = str(error).replace(" on port None:", f" on port {server.port}:")
-            raise DeliveryFailed(reason or type(error).__name__, permanent=False) from None
+            raise _not_connected(error, server.port) from None
         return client
 
 
@@ -119,13 +126,13 @@ async def _transaction(lease: Lease, envelope: Envelope, message: bytes) -> str:
     except aiosmtplib.SMTPServerDisconnected:
         if lease.reused:
             raise _StaleConnection from None
-        raise DeliveryFailed("connection lost before MAIL FROM", permanent=False) from None
+        raise DeliveryFailed("connection lost before MAIL FROM", permanent=False, connection=True) from None
     except aiosmtplib.SMTPResponseException as error:
         lease.healthy = False
         raise _failure(error.code, error.message) from None
     except _DROPPED as error:
         lease.healthy = False
-        raise DeliveryFailed(str(error) or type(error).__name__, permanent=False) from None
+        raise DeliveryFailed(str(error) or type(error).__name__, permanent=False, connection=True) from None
     try:
         refused = await _recipients(client, envelope)
         response = await client.data(message)
@@ -134,7 +141,9 @@ async def _transaction(lease: Lease, envelope: Envelope, message: bytes) -> str:
         raise _failure(error.code, error.message) from None
     except (aiosmtplib.SMTPException, *_DROPPED) as error:
         lease.healthy = False
-        raise DeliveryFailed(f"connection lost: {str(error) or type(error).__name__}", permanent=False) from None
+        dropped = isinstance(error, _DROPPED)
+        reason = f"connection lost: {str(error) or type(error).__name__}"
+        raise DeliveryFailed(reason, permanent=False, connection=dropped) from None
     reply = f"{response.code} {response.message}"
     if refused:
         reply += "; refused: " + "; ".join(f"{rcpt} ({code} {text})" for rcpt, (code, text) in refused.items())
@@ -155,6 +164,19 @@ async def _recipients(client: aiosmtplib.SMTP, envelope: Envelope) -> dict[str, 
         text = "; ".join(f"{rcpt}: {code} {message}" for rcpt, (code, message) in refused.items())
         raise DeliveryFailed(f"every recipient was refused: {text}", permanent=code >= 500)
     return refused
+
+
+def _not_connected(error: Exception, port: int) -> DeliveryFailed:
+    """Connecting, TLS or the login's conversation failed: a failed TLS handshake, a connection refused, dropped or
+    timed out, or another client error (a server that does not offer STARTTLS)."""
+    if (tls := tls_failure(error)) is not None:
+        return DeliveryFailed(tls, permanent=False, tls=True)
+    if type(error) is aiosmtplib.SMTPException and "STARTTLS" in str(error):  # the server does not offer it
+        return DeliveryFailed(f"TLS failed: {error}", permanent=False, tls=True)
+    # aiosmtplib names the port it was given, and it is given a socket instead
+    reason = str(error).replace(" on port None:", f" on port {port}:") or type(error).__name__
+    dropped = isinstance(error, (aiosmtplib.SMTPConnectError, *_DROPPED))
+    return DeliveryFailed(reason, permanent=False, connection=dropped)
 
 
 def _failure(code: int, message: str) -> DeliveryFailed:

@@ -20,6 +20,7 @@ from domain.ports.mail import ImapConnector, MailSender, MessageComposer
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock, JobQueue
 from domain.ports.storage import BlobStore
+from domain.rejections import Rejection, rejection_of
 
 log = logging.getLogger("mailroom.outbox")
 
@@ -33,6 +34,14 @@ not counted (the scheduler's sweep picks it up when due)."""
 class Claimed:
     draft: Draft
     account: MailAccount
+
+
+@dataclass(frozen=True, slots=True)
+class SendRun:
+    status: DraftStatus | None
+    """The draft's status after this job, None when there was nothing for it to do."""
+    rejected: tuple[Rejection, ...] = ()
+    """Why the server (or the OAuth2 provider) turned each of the job's attempts away, for those it did."""
 
 
 class DeliverDraft:
@@ -67,13 +76,19 @@ class DeliverDraft:
 
     async def __call__(self, tenant_id: UUID, draft_id: UUID, owner: str) -> DraftStatus | None:
         """Returns the draft's status after this job, None when there was nothing for it to do."""
-        status = None
+        return (await self.run(tenant_id, draft_id, owner)).status
+
+    async def run(self, tenant_id: UUID, draft_id: UUID, owner: str) -> SendRun:
+        """As a call, with the kind of each rejection by the server (for the worker's metrics)."""
+        status, rejected = None, []
         while (claimed := await self._claim(tenant_id, draft_id, owner)) is not None:
-            status, wait = await self._attempt(claimed, owner)
+            status, wait, rejection = await self._attempt(claimed, owner)
+            if rejection is not None:
+                rejected.append(rejection)
             if wait is None:
                 break
             await self._clock.sleep(wait)
-        return status
+        return SendRun(status, tuple(rejected))
 
     async def _claim(self, tenant_id: UUID, draft_id: UUID, owner: str) -> Claimed | None:
         async with self._uow as uow:
@@ -86,16 +101,20 @@ class DeliverDraft:
             await uow.commit()
         return Claimed(draft, account)
 
-    async def _attempt(self, claimed: Claimed, owner: str) -> tuple[DraftStatus, float | None]:
+    async def _attempt(self, claimed: Claimed, owner: str) -> tuple[DraftStatus, float | None, Rejection | None]:
         draft, account = claimed.draft, claimed.account
         assert draft.outgoing is not None
         envelope = Envelope(draft.content.sender.address, tuple(draft.content.recipients))
-        wait, message = None, b""
+        wait, message, rejected = None, b"", None
         try:
             if not account.may_send_as(draft.content.sender.address):
                 raise DeliveryFailed("the From address is no longer the account's own or an alias", permanent=True)
             message = await self._message(draft.tenant_id, draft.outgoing.blob_key)
-            reply = await send_as(self._sender, self._logins, account, envelope, message)
+            try:
+                reply = await send_as(self._sender, self._logins, account, envelope, message)
+            except (MailServerRejected, DeliveryFailed) as error:
+                rejected = rejection_of(error)
+                raise
         except MailServerRejected as error:
             # no login to be had (send_as): a lost grant waits for its user, a provider outage for the provider
             why = f"{REAUTH_REQUIRED}: {error.reason}" if isinstance(error, ReauthRequired) else error.message
@@ -109,12 +128,12 @@ class DeliverDraft:
             draft.mark_sent(reply, self._clock.now())
         if not await self._save(draft, owner):
             log.warning("draft %s: lease lost while sending; another worker took over", draft.id)
-            return draft.status, None
+            return draft.status, None, rejected
         if draft.status is DraftStatus.SENT:
             await self._mark_answered(draft)
             if not account.server_saves_sent:
                 await self._file_in_sent(draft, account, message)
-        return draft.status, wait
+        return draft.status, wait, rejected
 
     async def _mark_answered(self, draft: Draft) -> None:
         """A sent reply marks the message it answers \\Answered, in the store at once and on the server by a job."""

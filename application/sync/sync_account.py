@@ -1,6 +1,7 @@
 import asyncio
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from application.accounts.logins import REAUTH_REQUIRED, MailLogins, imap_session
@@ -15,6 +16,7 @@ from domain.mailboxes import Mailbox
 from domain.ports.mail import ImapConnector, ImapSession
 from domain.ports.persistence import UnitOfWork
 from domain.ports.runtime import Clock
+from domain.rejections import Rejection, rejection_of
 from domain.remote import RemoteFolder
 from domain.sync import AccountSync, SyncPhase
 
@@ -23,6 +25,14 @@ MAX_CONNECTIONS = 3
 
 class LeaseLost(DomainError):
     """Another worker took over this account's sync (ours stalled past the lease)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SyncRun:
+    sync: AccountSync
+    """The account's sync status after this run."""
+    rejected: Rejection | None = None
+    """Why the server (or the OAuth2 provider) turned the whole sync away, when it did."""
 
 
 class SyncAccount:
@@ -48,17 +58,26 @@ class SyncAccount:
         self._request_sync = request_sync
 
     async def __call__(self, tenant_id: UUID, account_id: UUID, owner: str) -> AccountSync:
+        return (await self.run(tenant_id, account_id, owner)).sync
+
+    async def run(self, tenant_id: UUID, account_id: UUID, owner: str) -> SyncRun:
+        """As a call, with the kind of rejection that failed the sync (for the worker's metrics)."""
         account, sync = await self._claim(tenant_id, account_id, owner)
         if sync.lease_owner != owner:
-            return sync
+            return SyncRun(sync)
         announce = Announce(enabled=not sync.initial)
+        rejected = None
         try:
             failures = await self._sync_folders(account, sync, owner, announce)
         except ReauthRequired as error:
             # the lost grant's `account.error` went out with the grant's change (MailLogins), once
             sync.fail(self._clock.now(), f"{REAUTH_REQUIRED}: {error.reason}")
             outcome: list[Change] = []
-        except (MailServerRejected, LeaseLost) as error:
+            rejected = rejection_of(error)
+        except MailServerRejected as error:
+            outcome = self._failed(sync, error.message)
+            rejected = rejection_of(error)
+        except LeaseLost as error:
             outcome = self._failed(sync, error.message)
         except asyncio.CancelledError:
             await self._give_back(sync)
@@ -71,7 +90,7 @@ class SyncAccount:
         await self._save(sync, outcome)
         if sync.phase is SyncPhase.IDLE and await self._asked_again(sync):
             await self._request_sync(sync.tenant_id, sync.account_id)
-        return sync
+        return SyncRun(sync, rejected)
 
     async def _claim(self, tenant_id: UUID, account_id: UUID, owner: str) -> tuple[MailAccount, AccountSync]:
         """Creates the status row if needed and tries for the lease. Two workers may race to create the row:

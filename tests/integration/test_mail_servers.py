@@ -6,7 +6,7 @@ from adapters.imap.login_check import AioimaplibLoginCheck
 from adapters.network import OutboundPolicy
 from adapters.smtp.sender import SmtpMailSender
 from domain.accounts import MailLogin, Security, ServerSettings
-from domain.errors import MailServerRejected
+from domain.errors import ConnectionFailed, MailServerRejected, TlsFailed
 from tests.conftest import mail_server_settings
 
 
@@ -59,7 +59,7 @@ async def test_wrong_passwords_come_back_with_the_servers_reason(mail: dict[str,
 
 
 async def test_an_untrusted_certificate_is_refused(mail: dict[str, str]) -> None:
-    with pytest.raises(MailServerRejected, match="CERTIFICATE_VERIFY_FAILED"):
+    with pytest.raises(TlsFailed, match="CERTIFICATE_VERIFY_FAILED"):
         await AioimaplibLoginCheck(policy(mail, ca_file=None)).verify_login(
             server(mail, "MAILROOM_TEST_IMAPS_PORT", Security.SSL), MailLogin("alice-password-1")
         )
@@ -79,5 +79,7 @@ async def test_loopback_hosts_are_refused_unless_allowed(mail: dict[str, str]) -
 
 async def test_a_closed_port_is_a_clear_refusal(mail: dict[str, str]) -> None:
     closed = ServerSettings(mail["MAILROOM_TEST_MAIL_HOST"], 9, Security.NONE, "alice")
-    with pytest.raises(MailServerRejected):
+    with pytest.raises(ConnectionFailed):
         await AioimaplibLoginCheck(policy(mail, timeout=3.0)).verify_login(closed, MailLogin("x"))
+    with pytest.raises(ConnectionFailed):
+        await SmtpMailSender(policy(mail, timeout=3.0)).verify_login(closed, MailLogin("x"))

@@ -35,6 +35,7 @@ from domain.changes import ChangeType
 from domain.drafts import DraftStatus
 from domain.errors import InvalidInput, LoginRefused, ReauthRequired
 from domain.oauth import OAuthProvider, OAuthTokens, ServerDefaults
+from domain.rejections import Rejection, RejectionKind
 from domain.sync import SyncPhase
 from tests.unit.application.compose.test_outbox import Outbox
 from tests.unit.fakes import Fakes, principal
@@ -223,9 +224,11 @@ async def test_a_lost_grant_stops_the_account_with_one_event_and_no_more_request
     world.providers.revoke(EMAIL)
     world.fakes.clock.advance(timedelta(hours=2))
 
-    outcome = await world.sync()(account.tenant_id, account.id, "w1")
+    run = await world.sync().run(account.tenant_id, account.id, "w1")
+    outcome = run.sync
     assert outcome.phase is SyncPhase.FAILED
     assert (outcome.last_error or "").startswith(REAUTH_REQUIRED)
+    assert run.rejected == Rejection("oauth2", RejectionKind.REAUTH_REQUIRED)
     read = await world.read(account.id)
     assert read.oauth is not None
     assert read.oauth.reauth_required
