@@ -6,6 +6,7 @@ and the receiver tells the repeat by `webhook-id`."""
 import asyncio
 import logging
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -49,9 +50,26 @@ PRUNED = "the event was pruned from the change log"
 """An outcome no retry can change: the delivery fails without disabling the endpoint."""
 
 
+@dataclass(slots=True)
+class DispatchCounts:
+    """What a pass did with the attempts it made and saved: a delivery `retry` is tried again on the schedule, a
+    `failed` one never again; `endpoints_disabled` counts the endpoints this pass turned off."""
+
+    delivered: int = 0
+    retry: int = 0
+    failed: int = 0
+    endpoints_disabled: int = 0
+
+    def add(self, other: "DispatchCounts") -> None:
+        self.delivered += other.delivered
+        self.retry += other.retry
+        self.failed += other.failed
+        self.endpoints_disabled += other.endpoints_disabled
+
+
 class DispatchWebhooks:
-    """One tenant's pass: returns how many deliveries succeeded. Several may run at once for one tenant (a
-    ring and the sweep): the cursor moves only from where this pass read it, and claims are taken one by one."""
+    """One tenant's pass: returns what became of the deliveries it tried. Several may run at once for one tenant
+    (a ring and the sweep): the cursor moves only from where this pass read it, and claims are taken one by one."""
 
     def __init__(
         self,
@@ -67,15 +85,15 @@ class DispatchWebhooks:
         self._clock = clock
         self._settings = settings
 
-    async def __call__(self, tenant_id: UUID) -> int:
+    async def __call__(self, tenant_id: UUID) -> DispatchCounts:
         """One pass: every event fanned out, every due delivery tried once. Retries due later are the caller's to
         wait for (`next_retry_in`)."""
-        delivered = 0
+        counts = DispatchCounts()
         while await self._fan_out(tenant_id):
             pass
         while claimed := await self._claim(tenant_id):
-            delivered += await self._deliver(tenant_id, claimed)
-        return delivered
+            counts.add(await self._deliver(tenant_id, claimed))
+        return counts
 
     async def _fan_out(self, tenant_id: UUID) -> bool:
         """True when an endpoint had a full batch of events and may have more."""
@@ -112,7 +130,7 @@ class DispatchWebhooks:
             await uow.commit()
         return claimed
 
-    async def _deliver(self, tenant_id: UUID, claimed: list[Delivery]) -> int:
+    async def _deliver(self, tenant_id: UUID, claimed: list[Delivery]) -> DispatchCounts:
         """`claimed` were taken under one claim, which their due time now names: their outcomes are saved only
         if it still holds (finish_attempts)."""
         claimed_until = claimed[0].next_attempt_at
@@ -162,19 +180,18 @@ class DispatchWebhooks:
         webhooks: dict[UUID, Webhook],
         finished: list[tuple[Delivery, AttemptOutcome]],
         claimed_until: datetime | None,
-    ) -> int:
+    ) -> DispatchCounts:
         """A 2xx ends the delivery; 410 Gone, or a failure past the retry schedule, disables the endpoint (and
-        announces it); anything else is tried again on the schedule."""
+        announces it); anything else is tried again on the schedule. Counted are the outcomes saved: a claim that
+        ran out meanwhile changes nothing (finish_attempts)."""
         now = self._clock.now()
         attempts: list[DeliveryAttempt] = []
         disable: dict[UUID, str] = {}
-        succeeded = 0
         for delivery, outcome in finished:
             delivery.attempts += 1
             webhook = webhooks.get(delivery.webhook_id)
             if outcome.succeeded:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.DELIVERED, None
-                succeeded += 1
             elif webhook is None or not webhook.enabled or outcome.error == PRUNED:
                 delivery.status, delivery.next_attempt_at = DeliveryStatus.FAILED, None
             elif outcome.gone:
@@ -189,17 +206,28 @@ class DispatchWebhooks:
                 DeliveryAttempt(new_id(), tenant_id, delivery.webhook_id, delivery.id, delivery.event_id,
                                 delivery.event_type, delivery.attempts, now, outcome, delivery.next_attempt_at)
             )  # fmt: skip
+        counts = DispatchCounts()
         async with self._uow as uow:
             saved = await uow.webhooks.finish_attempts([d for d, _ in finished], attempts, claimed_until)
             for webhook_id, reason in disable.items():
-                await self._disable(uow, tenant_id, webhook_id, reason)
+                counts.endpoints_disabled += await self._disable(uow, tenant_id, webhook_id, reason)
             await uow.commit()
-        return sum(1 for delivery, outcome in finished if outcome.succeeded and delivery.id in saved)
+        for delivery, _ in finished:
+            if delivery.id not in saved:
+                continue
+            if delivery.status is DeliveryStatus.DELIVERED:
+                counts.delivered += 1
+            elif delivery.status is DeliveryStatus.FAILED or delivery.webhook_id in disable:
+                counts.failed += 1  # disabling the endpoint failed its pending deliveries (fail_pending)
+            else:
+                counts.retry += 1
+        return counts
 
-    async def _disable(self, uow: UnitOfWork, tenant_id: UUID, webhook_id: UUID, reason: str) -> None:
+    async def _disable(self, uow: UnitOfWork, tenant_id: UUID, webhook_id: UUID, reason: str) -> bool:
+        """False when the endpoint was gone or disabled already (another pass did it)."""
         webhook = await uow.webhooks.get(tenant_id, webhook_id)
         if webhook is None or not webhook.enabled:
-            return
+            return False
         now = self._clock.now()
         webhook.disable(reason, now)
         await uow.webhooks.update(webhook)
@@ -208,6 +236,7 @@ class DispatchWebhooks:
         data = {"webhook": {"id": webhook.id, "reason": reason}}
         uow.changes.record(Change(new_id(), ChangeType.WEBHOOK_DISABLED, tenant_id, None, now, data))
         log.warning("webhook %s disabled: %s", webhook.id, reason)
+        return True
 
     async def next_retry_in(self, tenant_id: UUID) -> float | None:
         """Seconds until the next retry if it is due soon enough to wait for here; else the sweep finds it."""

@@ -7,7 +7,7 @@ import pytest
 
 from adapters.memory.webhooks import ScriptedWebhookTransport
 from application.accounts.create import CreateMailAccount
-from application.events.dispatch import DispatchWebhooks, PruneChanges
+from application.events.dispatch import DispatchCounts, DispatchWebhooks, PruneChanges
 from application.events.feed import ListChanges
 from application.events.settings import EventSettings
 from application.events.webhooks import (
@@ -122,11 +122,11 @@ async def test_an_endpoint_gets_the_events_after_its_creation_that_it_chose() ->
     await world.record(world.alice, ChangeType.MESSAGE_DELETED, account)
     await world.record(world.alice, ChangeType.MESSAGE_CREATED, new_id())
     await world.record(principal(), ChangeType.MESSAGE_CREATED, account)
-    assert await world.dispatch()(world.alice.tenant_id) == 1
+    assert (await world.dispatch()(world.alice.tenant_id)).delivered == 1
     [(url, secret, event, _)] = world.receivers.delivered
     assert (url, event.sequence, event.change.tenant_id) == (URL, 2, world.alice.tenant_id)
     assert secret.startswith("whsec_")
-    assert await world.dispatch()(world.alice.tenant_id) == 0, "delivered once"
+    assert (await world.dispatch()(world.alice.tenant_id)).delivered == 0, "delivered once"
 
 
 async def test_a_failing_receiver_gets_the_event_again_on_the_schedule_until_it_answers() -> None:
@@ -137,14 +137,14 @@ async def test_a_failing_receiver_gets_the_event_again_on_the_schedule_until_it_
         URL, AttemptOutcome(500, 3), AttemptOutcome(None, 15000, "timed out"), AttemptOutcome(503, 2)
     )
     dispatch = world.dispatch()
-    assert await dispatch(world.alice.tenant_id) == 0
+    assert await dispatch(world.alice.tenant_id) == DispatchCounts(retry=1)
     for wait in (5, 30):
         world.fakes.clock.advance(timedelta(seconds=wait - 1))
-        assert await dispatch(world.alice.tenant_id) == 0, "not due yet"
+        assert await dispatch(world.alice.tenant_id) == DispatchCounts(), "not due yet"
         world.fakes.clock.advance(timedelta(seconds=1))
-        assert await dispatch(world.alice.tenant_id) == 0
+        assert await dispatch(world.alice.tenant_id) == DispatchCounts(retry=1)
     world.fakes.clock.advance(timedelta(seconds=120))
-    assert await dispatch(world.alice.tenant_id) == 1
+    assert await dispatch(world.alice.tenant_id) == DispatchCounts(delivered=1)
     assert len(world.receivers.delivered) == 4
     [delivery] = world.deliveries()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 4)
@@ -160,7 +160,8 @@ async def test_410_disables_the_endpoint_and_announces_it() -> None:
     await world.record(world.alice)
     await world.record(world.alice)
     world.receivers.answer(URL, AttemptOutcome(410, 1), AttemptOutcome(500, 1))
-    await world.dispatch()(world.alice.tenant_id)
+    counts = await world.dispatch()(world.alice.tenant_id)
+    assert counts == DispatchCounts(failed=2, endpoints_disabled=1), "the 500 is not retried on a disabled endpoint"
     webhook = world.fakes.uow.store.webhooks[webhook_id]
     assert (webhook.enabled, webhook.disabled_reason) == (False, "the receiver answered 410 Gone")
     assert [d.status for d in world.deliveries()] == [DeliveryStatus.FAILED, DeliveryStatus.FAILED]
@@ -180,7 +181,7 @@ async def test_failing_past_the_schedule_disables_the_endpoint_and_enabling_star
     world.receivers.answer(URL, AttemptOutcome(500, 1), AttemptOutcome(500, 1))
     await world.dispatch()(world.alice.tenant_id)
     world.fakes.clock.advance(timedelta(seconds=5))
-    await world.dispatch()(world.alice.tenant_id)
+    assert await world.dispatch()(world.alice.tenant_id) == DispatchCounts(failed=1, endpoints_disabled=1)
     webhook = world.fakes.uow.store.webhooks[webhook_id]
     assert not webhook.enabled
     assert webhook.disabled_reason == "failed 2 times over the whole retry schedule"
@@ -201,9 +202,9 @@ async def test_a_dispatcher_that_dies_mid_delivery_leaves_its_claims_to_the_next
     dead = world.dispatch()
     await dead._fan_out(world.alice.tenant_id)
     assert len(await dead._claim(world.alice.tenant_id)) == 1  # and then the worker is killed
-    assert await world.dispatch()(world.alice.tenant_id) == 0, "claimed: not delivered twice at once"
+    assert (await world.dispatch()(world.alice.tenant_id)).delivered == 0, "claimed: not delivered twice at once"
     world.fakes.clock.advance(world.settings.lease)
-    assert await world.dispatch()(world.alice.tenant_id) == 1
+    assert (await world.dispatch()(world.alice.tenant_id)).delivered == 1
     assert [d.status for d in world.deliveries()] == [DeliveryStatus.DELIVERED]
 
 
@@ -274,9 +275,9 @@ async def test_a_dispatcher_whose_claim_ran_out_changes_nothing_when_it_finishes
     await slow._fan_out(world.alice.tenant_id)
     claimed = await slow._claim(world.alice.tenant_id)
     world.fakes.clock.advance(world.settings.lease)  # its receiver hangs past the lease
-    assert await world.dispatch()(world.alice.tenant_id) == 1, "another dispatcher took the claim over"
+    assert (await world.dispatch()(world.alice.tenant_id)).delivered == 1, "another dispatcher took the claim over"
     world.receivers.answer(URL, AttemptOutcome(None, 15_000, "timed out"))
-    assert await slow._deliver(world.alice.tenant_id, claimed) == 0
+    assert await slow._deliver(world.alice.tenant_id, claimed) == DispatchCounts()
     [delivery] = world.deliveries()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.DELIVERED, 1), "not put back to pending"
     attempts = await ListDeliveries(world.fakes.uow)(world.alice, webhook_id, None, 50)

@@ -64,13 +64,13 @@ async def test_a_members_webhook_gets_their_accounts_events_and_nothing_once_the
     for account in (world.shared, world.private, None):
         await world.record(account)
     dispatch = DispatchWebhooks(f.uow, receivers, f.cipher, f.clock, EventSettings(linger_seconds=0))
-    assert await dispatch(world.admin.tenant_id) == 1
+    assert (await dispatch(world.admin.tenant_id)).delivered == 1
     assert [d[2].change.account_id for d in receivers.delivered] == [world.shared]
 
     bob = f.uow.store.users[world.bob.user_id]
     bob.disabled = True
     await world.record(world.shared)
-    assert await dispatch(world.admin.tenant_id) == 0
+    assert (await dispatch(world.admin.tenant_id)).delivered == 0
 
 
 async def follow(world: World, wanted: ChangeFilter | None = None) -> tuple[FollowChanges, asyncio.Task[list]]:
