@@ -1,6 +1,6 @@
-"""Blob garbage collection (application.blobs.collect): on the in-memory fakes, on SQLite with the blob folder,
-and on Postgres with the blob folder through the service's own role (row-level security applies), run as the
-scheduled job runs it, in the system scope."""
+"""Blob garbage collection (application.blobs.collect): on the in-memory fakes, on SQLite with the blob folder and
+with the S3 store (on SeaweedFS), and on Postgres with the blob folder through the service's own role (row-level
+security applies), run as the scheduled job runs it, in the system scope."""
 
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -32,6 +32,7 @@ from domain.tenants import Tenant
 from tests.integration.conftest import migrated_engine
 from tests.integration.test_mail_store_contract import message
 from tests.integration.test_persistence_contract import account, store, tenant
+from tests.s3_server import S3StoreOnServer, store_on
 
 GRACE = timedelta(hours=24)
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
@@ -48,6 +49,9 @@ class Rig:
     def age_everything(self) -> None:
         """Every blob stored so far as if last written two days ago."""
         past = datetime.now(UTC) - 2 * GRACE
+        if isinstance(self.blobs, S3StoreOnServer):
+            self.blobs.age(None, 2 * GRACE)
+            return
         if isinstance(self.blobs, MemoryBlobStore):
             self.blobs.written = dict.fromkeys(self.blobs.written, past)
             return
@@ -77,17 +81,23 @@ class SystemUnitOfWork(SqlUnitOfWork):
             return await super().__aenter__()
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
+@pytest.fixture(params=["memory", "sqlite", "sqlite+s3", "postgres"])
 async def rig(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Rig]:
     if request.param == "memory":
         fake = MemoryUnitOfWork()
         yield Rig(lambda: MemoryUnitOfWork(fake.store), MemoryBlobStore())
         return
-    async with migrated_engine(request.param, request, tmp_path) as owner:
-        engine = create_engine(request.getfixturevalue("app_role_url")) if request.param == "postgres" else owner
+    database = request.param.removesuffix("+s3")
+    async with migrated_engine(database, request, tmp_path) as owner:
+        engine = create_engine(request.getfixturevalue("app_role_url")) if database == "postgres" else owner
         factory = create_session_factory(engine)
         folder = tmp_path / "blobs"
-        yield Rig(lambda: SystemUnitOfWork(factory), LocalFolderBlobStore(folder), folder)
+        if request.param.endswith("+s3"):
+            s3 = await store_on(request.getfixturevalue("s3_server"))
+            yield Rig(lambda: SystemUnitOfWork(factory), s3)
+            await s3.close()
+        else:
+            yield Rig(lambda: SystemUnitOfWork(factory), LocalFolderBlobStore(folder), folder)
         if engine is not owner:
             await engine.dispose()
 

@@ -3,7 +3,7 @@
 import hashlib
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,11 +21,14 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture(params=["folder", "s3", "memory"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> BlobStore:
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BlobStore]:
     if request.param == "s3":
         server: S3Server = request.getfixturevalue("s3_server")
-        return await store_on(server)
-    return LocalFolderBlobStore(tmp_path) if request.param == "folder" else MemoryBlobStore()
+        s3 = await store_on(server)
+        yield s3
+        await s3.close()
+        return
+    yield LocalFolderBlobStore(tmp_path) if request.param == "folder" else MemoryBlobStore()
 
 
 @pytest.fixture
