@@ -62,6 +62,7 @@ from application.accounts.rotate_keys import RotateEncryptionKeys
 from application.accounts.update import UpdateMailAccount
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor, ListAuditEvents
+from application.backlog import ReadBacklog
 from application.auth.authenticate import Authenticate, StillSignedIn
 from application.auth.login import Login
 from application.auth.sessions import (
@@ -414,6 +415,8 @@ class HealthProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def check_health(self, probes: HealthProbes) -> CheckHealth:
         return CheckHealth([probes.database, probes.broker])
+
+    read_backlog = provide(ReadBacklog, scope=Scope.REQUEST)
 
 
 class UseCaseProvider(Provider):

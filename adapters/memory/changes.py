@@ -191,6 +191,9 @@ class MemoryWebhookRepository(WebhookRepository):
                 tenants.add(webhook.tenant_id)
         return sorted(tenants)
 
+    async def count_due(self, now: datetime) -> int:
+        return sum(1 for d in self._store.deliveries.values() if _due(d, now))
+
     async def prune(self, older_than: datetime) -> int:
         gone = {
             key

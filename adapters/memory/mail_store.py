@@ -172,6 +172,9 @@ class MemoryAccountSyncRepository(AccountSyncRepository):
             or sync.due(now, timedelta(seconds=account.sync_interval_seconds))
         ]
 
+    async def count_failing_since(self, before: datetime) -> int:
+        return sum(1 for s in self._store.syncs.values() if s.failing_since is not None and s.failing_since <= before)
+
     async def ask_to_run_again(self, account_id: UUID) -> bool:
         sync = self._store.syncs.get(account_id)
         if sync is None or sync.phase is not SyncPhase.RUNNING:

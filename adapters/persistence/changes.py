@@ -350,6 +350,12 @@ class SqlWebhookRepository(WebhookRepository):
         )
         return sorted(set(await self._session.scalars(union(due, behind))))
 
+    async def count_due(self, now: datetime) -> int:
+        due = select(func.count()).where(
+            _DELIVERIES.c.status == DeliveryStatus.PENDING.value, _DELIVERIES.c.next_attempt_at <= now
+        )
+        return int(await self._session.scalar(due) or 0)
+
     async def prune(self, older_than: datetime) -> int:
         finished = select(_DELIVERIES.c.id).where(
             _DELIVERIES.c.status != DeliveryStatus.PENDING.value, _DELIVERIES.c.created_at < older_than

@@ -281,6 +281,10 @@ class SqlAccountSyncRepository(AccountSyncRepository):
             if sync is None or sync_from_row(sync).due(now, timedelta(seconds=interval))
         ]
 
+    async def count_failing_since(self, before: datetime) -> int:
+        failing = select(func.count()).where(_SYNCS.c.failing_since <= before)
+        return int(await self._session.scalar(failing) or 0)
+
     async def ask_to_run_again(self, account_id: UUID) -> bool:
         """One conditional UPDATE: a sync that ends meanwhile has its row locked until it commits, and then no
         longer matches, so the request queues a new sync instead."""

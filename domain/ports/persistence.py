@@ -292,6 +292,11 @@ class AccountSyncRepository(Protocol):
         """Atomically takes the account's lease if it is free or expired; False when another owner holds it."""
         ...
 
+    async def count_failing_since(self, before: datetime) -> int:
+        """How many accounts of any tenant have failed every sync since `before` or earlier (their error episode,
+        AccountSync.failing_since, began then): for monitoring, without naming them."""
+        ...
+
 
 class DraftRepository(Protocol):
     """Drafts and the outbox. Every read and write names the tenant, except the workers' calls by draft id."""
@@ -411,6 +416,11 @@ class WebhookRepository(Protocol):
 
     async def tenants_with_work(self, now: datetime) -> list[UUID]:
         """Tenants with a delivery due, or an enabled endpoint whose cursor is behind the tenant's log."""
+        ...
+
+    async def count_due(self, now: datetime) -> int:
+        """How many pending deliveries of any tenant are due at `now` (the dispatchers' backlog; a claimed one is
+        not due until its lease ends)."""
         ...
 
     async def prune(self, older_than: datetime) -> int:
