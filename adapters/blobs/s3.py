@@ -184,15 +184,15 @@ class S3BlobStore(BlobStore):
         return [str(key) for key, done in zip(parsed, collected, strict=True) if done]
 
     async def check(self) -> None:
-        """Lists the bucket (one object at most): raises BlobStoreUnreachable saying what is wrong."""
+        """Lists the bucket (one object at most): raises BlobStoreUnreachable naming the bucket and what is
+        wrong."""
+        where = f"s3://{self._location.bucket}"
         try:
-            stream = obstore.list(self._store, self._location.prefix or None, chunk_size=1)
-            async for _ in stream:
-                break
-        except _MISSING:
-            raise BlobStoreUnreachable(f"the bucket {self._location.bucket} does not exist") from None
+            await _next_page(obstore.list(self._store, self._location.prefix or None, chunk_size=1))
+        except BlobStoreUnreachable as error:
+            raise BlobStoreUnreachable(f"{where}: {error}") from None
         except Exception as error:  # noqa: BLE001 - obstore's errors carry the server's answer
-            raise BlobStoreUnreachable(_reason(error)) from None
+            raise BlobStoreUnreachable(f"{where}: {_reason(error)}") from None
 
     async def close(self) -> None:
         if self._renames is not None:
