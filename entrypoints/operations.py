@@ -30,6 +30,7 @@ from adapters.persistence.migrations import current_revision, head_revision, mak
 from adapters.persistence.roles import grant_service_role, session_role
 from application.accounts.check_secrets import CheckStoredSecrets
 from application.accounts.rotate_keys import RotateEncryptionKeys
+from application.backlog import Backlog, ReadBacklog
 from application.users.register import NewUser, RegisterUser
 from domain.errors import DependencyUnavailable, DomainError
 from domain.ports.persistence import TenantScope
@@ -38,7 +39,7 @@ from entrypoints.container import build_container
 from entrypoints.http.app import create_app, create_served_app
 from entrypoints.http.openapi import finish_document
 from entrypoints.ioc import MemoryProvider
-from entrypoints.metrics import watch_queue_depth
+from entrypoints.metrics import backlog_from_loop, clear_multiprocess_dir, watch_backlog, watch_queue_depth
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
 from entrypoints.worker.tasks import WORKER_ID, register_tasks
@@ -51,7 +52,9 @@ def serve(settings: Settings) -> None:
     """Uvicorn's own access log is off: the app writes one line a request, with its id and no query string.
     On SIGTERM uvicorn stops accepting connections and lets requests in flight finish (up to the grace period).
     With MAILROOM_API_WORKERS above 1, uvicorn runs that many processes, each building the app from the
-    environment."""
+    environment; with PROMETHEUS_MULTIPROC_DIR set they share their metrics through that folder, emptied first
+    of an earlier run's (entrypoints.metrics)."""
+    clear_multiprocess_dir()
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -61,6 +64,10 @@ def serve(settings: Settings) -> None:
         "proxy_headers": False,  # it would trust X-Forwarded-For from loopback; see MAILROOM_TRUSTED_PROXIES
     }
     if settings.api_workers > 1:
+        # uvicorn kills a process that leaves its supervisor's ping unanswered for `timeout_worker_healthcheck`
+        # seconds, starting ones included: 5 by default, less than importing the app takes on a busy machine,
+        # where each replacement was killed in turn
+        options["timeout_worker_healthcheck"] = 30
         uvicorn.run("entrypoints.http.app:create_served_app", factory=True, workers=settings.api_workers, **options)
     else:
         uvicorn.run(create_served_app(settings), **options)
@@ -163,6 +170,7 @@ async def run_worker(settings: Settings) -> int:
     broker.is_worker_process = True
     if settings.worker_metrics_port:
         watch_queue_depth(RedisQueueDepth(settings.redis_url, QUEUE_NAME))
+        watch_backlog(backlog_from_loop(lambda: read_backlog(container), asyncio.get_running_loop()))
         start_http_server(settings.worker_metrics_port, addr=settings.host)
     await broker.startup()
     watches = asyncio.create_task(watch_inboxes(container, settings, WORKER_ID)) if settings.idle_enabled else None
@@ -175,6 +183,14 @@ async def run_worker(settings: Settings) -> int:
         await broker.shutdown()
         await container.close()
     return 0
+
+
+async def read_backlog(container: AsyncContainer) -> Backlog:
+    """Across tenants, as the scheduler's sweeps read."""
+    async with container() as request:
+        read = await request.get(ReadBacklog)
+        with (await request.get(TenantScope)).system():
+            return await read()
 
 
 async def _drain_on_signal(broker: AsyncBroker, grace_seconds: float, concurrency: int) -> None:

@@ -10,7 +10,7 @@ from litestar.config.cors import CORSConfig
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import PrometheusConfig
 from taskiq.api import run_scheduler_task
 
 from adapters.jobs.broker import QUEUE_NAME
@@ -37,6 +37,7 @@ from entrypoints.http.controllers.messages import (
     ThreadController,
     search_messages,
 )
+from entrypoints.http.controllers.metrics import metrics as metrics_endpoint
 from entrypoints.http.controllers.oauth import ConsentCallbackController, ConsentStartController
 from entrypoints.http.controllers.sync import SyncController
 from entrypoints.http.middleware_errors import middleware_errors_middleware
@@ -126,7 +127,7 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
     app = Litestar(
         route_handlers=[
             health,
-            MetricsController,
+            metrics_endpoint,
             LoginController,
             ConsentCallbackController,
             docs_assets(),
@@ -144,13 +145,6 @@ def create_app(*override_providers: Provider, settings: Settings | None = None, 
     setup_dishka(container, app)
     finish_document(app)
     return app
-
-
-class MetricsController(PrometheusController):
-    """Prometheus text exposition, for scrapers; not part of the REST API's schema. Not authenticated: expose
-    it only where the scraper can reach it."""
-
-    include_in_schema = False
 
 
 def _cors(settings: Settings) -> CORSConfig | None:

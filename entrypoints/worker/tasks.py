@@ -44,7 +44,13 @@ from application.sync.sync_account import SyncAccount
 from domain.ids import new_id
 from domain.ports.persistence import TenantScope
 from domain.ports.runtime import JobQueue
-from entrypoints.metrics import MESSAGES_SYNCED, SENDS, SYNC_RUNS
+from entrypoints.metrics import (
+    MESSAGES_SYNCED,
+    SENDS,
+    SYNC_RUNS,
+    count_rejections,
+    count_webhook_deliveries,
+)
 
 log = logging.getLogger("mailroom.worker")
 
@@ -57,11 +63,13 @@ async def sync_account(
 ) -> dict[str, Any]:
     try:
         with scope(UUID(tenant_id)):
-            result = await sync(UUID(tenant_id), UUID(account_id), WORKER_ID)
+            run = await sync.run(UUID(tenant_id), UUID(account_id), WORKER_ID)
     except Exception:
         SYNC_RUNS.labels("error").inc()
         raise
+    result = run.sync
     SYNC_RUNS.labels(result.phase.value).inc()
+    count_rejections(run.rejected)
     MESSAGES_SYNCED.inc(result.progress.messages_fetched)
     log.info("sync of account %s: %s", account_id, result.phase)
     return {"phase": result.phase.value, "messages_fetched": result.progress.messages_fetched}
@@ -108,9 +116,11 @@ async def send_draft(
     tenant_id: str, draft_id: str, deliver: FromDishka[DeliverDraft], scope: FromDishka[TenantScope]
 ) -> str | None:
     with scope(UUID(tenant_id)):
-        status = await deliver(UUID(tenant_id), UUID(draft_id), WORKER_ID)
+        run = await deliver.run(UUID(tenant_id), UUID(draft_id), WORKER_ID)
+    status = run.status
     if status is not None:
         SENDS.labels(status.value).inc()
+    count_rejections(*run.rejected)
     return None if status is None else status.value
 
 
@@ -162,7 +172,9 @@ async def deliver_webhooks(
         with scope(tenant):
             while True:
                 again.clear()
-                delivered += await dispatch(tenant)
+                counts = await dispatch(tenant)
+                count_webhook_deliveries(counts)
+                delivered += counts.delivered
                 wait = await dispatch.next_retry_in(tenant)
                 if again.is_set():
                     continue
