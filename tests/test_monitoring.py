@@ -90,8 +90,8 @@ def exported(exposition: str) -> set[str]:
 @pytest.fixture
 async def exported_names(tmp_path: Path) -> set[str]:
     """What the API serves at /metrics after a few requests (the HTTP families appear with the first request),
-    with a job queue to read, plus what `mailroom worker` serves on MAILROOM_WORKER_METRICS_PORT (the process
-    registry, with the worker's tasks imported)."""
+    with a job queue to read and the backlog read from the store, plus what `mailroom worker` serves on
+    MAILROOM_WORKER_METRICS_PORT (the process registry, with the worker's tasks imported)."""
     settings = load_settings({"MAILROOM_DATA_DIR": str(tmp_path), "MAILROOM_IDLE_ENABLED": "false"})
     app = create_app(MemoryProvider(), settings=settings)
     watch_queue_depth(lambda: 3.0)
@@ -138,6 +138,13 @@ async def test_every_queried_metric_is_one_mailroom_exports(exported_names: set[
     in_rules = {name for rule in rules() for name in metric_names(rule["expr"])}
     in_dashboard = {name for query in dashboard_queries() for name in metric_names(query)}
     assert {"mailroom_http_requests_total", "mailroom_job_queue_depth", "mailroom_sync_runs_total"} <= in_rules
+    assert {
+        "mailroom_webhook_deliveries_total",
+        "mailroom_webhook_endpoints_disabled_total",
+        "mailroom_webhook_deliveries_due",
+        "mailroom_mail_server_rejections_total",
+        "mailroom_accounts_sync_failing",
+    } <= in_rules, "the issue's webhook, rejection and failing-account alerts"
     assert "mailroom_http_request_duration_seconds_bucket" in in_dashboard
     assert in_rules - known == set(), "alerts.yml queries metrics Mailroom does not export"
     assert in_dashboard - known == set(), "grafana-dashboard.json queries metrics Mailroom does not export"
