@@ -2,6 +2,9 @@
 
 set dotenv-load := false
 
+# how the stack recipes (build ... db-restore) call Compose; deploy/smoke.sh points them at its own stack
+compose := env_var_or_default("MAILROOM_COMPOSE", "docker compose --env-file deploy/.env")
+
 # run the API on http://127.0.0.1:8000 (embedded SQLite, in-process jobs; MAILROOM_* settings apply)
 serve:
     uv run mailroom serve
@@ -79,35 +82,53 @@ fuzz EXAMPLES="300":
 
 # build the images (Mailroom and the local mail servers)
 build:
-    docker compose --env-file deploy/.env build
+    {{compose}} build
 
 # start the whole stack in the background (copy deploy/.env.example to deploy/.env and set the secrets first)
 up:
-    docker compose --env-file deploy/.env up -d --build
+    {{compose}} up -d --build
 
 # stop the stack (volumes are kept)
 down:
-    docker compose --env-file deploy/.env down
+    {{compose}} down
 
 # follow the stack's logs, or one service's: just logs api
 logs *SERVICE:
-    docker compose --env-file deploy/.env logs -f {{SERVICE}}
+    {{compose}} logs -f {{SERVICE}}
 
 # the stack's services and their health
 ps:
-    docker compose --env-file deploy/.env ps
+    {{compose}} ps
 
 # a psql shell on the stack's database
 shell-db:
-    docker compose --env-file deploy/.env exec postgres psql -U mailroom -d mailroom
+    {{compose}} exec postgres psql -U mailroom -d mailroom
 
-# dump the stack's database to backups/mailroom-<time>.dump (custom format, for db-restore)
-db-backup:
-    mkdir -p backups && docker compose --env-file deploy/.env exec -T postgres pg_dump -U mailroom -Fc mailroom > backups/mailroom-$(date +%Y%m%d-%H%M%S).dump
+# dump the stack's database to DIR/mailroom-<time>.dump (custom format, for db-restore); prints the file's name
+db-backup DIR="backups":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    mkdir -p "{{DIR}}"
+    file="{{DIR}}/mailroom-$(date +%Y%m%d-%H%M%S).dump"
+    {{compose}} exec -T postgres pg_dump -U mailroom -Fc mailroom > "$file.partial"
+    mv "$file.partial" "$file"
+    echo "$file"
 
-# restore a dump made by db-backup into the stack's database (replaces what is there)
+# api, worker and scheduler are stopped meanwhile, and the restore is one transaction (a failed one changes
+# nothing). On a new database, let `migrate` run first: it creates the role the services connect as, which the
+# dump's grants name.
+# restore a dump made by db-backup into the stack's database, replacing what is there
 db-restore FILE:
-    docker compose --env-file deploy/.env exec -T postgres pg_restore -U mailroom -d mailroom --clean --if-exists < {{FILE}}
+    #!/usr/bin/env bash
+    set -euo pipefail
+    test -s "{{FILE}}" || { echo "db-restore: no dump at {{FILE}}" >&2; exit 1; }
+    {{compose}} stop api worker scheduler
+    {{compose}} exec -T postgres pg_restore -U mailroom -d mailroom --clean --if-exists --single-transaction < "{{FILE}}"
+    {{compose}} start api worker scheduler
+
+# build the image and run the compose stack end to end as a client (deploy/smoke.sh; needs Docker and `docker compose`)
+smoke:
+    deploy/smoke.sh
 
 # write the API's OpenAPI document (what /schema/openapi.json serves) to build/openapi.json
 openapi:

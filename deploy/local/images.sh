@@ -52,6 +52,7 @@ make_debian() {
   log "debootstrap bookworm (minbase) from $MIRROR"
   debootstrap --variant=minbase --include=ca-certificates bookworm "$root" "$MIRROR" >/dev/null
   install -m 0644 "$CA_BUNDLE" "$root/etc/ssl/certs/host-ca-bundle.crt"
+  chmod 0755 "$root"  # mktemp made it 0700, which would become the image's / and lock out every other user
   rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/archives/*.deb
   tar -C "$root" -c . | docker import \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
@@ -110,6 +111,7 @@ fi
 exec setpriv --reuid=postgres --regid=postgres --init-groups \
   /usr/lib/postgresql/15/bin/postgres -D "$PGDATA" -c listen_addresses='*' "$@"
 SH
+  chmod 0755 "$dir/entrypoint.sh"
   build_from "$POSTGRES" "$dir" <<EOF
 FROM $DEBIAN
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql-15 \
@@ -139,6 +141,7 @@ fi
 chown redis:redis /data
 exec setpriv --reuid=redis --regid=redis --init-groups "$@"
 SH
+  chmod 0755 "$dir/entrypoint.sh"
   build_from "$REDIS" "$dir" <<EOF
 FROM $DEBIAN
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server \
