@@ -17,6 +17,7 @@ from taskiq import AsyncBroker
 from adapters.auth.jwt_issuer import JwtConfig, JwtTokenIssuer
 from adapters.auth.revocations import LocalRevokedSessions, RedisRevokedSessions
 from adapters.blobs.local_folder import LocalFolderBlobStore
+from adapters.blobs.s3 import S3BlobStore
 from adapters.correlation import current_request_id
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.scrypt_hasher import ScryptPasswordHasher
@@ -294,8 +295,22 @@ class SyncProvider(Provider):
         )
 
     @provide
-    def blobs(self, settings: Settings) -> BlobStore:
-        return LocalFolderBlobStore(Path(settings.data_dir) / "blobs")
+    async def blobs(self, settings: Settings) -> AsyncIterator[BlobStore]:
+        """The local folder, or with MAILROOM_BLOB_URL=s3://... one S3 client per process, closed with the
+        container."""
+        location = settings.blob_location
+        if location is None:
+            yield LocalFolderBlobStore(Path(settings.data_dir) / "blobs")
+            return
+        store = S3BlobStore(
+            location,
+            endpoint=settings.blob_s3_endpoint,
+            region=settings.blob_s3_region,
+            access_key_id=settings.blob_s3_access_key_id,
+            secret_access_key=settings.blob_s3_secret_access_key,
+        )
+        yield store
+        await store.close()
 
     @provide
     def parser(self) -> MessageParser:

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from adapters.blobs.s3 import S3Location
 from adapters.crypto.keyring import Keyring, KeyringError
 from adapters.oauth.providers import PRESETS, ProviderConfig
 from domain.accounts import Security
@@ -27,7 +28,14 @@ MIN_JWT_SECRET_LENGTH = 32
 MAX_JWT_LIFETIME_SECONDS = 24 * 3600
 """An access token is checked without the database: a stolen one is good until it expires or its session is
 ended, so a day at most."""
-_SECRET_FIELDS = ("jwt_secret", "encryption_keys", "database_url", "migration_database_url", "redis_url")
+_SECRET_FIELDS = (
+    "jwt_secret",
+    "encryption_keys",
+    "database_url",
+    "migration_database_url",
+    "redis_url",
+    "blob_s3_secret_access_key",
+)
 
 
 class SettingsError(Exception):
@@ -39,6 +47,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     host: str = "127.0.0.1"
     port: int = 8000
     data_dir: str = "./var"
+    blob_url: str = ""  # empty: the folder <data_dir>/blobs; s3://bucket/prefix: a bucket (blob_location)
+    blob_s3_endpoint: str = ""  # an S3-compatible server, such as http://seaweedfs:8333; empty: AWS
+    blob_s3_region: str = ""
+    blob_s3_access_key_id: str = ""  # empty: the AWS_* variables or the instance's role
+    blob_s3_secret_access_key: str = ""
     database_url: str = ""
     migration_database_url: str = ""  # the tables' owner, for `mailroom migrate` only
     redis_url: str | None = None
@@ -107,6 +120,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     @property
     def redirect_origins(self) -> frozenset[str]:
         return frozenset(o.strip().rstrip("/").lower() for o in self.oauth_redirect_origins.split(",") if o.strip())
+
+    @property
+    def blob_location(self) -> S3Location | None:
+        """The bucket and prefix of `MAILROOM_BLOB_URL`; None for the local folder."""
+        if not self.blob_url:
+            return None
+        try:
+            return S3Location.parse(self.blob_url)
+        except ValueError as error:
+            raise SettingsError(f"{PREFIX}BLOB_URL: {error}") from None
 
     @property
     def is_production(self) -> bool:
@@ -184,6 +207,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     settings = msgspec.structs.replace(settings, oauth=_oauth_providers(settings, environ))
     settings.keyring()
     settings.proxies()
+    _check_blob_store(settings)
     delays = settings.webhook_retry_delays
     schedule_days = sum(delays if delays is not None else DEFAULT_RETRY_SCHEDULE) / 86400
     if settings.event_retention_days <= schedule_days:
@@ -280,6 +304,23 @@ def _server_defaults(
     except ValueError:
         raise SettingsError(f"{prefix}PORT or {prefix}SECURITY: a port number, and ssl, starttls or none") from None
     return ServerDefaults(host, port, security)
+
+
+def _check_blob_store(settings: Settings) -> None:
+    """The S3 settings mean something only with an s3:// blob URL, and the key id and secret go together."""
+    s3_settings = [f for f in Settings.__struct_fields__ if f.startswith("blob_s3_") and getattr(settings, f)]
+    if settings.blob_location is None:
+        if s3_settings:
+            names = ", ".join(PREFIX + f.upper() for f in s3_settings)
+            raise SettingsError(f"{names}: set only with {PREFIX}BLOB_URL=s3://bucket/prefix")
+        return
+    if settings.blob_s3_endpoint:
+        _require_endpoint(f"{PREFIX}BLOB_S3_ENDPOINT", settings.blob_s3_endpoint, production=False)
+    if bool(settings.blob_s3_access_key_id) != bool(settings.blob_s3_secret_access_key):
+        raise SettingsError(
+            f"{PREFIX}BLOB_S3_ACCESS_KEY_ID and {PREFIX}BLOB_S3_SECRET_ACCESS_KEY: both, or neither (then the"
+            " AWS_* variables or the instance's role)"
+        )
 
 
 def _require_endpoint(variable: str, url: str, production: bool) -> None:
