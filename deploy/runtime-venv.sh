@@ -4,16 +4,18 @@
 # tests/test_deployment.py runs it to check that what it builds serves the API.
 #
 # Left out, as nothing Mailroom runs imports them: Faker (25 MB, Litestar's polyfactory invents OpenAPI
-# examples with it) and rich, rich-click and Pygments (14 MB, Litestar's own command line; Mailroom has its
-# own). The compiled extensions ship with debug information; stripping it takes 41 MB off (uvloop alone 11).
+# examples with it) and rich, rich-click, Pygments, markdown-it-py and mdurl (15 MB, Litestar's own command line
+# and what only rich reads; Mailroom has its own). The compiled extensions ship with debug information (41 MB,
+# uvloop alone 11) and symbol tables (7 MB) that only a debugger reads: --strip-unneeded keeps just the symbols
+# Python links against.
 # The virtualenv goes where UV_PROJECT_ENVIRONMENT says; uv runs in the project's directory.
 set -eu
 only=""
 if [ "${1:-}" = "--deps-only" ]; then only="--no-install-project"; fi
 uv sync --locked --no-dev --no-editable $only \
     --no-install-package faker --no-install-package rich --no-install-package rich-click \
-    --no-install-package pygments
-find "${UV_PROJECT_ENVIRONMENT:?set it to the virtualenv to build}" -name "*.so" -exec strip --strip-debug {} +
+    --no-install-package pygments --no-install-package markdown-it-py --no-install-package mdurl
+find "${UV_PROJECT_ENVIRONMENT:?set it to the virtualenv to build}" -name "*.so" -exec strip --strip-unneeded {} +
 # Some wheels ship the C and Cython sources of their extensions (selectolax's lexbor.c alone is 3 MB): only a
 # build reads them.
 find "$UV_PROJECT_ENVIRONMENT" -path "*/site-packages/*" \( -name "*.c" -o -name "*.pyx" -o -name "*.pxd" -o -name "*.pxi" \) \
