@@ -158,7 +158,8 @@ def test_images_are_pinned_to_a_major_version() -> None:
     images += [c["image"] for d in K8S if d["kind"] in ("Deployment", "Job") for c in _containers(d)]
     images += _dockerfile_bases(ROOT / "deploy/Dockerfile")
     images += _dockerfile_bases(ROOT / "deploy/mailservers/Dockerfile")
-    assert "python:3.11-slim-bookworm" in images and "postgres:16" in images
+    assert "python:3.11-slim-bookworm" in images
+    assert "postgres:16" in images
     for image in images:
         if image == "mailroom":  # the k8s base's own image, given its tag by kustomization.yaml
             continue
