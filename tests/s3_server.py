@@ -120,6 +120,8 @@ def seaweedfs(binary: str) -> Iterator[S3Server]:
             "-master.volumeSizeLimitMB=64",
             "-volume.max=16",
             "-volume.preStopSeconds=0",
+            "-s3.port.iceberg=0",  # the gateway's catalogue servers, on fixed ports unless turned off
+            "-s3.port.lance=0",
             *(f"-{flag}={port}" for flag, port in ports.items()),
         ]
         log = (root / "weed.log").open("wb")
