@@ -31,6 +31,10 @@ MULTIPROCESS_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 folder must exist by then."""
 if MULTIPROCESS_DIR:
     Path(MULTIPROCESS_DIR).mkdir(parents=True, exist_ok=True)
+    # A file named for this process's id before this process wrote one is an earlier run's (in a container the API
+    # is pid 1 at every start, and a restart keeps the folder): prometheus_client would read its counts as this run's.
+    for _stale in Path(MULTIPROCESS_DIR).glob(f"*_{os.getpid()}.db"):
+        _stale.unlink(missing_ok=True)
 
 SYNC_RUNS = Counter("mailroom_sync_runs", "Account syncs finished, by outcome", ["outcome"])
 MESSAGES_SYNCED = Counter("mailroom_messages_synced", "Messages fetched into the store by syncs")
