@@ -9,11 +9,12 @@ from typing import Any
 from urllib.parse import urlsplit
 from uuid import UUID
 
+import aiohttp
 import obstore
 from obstore.exceptions import BaseError, NotFoundError
 from obstore.store import S3Store
 
-from adapters.blobs.s3_rename import RenameClient, Unsupported
+from adapters.blobs.s3_rename import Refused, RenameClient, Unsupported
 from domain.blobs import SHARDS, BlobKey
 from domain.errors import InvalidInput, NotFound
 from domain.ports.storage import BlobStore
@@ -108,6 +109,7 @@ class S3BlobStore(BlobStore):
         )
         self._concurrency = concurrency
         self._warned = False
+        self._renames_checked = False
 
     def __repr__(self) -> str:
         return f"S3BlobStore({self._location!r})"
@@ -235,6 +237,8 @@ class S3BlobStore(BlobStore):
             meta = await obstore.head_async(self._store, aside)
         except _MISSING:  # put back meanwhile by another collector's tidying
             return False
+        if not self._renames_checked:
+            await self._check_the_rename_happened(path, aside, meta["size"])
         if meta["last_modified"] <= last_second:
             await obstore.delete_async(self._store, aside)
             return True
@@ -242,6 +246,20 @@ class S3BlobStore(BlobStore):
             with suppress(*_MISSING):
                 await obstore.delete_async(self._store, aside)  # written again at the key meanwhile
         return False
+
+    async def _check_the_rename_happened(self, path: str, aside: str, size: int) -> None:
+        """A server that does not know RenameObject may take `PUT ...?renameObject` for a plain PUT of an empty
+        object, answer 200 and leave the source in place: moving that empty object "back" would then overwrite a
+        live blob. The first move of a process is checked once: an empty object aside while the source is still
+        there is such a server (or, rarely, an empty blob put again in the same instant, which only costs the
+        safer fallback)."""
+        if size == 0:
+            with suppress(*_MISSING):
+                await obstore.head_async(self._store, path)
+                with suppress(*_MISSING):
+                    await obstore.delete_async(self._store, aside)
+                raise Unsupported("a renamed object stayed where it was")
+        self._renames_checked = True
 
     async def _tidy(self, shard: str) -> None:
         """A collector that died between moving a blob aside and deleting it left it there: it is put back for the
@@ -293,6 +311,10 @@ def _translated(key: str | None = None) -> Iterator[None]:
         raise NotFound(f"blob {key} not found") from None
     except BaseError as error:
         raise BlobStoreUnreachable(_reason(error)) from None
+    except Refused as error:  # RenameObject's own answer: its status and S3 code
+        raise BlobStoreUnreachable(str(error)) from None
+    except aiohttp.ClientError as error:
+        raise BlobStoreUnreachable(f"RenameObject failed: {type(error).__name__}") from None
 
 
 async def _next_page(pages: AsyncIterator[Sequence[Any]]) -> Sequence[Any]:

@@ -22,6 +22,9 @@ _EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
 _TIMEOUT = aiohttp.ClientTimeout(total=30)
 
 
+_ERROR_BODY_BYTES = 64 * 1024
+
+
 class Unsupported(Exception):
     """The server does not offer RenameObject with its conditions."""
 
@@ -73,8 +76,13 @@ class RenameClient:
         signed = self._signed("PUT", path, f"{query}=" if query else "", headers)
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=_TIMEOUT)
-        async with self._session.put(url, headers=signed, data=b"") as answer:
-            return answer.status, "" if answer.status == 200 else _error_code(await answer.text())
+        # A redirect is not followed (the signature names this host) and an error body is read only as far as an
+        # S3 error document goes: a hostile server gets neither.
+        async with self._session.put(url, headers=signed, data=b"", allow_redirects=False) as answer:
+            if answer.status == 200:
+                return 200, ""
+            body = await answer.content.read(_ERROR_BODY_BYTES)
+            return answer.status, _error_code(body.decode("utf-8", "replace"))
 
     async def close(self) -> None:
         if self._session is not None:

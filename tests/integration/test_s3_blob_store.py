@@ -190,3 +190,24 @@ def test_blob_urls() -> None:
     for wrong in ("http://mail-blobs/x", "s3:///prefix", "s3://b/a//c", "s3://b/../c", "s3://b/x?acl", "/var/blobs"):
         with pytest.raises(ValueError, match=r"s3://|segments"):
             S3Location.parse(wrong)
+
+
+async def test_a_server_that_takes_rename_object_for_a_plain_put_never_loses_a_blob(
+    store: S3StoreOnServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server that ignores the `renameObject` sub-resource writes an empty object at the target, answers 200 and
+    keeps the source. The first move is checked: the store falls back to deleting by Last-Modified, the old blob is
+    collected, the live one keeps its bytes, and the empty object is gone."""
+    old, live = await store.put(ACME, b"old"), await store.put(ACME, b"live and well")
+    store.age([old], 2 * DAY)
+
+    async def plain_put(_: RenameClient, source: str, target: str, **__: object) -> bool:
+        await obstore.put_async(store._store, target, b"")
+        return True
+
+    monkeypatch.setattr(RenameClient, "rename", plain_put)
+    assert await store.delete_unless_written_since([old, live], datetime.now(UTC) - DAY) == [old]
+
+    assert "does not offer RenameObject" in caplog.text
+    assert await store.get(ACME, live) == b"live and well"
+    assert await objects(store) == [f"{live.split('/')[1][:2]}/{live}"]
