@@ -20,6 +20,7 @@ from taskiq import AsyncBroker
 from taskiq.api import run_scheduler_task
 from taskiq.receiver import Receiver
 
+from adapters.blobs.s3 import BlobStoreUnreachable, S3BlobStore
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.keyring import Keyring
 from adapters.jobs.broker import QUEUE_NAME
@@ -121,6 +122,7 @@ async def check(settings: Settings) -> int:
         ("settings", lambda: _ok(f"env={settings.env}")),
         ("encryption keys", lambda: _check_keys(settings.keyring())),
         ("database", lambda: _check_database(settings)),
+        ("blob store", lambda: _check_blob_store(settings)),
         ("stored secrets", lambda: _check_stored_secrets(settings)),
         ("broker", lambda: _check_broker(settings)),
     ]
@@ -132,6 +134,26 @@ async def check(settings: Settings) -> int:
             return 1
         print(f"{name}: ok ({detail})")
     return 0
+
+
+async def _check_blob_store(settings: Settings) -> str:
+    """An S3 bucket must exist and take the keys before a process that stores mail starts; the folder is made
+    when first written."""
+    location = settings.blob_location
+    if location is None:
+        return f"folder {Path(settings.data_dir) / 'blobs'}"
+    store = S3BlobStore(
+        location,
+        endpoint=settings.blob_s3_endpoint,
+        region=settings.blob_s3_region,
+        access_key_id=settings.blob_s3_access_key_id,
+        secret_access_key=settings.blob_s3_secret_access_key,
+    )
+    try:
+        await store.check()
+    finally:
+        await store.close()
+    return f"s3://{location.bucket}/{location.prefix}"
 
 
 async def create_user(settings: Settings, tenant: str, email: str, password: str, role: str | None) -> int:
@@ -351,4 +373,6 @@ def _describe(error: BaseException) -> str:
         return error.message
     if isinstance(error, TimeoutError):
         return "timed out"
+    if isinstance(error, BlobStoreUnreachable):  # names the bucket and the cause, never the keys
+        return str(error)
     return type(error).__name__

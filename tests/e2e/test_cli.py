@@ -53,6 +53,7 @@ def test_check_fails_until_migrated_then_passes(env: dict[str, str]) -> None:
         "settings",
         "encryption keys",
         "database",
+        "blob store",
         "stored secrets",
         "broker",
     ]

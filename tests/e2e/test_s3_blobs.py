@@ -2,6 +2,7 @@
 posted over HTTP lands in the bucket, under the URL's prefix (on SeaweedFS, tests/s3_server.py)."""
 
 import base64
+import os
 import secrets
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from entrypoints.http.app import create_app
 from entrypoints.ioc import MemoryProvider, app_providers
 from entrypoints.settings import Settings, load_settings
 from tests.e2e.conftest import PASSWORD, account_body
+from tests.e2e.test_cli import run
 from tests.s3_server import S3Server, create_bucket
 from tests.s3_server import s3_server as s3_server  # the session's SeaweedFS
 
@@ -84,3 +86,28 @@ async def test_an_uploaded_attachment_is_stored_in_the_bucket_under_the_prefix(
     contents = [bytes(await (await obstore.get_async(raw, path)).bytes_async()) for path in stored]
     assert attachment in contents
     assert all(path.startswith(f"{prefix}/") for path in stored)
+
+
+async def test_check_names_a_missing_bucket_and_passes_once_it_exists(s3_server: S3Server, tmp_path: Path) -> None:
+    """`serve`, `worker` and `scheduler` run `mailroom check` before starting in production: a bucket that is not
+    there stops them with its name, rather than failing the first sync."""
+    bucket = f"check-{secrets.token_hex(4)}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAILROOM_")} | {
+        "MAILROOM_DATA_DIR": str(tmp_path),
+        "MAILROOM_BLOB_URL": f"s3://{bucket}/mail",
+        "MAILROOM_BLOB_S3_ENDPOINT": s3_server.endpoint,
+        "MAILROOM_BLOB_S3_REGION": s3_server.region,
+        "MAILROOM_BLOB_S3_ACCESS_KEY_ID": s3_server.access_key_id,
+        "MAILROOM_BLOB_S3_SECRET_ACCESS_KEY": s3_server.secret_access_key,
+    }
+    assert run(env, "migrate").returncode == 0
+    missing = run(env, "check")
+    assert missing.returncode == 1
+    [line] = [line for line in missing.stdout.splitlines() if line.startswith("blob store:")]
+    assert line.startswith(f"blob store: failed (s3://{bucket}")
+    assert s3_server.secret_access_key not in missing.stdout + missing.stderr
+
+    await create_bucket(s3_server, bucket)
+    found = run(env, "check")
+    assert found.returncode == 0, found.stdout + found.stderr
+    assert f"blob store: ok (s3://{bucket}/mail)" in found.stdout
