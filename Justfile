@@ -76,6 +76,10 @@ bench-send *ARGS:
 bench-events *ARGS:
     uv run python -m bench.events_benchmark {{ARGS}}
 
+# benchmark: 500 blobs of 5-50 KB into a local SeaweedFS and back through the S3 store, against the blob folder
+bench-blobs *ARGS:
+    uv run python -m bench.blob_benchmark {{ARGS}}
+
 # fuzz the API with Schemathesis: many more generated requests per operation than the CI run (set EXAMPLES)
 fuzz EXAMPLES="300":
     MAILROOM_FUZZ_EXAMPLES={{EXAMPLES}} uv run pytest tests/e2e/test_fuzz.py -p no:warnings
@@ -108,23 +112,28 @@ shell-db:
 db-backup DIR="backups":
     #!/usr/bin/env bash
     set -euo pipefail
+    umask 077  # every tenant's mail is in it
     mkdir -p "{{DIR}}"
     file="{{DIR}}/mailroom-$(date +%Y%m%d-%H%M%S).dump"
     {{compose}} exec -T postgres pg_dump -U mailroom -Fc mailroom > "$file.partial"
     mv "$file.partial" "$file"
     echo "$file"
 
-# api, worker and scheduler are stopped meanwhile, and the restore is one transaction (a failed one changes
-# nothing). On a new database, let `migrate` run first: it creates the role the services connect as, which the
-# dump's grants name.
+# The dump is read through first (a bad file stops nothing); api, worker and scheduler are stopped meanwhile and
+# started again whatever happens; the restore is one transaction (a failed one changes nothing), and `migrate` then
+# brings an older dump's schema up to date. On a new database, let `migrate` run first: it creates the role the
+# services connect as, which the dump's grants name. The bucket's blobs are not in the dump (see README).
 # restore a dump made by db-backup into the stack's database, replacing what is there
 db-restore FILE:
     #!/usr/bin/env bash
     set -euo pipefail
     test -s "{{FILE}}" || { echo "db-restore: no dump at {{FILE}}" >&2; exit 1; }
+    {{compose}} exec -T postgres pg_restore --list < "{{FILE}}" > /dev/null \
+        || { echo "db-restore: {{FILE}} is not a dump pg_restore can read" >&2; exit 1; }
     {{compose}} stop api worker scheduler
+    trap '{{compose}} start api worker scheduler' EXIT
     {{compose}} exec -T postgres pg_restore -U mailroom -d mailroom --clean --if-exists --single-transaction < "{{FILE}}"
-    {{compose}} start api worker scheduler
+    {{compose}} run --rm --no-deps migrate
 
 # build the image and run the compose stack end to end as a client (deploy/smoke.sh; needs Docker and `docker compose`)
 smoke:
