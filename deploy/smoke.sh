@@ -4,8 +4,8 @@
 #
 #   deploy/smoke.sh            (or: uv run just smoke)   needs Docker with `docker compose`, and python3
 #
-# Base images are the official ones unless POSTGRES_IMAGE, REDIS_IMAGE, PYTHON_IMAGE, UV_IMAGE and DEBIAN_IMAGE
-# name others: on a machine without a registry, `eval "$(deploy/local/images.sh env)"` after
+# Base images are the official ones unless POSTGRES_IMAGE, REDIS_IMAGE, SEAWEEDFS_IMAGE, PYTHON_IMAGE, UV_IMAGE and
+# DEBIAN_IMAGE name others: on a machine without a registry, `eval "$(deploy/local/images.sh env)"` after
 # `deploy/local/images.sh build` (CI does). The stack runs as its own compose project on other published ports
 # than the defaults, with a settings file of generated secrets, and is removed at the end with its volumes
 # (SMOKE_KEEP=1 keeps it for a look: `docker compose -p mailroom-smoke ps`).
@@ -67,6 +67,7 @@ cp deploy/.env.example "$MAILROOM_ENV_FILE"
 {
   echo "POSTGRES_PASSWORD=$(secret)"
   echo "POSTGRES_APP_PASSWORD=$(secret)"
+  echo "BLOB_S3_SECRET=$(secret)"
   echo "POSTGRES_SHARED_BUFFERS=128MB"
   echo "MAILROOM_JWT_SECRET=$(secret)$(secret)"
   echo "MAILROOM_API_WORKERS=2"
@@ -89,7 +90,7 @@ echo "smoke: mailroom:0.1 is $((image_bytes / 1000000)) MB: $(((image_bytes - ba
 step "start the stack"
 up_started=$SECONDS
 compose up -d --no-build
-wait_healthy postgres redis mailservers migrate api worker scheduler
+wait_healthy postgres redis seaweedfs blob-bucket mailservers migrate api worker scheduler
 echo "smoke: every service healthy $((SECONDS - up_started)) s after \`up\`"
 compose ps
 
@@ -121,6 +122,9 @@ compose kill -s SIGKILL worker
 compose start worker
 wait_healthy worker
 client sync-finished
+# The worker stored the raw messages and the api read one back: with no volume shared between them, through the
+# bucket. `mailroom check` in the api container names it.
+compose exec -T api mailroom check | grep -x "blob store: ok (s3://mailroom/blobs)"
 
 step "send through the Postfix container"
 client send

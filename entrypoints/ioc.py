@@ -63,7 +63,6 @@ from application.accounts.rotate_keys import RotateEncryptionKeys
 from application.accounts.update import UpdateMailAccount
 from application.accounts.verification import LoginVerifier
 from application.audit import Auditor, ListAuditEvents
-from application.backlog import ReadBacklog
 from application.auth.authenticate import Authenticate, StillSignedIn
 from application.auth.login import Login
 from application.auth.sessions import (
@@ -74,6 +73,7 @@ from application.auth.sessions import (
     Sessions,
     SessionSettings,
 )
+from application.backlog import ReadBacklog
 from application.blobs.collect import CollectBlobs
 from application.compose.content import DraftWriter
 from application.compose.deliver import DeliverDraft

@@ -64,7 +64,7 @@ def test_exactly_one_scheduler() -> None:
 
 
 def test_every_setting_the_app_reads_is_documented() -> None:
-    documented = set(re.findall(r"^(MAILROOM_[A-Z_]+)=", ENV_EXAMPLE, re.MULTILINE))
+    documented = set(re.findall(r"^(MAILROOM_[A-Z0-9_]+)=", ENV_EXAMPLE, re.MULTILINE))
     read = {f"MAILROOM_{name.upper()}" for name in Settings.__struct_fields__} - {"MAILROOM_OAUTH"}
     assert read - documented == set()
     for provider_setting in ("CLIENT_ID", "CLIENT_SECRET", "AUTHORIZE_URL", "TOKEN_URL", "SCOPES", "USERINFO_URL"):

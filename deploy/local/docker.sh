@@ -29,13 +29,13 @@ install_compose() {
   if docker compose version >/dev/null 2>&1; then return; fi
   local dir
   dir=$(mktemp -d)
-  trap 'rm -rf "$dir"' EXIT
   log "Compose v2 from Debian's docker-compose package ($COMPOSE_DEB)"
   curl -fsS -o "$dir/compose.deb" "$MIRROR/$COMPOSE_DEB"
   echo "$COMPOSE_SHA256  $dir/compose.deb" | sha256sum -c --quiet - || { log "unexpected $COMPOSE_DEB"; exit 1; }
   mkdir -p "$PLUGINS"
   dpkg-deb --fsys-tarfile "$dir/compose.deb" | tar -xO ./usr/libexec/docker/cli-plugins/docker-compose > "$PLUGINS/docker-compose"
   chmod 0755 "$PLUGINS/docker-compose"
+  rm -rf "$dir"
   docker compose version
 }
 

