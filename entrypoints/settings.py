@@ -316,6 +316,10 @@ def _check_blob_store(settings: Settings) -> None:
         return
     if settings.blob_s3_endpoint:
         _require_endpoint(f"{PREFIX}BLOB_S3_ENDPOINT", settings.blob_s3_endpoint, production=False)
+        if urlsplit(settings.blob_s3_endpoint).path.strip("/"):
+            raise SettingsError(  # requests are signed for /<bucket>/<key> at the server's root
+                f"{PREFIX}BLOB_S3_ENDPOINT: the server's address without a path, such as http://seaweedfs:8333"
+            )
     if bool(settings.blob_s3_access_key_id) != bool(settings.blob_s3_secret_access_key):
         raise SettingsError(
             f"{PREFIX}BLOB_S3_ACCESS_KEY_ID and {PREFIX}BLOB_S3_SECRET_ACCESS_KEY: both, or neither (then the"

@@ -39,6 +39,7 @@ def test_an_s3_url_names_the_bucket_and_prefix_and_the_secret_stays_hidden(tmp_p
         ({"url": "s3://mail-blobs/../x"}, "MAILROOM_BLOB_URL: a prefix"),
         ({"s3_endpoint": "http://seaweedfs:8333"}, "MAILROOM_BLOB_S3_ENDPOINT: set only with MAILROOM_BLOB_URL"),
         ({"url": "s3://b", "s3_endpoint": "seaweedfs:8333"}, "MAILROOM_BLOB_S3_ENDPOINT: an http"),
+        ({"url": "s3://b", "s3_endpoint": "http://gateway:8333/s3"}, "MAILROOM_BLOB_S3_ENDPOINT: .* without a path"),
         ({"url": "s3://b", "s3_access_key_id": "mailroom"}, "both, or neither"),
         ({"url": "s3://b", "s3_secret_access_key": "very-secret-key"}, "both, or neither"),
         ({"s3_secret_access_key": "very-secret-key"}, "MAILROOM_BLOB_S3_SECRET_ACCESS_KEY: set only with"),

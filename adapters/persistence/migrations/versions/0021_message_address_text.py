@@ -41,20 +41,6 @@ def upgrade() -> None:
     if postgres:
         op.execute("SELECT set_config('app.tenant_id', '*', true)")  # every tenant's rows, past row-level security
     m = _MESSAGES.c
-    stale = sa.select(m.id, m.sender, m.recipients_to, m.recipients_cc, m.recipients_bcc).where(
-        m.from_text == "", m.to_text == "", m.from_address == ""
-    )
-    changes: list[dict[str, Any]] = []
-    for id_, sender, to, cc, bcc in bind.execute(stale).all():
-        if sender or to or cc or bcc:
-            changes.append(
-                {
-                    "message": id_,
-                    "from_text": _text(sender),
-                    "to_text": _text([*to, *cc, *bcc]),
-                    "from_address": sender[0]["address"].lower()[:998] if sender else "",
-                }
-            )
     update = (
         _MESSAGES.update()
         .where(m.id == sa.bindparam("message"))
@@ -64,8 +50,30 @@ def upgrade() -> None:
             from_address=sa.bindparam("from_address"),
         )
     )
-    for start in range(0, len(changes), _BATCH):
-        batch = changes[start : start + _BATCH]
+    last: Any = None
+    while True:  # a page at a time by id, so that a large store is never read into memory at once
+        stale = (
+            sa.select(m.id, m.sender, m.recipients_to, m.recipients_cc, m.recipients_bcc)
+            .where(m.from_text == "", m.to_text == "", m.from_address == "")
+            .order_by(m.id)
+            .limit(_BATCH)
+        )
+        rows = bind.execute(stale if last is None else stale.where(m.id > last)).all()
+        if not rows:
+            return
+        last = rows[-1][0]
+        batch = [
+            {
+                "message": id_,
+                "from_text": _text(sender),
+                "to_text": _text([*to, *cc, *bcc]),
+                "from_address": sender[0]["address"].lower()[:998] if sender else "",
+            }
+            for id_, sender, to, cc, bcc in rows
+            if sender or to or cc or bcc
+        ]
+        if not batch:
+            continue
         bind.execute(update, batch)
         if postgres:  # the word pairs of the search vector, which now holds the addresses: computed again (0012)
             ids = [c["message"] for c in batch]
