@@ -8,7 +8,7 @@
 # DEBIAN_IMAGE name others: on a machine without a registry, `eval "$(deploy/local/images.sh env)"` after
 # `deploy/local/images.sh build` (CI does). The stack runs as its own compose project on other published ports
 # than the defaults, with a settings file of generated secrets, and is removed at the end with its volumes
-# (SMOKE_KEEP=1 keeps it for a look: `docker compose -p mailroom-smoke ps`).
+# (SMOKE_KEEP=1 keeps it and its settings for a look, and prints how: `uv run just ps` then works on it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -38,8 +38,12 @@ finish() {
     compose ps -a >&2 || true
     compose logs --no-color --tail 60 >&2 || true
   fi
-  if [ -z "${SMOKE_KEEP:-}" ]; then compose down -v --remove-orphans >/dev/null 2>&1 || true; fi
-  rm -rf "$WORK"
+  if [ -z "${SMOKE_KEEP:-}" ]; then
+    compose down -v --remove-orphans >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+  else
+    echo "smoke: the stack is kept; its settings are in $WORK: export MAILROOM_COMPOSE=\"$MAILROOM_COMPOSE\"" >&2
+  fi
   exit $status
 }
 trap finish EXIT
@@ -152,5 +156,10 @@ wait_healthy api worker scheduler
 after=$(client counts)
 [ "$before" = "$after" ] || { echo "smoke: after the restore: $after, before: $before" >&2; exit 1; }
 echo "smoke: the restored database has the same messages and body: ${after:0:120}..."
+echo "not a dump" > "$WORK/bad.dump"
+if uv run just db-restore "$WORK/bad.dump"; then echo "smoke: a bad dump was restored" >&2; exit 1; fi
+wait_healthy api worker scheduler
+[ "$(client counts)" = "$after" ] || { echo "smoke: a refused restore changed the data" >&2; exit 1; }
+echo "smoke: a file that is no dump is refused, and the services ran on untouched"
 
 step "passed"
