@@ -3,11 +3,14 @@ synced, sends by outcome. Counters are process-wide, so the tests compare before
 
 import re
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from adapters.memory.imap import FakeImapServer
 from adapters.memory.mail import ScriptedMailServers
+from application.backlog import Backlog, ReadBacklog
+from entrypoints.http.controllers import metrics as metrics_controller
 from tests.e2e.conftest import Login, account_body
 from tests.e2e.test_compose_api import shown_when
 from tests.e2e.test_sync_api import wait_for_idle
@@ -56,3 +59,22 @@ async def test_requests_syncs_and_sends_are_counted(
     await shown_when(client, draft["id"], auth, "sent")
     sent = 'mailroom_sends_total{outcome="sent"}'
     assert value((await client.get("/metrics")).text, sent) == value(after, sent) + 1
+
+
+async def test_scrapes_in_quick_succession_count_the_backlog_once(
+    client: AsyncTestClient[Litestar], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """/metrics takes no credentials: asking it again and again must not make the database count again and again."""
+    monkeypatch.setattr(metrics_controller, "_last", metrics_controller._Reading())
+    reads: list[None] = []
+    read = ReadBacklog.__call__
+
+    async def counted(self: ReadBacklog) -> Backlog:
+        reads.append(None)
+        return await read(self)
+
+    monkeypatch.setattr(ReadBacklog, "__call__", counted)
+    for _ in range(5):
+        answer = await client.get("/metrics")
+        assert "mailroom_webhook_deliveries_due" in answer.text
+    assert len(reads) == 1
