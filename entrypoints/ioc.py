@@ -17,7 +17,7 @@ from taskiq import AsyncBroker
 from adapters.auth.jwt_issuer import JwtConfig, JwtTokenIssuer
 from adapters.auth.revocations import LocalRevokedSessions, RedisRevokedSessions
 from adapters.blobs.local_folder import LocalFolderBlobStore
-from adapters.blobs.s3 import S3BlobStore
+from adapters.blobs.s3 import S3BlobStore, S3Location
 from adapters.correlation import current_request_id
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.scrypt_hasher import ScryptPasswordHasher
@@ -283,6 +283,17 @@ class OutboxProvider(Provider):
     due_sends = provide(EnqueueDueSends, scope=Scope.REQUEST)
 
 
+def s3_blob_store(settings: Settings, location: S3Location) -> S3BlobStore:
+    """The bucket's store with the MAILROOM_BLOB_S3_* settings (for the container, and for `mailroom check`)."""
+    return S3BlobStore(
+        location,
+        endpoint=settings.blob_s3_endpoint,
+        region=settings.blob_s3_region,
+        access_key_id=settings.blob_s3_access_key_id,
+        secret_access_key=settings.blob_s3_secret_access_key,
+    )
+
+
 class SyncProvider(Provider):
     scope = Scope.APP
 
@@ -302,13 +313,7 @@ class SyncProvider(Provider):
         if location is None:
             yield LocalFolderBlobStore(Path(settings.data_dir) / "blobs")
             return
-        store = S3BlobStore(
-            location,
-            endpoint=settings.blob_s3_endpoint,
-            region=settings.blob_s3_region,
-            access_key_id=settings.blob_s3_access_key_id,
-            secret_access_key=settings.blob_s3_secret_access_key,
-        )
+        store = s3_blob_store(settings, location)
         yield store
         await store.close()
 

@@ -20,7 +20,7 @@ from taskiq import AsyncBroker
 from taskiq.api import run_scheduler_task
 from taskiq.receiver import Receiver
 
-from adapters.blobs.s3 import BlobStoreUnreachable, S3BlobStore
+from adapters.blobs.s3 import BlobStoreUnreachable
 from adapters.crypto.aes_gcm_cipher import AesGcmCredentialCipher
 from adapters.crypto.keyring import Keyring
 from adapters.jobs.broker import QUEUE_NAME
@@ -39,7 +39,7 @@ from domain.tenants import Role
 from entrypoints.container import build_container
 from entrypoints.http.app import create_app, create_served_app
 from entrypoints.http.openapi import finish_document
-from entrypoints.ioc import MemoryProvider
+from entrypoints.ioc import MemoryProvider, s3_blob_store
 from entrypoints.metrics import backlog_from_loop, clear_multiprocess_dir, watch_backlog, watch_queue_depth
 from entrypoints.settings import Settings, load_settings
 from entrypoints.worker.runtime import attach_container, create_broker, create_scheduler, worker_providers
@@ -142,13 +142,7 @@ async def _check_blob_store(settings: Settings) -> str:
     location = settings.blob_location
     if location is None:
         return f"folder {Path(settings.data_dir) / 'blobs'}"
-    store = S3BlobStore(
-        location,
-        endpoint=settings.blob_s3_endpoint,
-        region=settings.blob_s3_region,
-        access_key_id=settings.blob_s3_access_key_id,
-        secret_access_key=settings.blob_s3_secret_access_key,
-    )
+    store = s3_blob_store(settings, location)
     try:
         await store.check()
     finally:
